@@ -1,0 +1,205 @@
+import { readFileSync } from "node:fs";
+import { normalize } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parseDocument } from "yaml";
+import { PROVIDERS, type ProviderId } from "./providers/index.js";
+import { packageFile } from "./package.js";
+
+export const CONFIG_PATH = ".nix-ci-cache/config.yaml";
+export const DEFAULT_CACHE_DIR = ".nix-ci-cache/cache";
+export const KEY_FILE_CANDIDATES = [
+  "flake.lock",
+  "flake.nix",
+  "default.nix",
+  "shell.nix",
+  "nix/sources.json",
+  "npins/sources.json",
+] as const;
+
+export type Platform = "linux" | "darwin";
+export type Mode = "file" | "chroot";
+export type Compression = "zstd" | "xz" | "none" | "br" | "bzip2";
+
+/** The config as written by the user: everything but `providers` may be left out. */
+export interface RawConfig {
+  providers: ProviderId[];
+  platforms?: Platform[];
+  mode?: Mode;
+  cacheDir?: string;
+  keyFiles?: string[];
+  compression?: Compression;
+  build?: string;
+}
+
+/** The config with every default filled in. */
+export interface Config {
+  providers: ProviderId[];
+  platforms: Platform[];
+  mode: Mode;
+  cacheDir: string;
+  keyFiles: string[];
+  compression: Compression;
+  build: string;
+}
+
+/** What the project looks like, for defaults that depend on it. */
+export interface ProjectFacts {
+  existingKeyFiles: string[];
+  hasFlake: boolean;
+}
+
+/** One problem with a config: where it is and what to do about it. */
+export interface Problem {
+  key: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: Problem[],
+  ) {
+    super(problems.map((p) => formatProblem(file, p)).join("\n"));
+  }
+}
+
+export function formatProblem(file: string, problem: Problem): string {
+  return `${file}: ${problem.key}: ${problem.message}`;
+}
+
+let compiledValidator: ReturnType<Ajv["compile"]> | undefined;
+
+function schemaValidator() {
+  if (!compiledValidator) {
+    const schema = JSON.parse(readFileSync(packageFile("schemas/config.schema.json"), "utf8"));
+    compiledValidator = new Ajv({ allErrors: true, strict: true }).compile(schema);
+  }
+  return compiledValidator;
+}
+
+const EXAMPLES: Record<string, string> = {
+  "/providers": "e.g. providers: [github]",
+  "/platforms": "e.g. platforms: [linux, darwin]",
+  "/mode": "e.g. mode: file",
+  "/cacheDir": "e.g. cacheDir: .nix-ci-cache/cache",
+  "/keyFiles": "e.g. keyFiles: [flake.lock]",
+  "/compression": "e.g. compression: zstd",
+  "/build": "e.g. build: nix build -L",
+};
+
+function describeSchemaError(error: ErrorObject): Problem {
+  const key = error.instancePath || "/";
+  const example = EXAMPLES[`/${key.split("/")[1] ?? ""}`];
+  const hint = example ? ` (${example})` : "";
+  switch (error.keyword) {
+    case "additionalProperties": {
+      const unknown = String(error.params.additionalProperty);
+      const known = Object.keys(EXAMPLES)
+        .map((k) => k.slice(1))
+        .join(", ");
+      return {
+        key: `${key === "/" ? "" : key}/${unknown}`,
+        message: `unknown key; remove it (known keys: ${known})`,
+      };
+    }
+    case "enum":
+      return {
+        key,
+        message: `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}${hint}`,
+      };
+    case "required":
+      return {
+        key: `/${String(error.params.missingProperty)}`,
+        message: `is required${EXAMPLES[`/${String(error.params.missingProperty)}`] ? ` (${EXAMPLES[`/${String(error.params.missingProperty)}`]})` : ""}`,
+      };
+    default:
+      return { key, message: `${error.message ?? "is invalid"}${hint}` };
+  }
+}
+
+/** Rules the schema cannot express: combinations that cannot work at run time. */
+const RULES: Array<(config: Config) => Problem[]> = [
+  (config) =>
+    config.mode === "chroot" && config.platforms.includes("darwin")
+      ? [
+          {
+            key: "/mode",
+            message:
+              'chroot stores need Linux namespaces; on macOS Nix fails with "building using a diverted store is not supported on this platform". Use mode: file (Linux and macOS) or platforms: [linux]',
+          },
+        ]
+      : [],
+  (config) => {
+    const dir = normalize(config.cacheDir);
+    if (dir === "." || dir === "./" || dir === ".nix-ci-cache" || dir === ".nix-ci-cache/") {
+      return [
+        {
+          key: "/cacheDir",
+          message: `"${config.cacheDir}" would hold the project or the generated files; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+        },
+      ];
+    }
+    if (dir === ".nix-ci-cache/state" || dir.startsWith(".nix-ci-cache/state/") || dir === ".git" || dir.startsWith(".git/")) {
+      return [
+        {
+          key: "/cacheDir",
+          message: `"${config.cacheDir}" is used by git or by nix-ci-cache itself; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+        },
+      ];
+    }
+    return [];
+  },
+  (config) =>
+    /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
+      ? [{ key: "/cacheDir", message: "must not contain a newline or \"${{\"; use a plain path" }]
+      : [],
+];
+
+export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
+  return {
+    providers: raw.providers,
+    platforms: raw.platforms ?? ["linux"],
+    mode: raw.mode ?? "file",
+    cacheDir: raw.cacheDir ?? DEFAULT_CACHE_DIR,
+    keyFiles: raw.keyFiles ?? facts.existingKeyFiles,
+    compression: raw.compression ?? "zstd",
+    build: raw.build ?? (facts.hasFlake ? "nix build -L" : "nix-build"),
+  };
+}
+
+/** Pure validation: the parsed YAML in, a full config or the list of problems out. */
+export function validateConfig(
+  data: unknown,
+  facts: ProjectFacts,
+): { config: Config; problems?: never } | { config?: never; problems: Problem[] } {
+  if (data === null || data === undefined) {
+    return { problems: [{ key: "/", message: "the file is empty; it needs at least `providers: [github]`" }] };
+  }
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    return { problems: dedupe((validate.errors ?? []).map(describeSchemaError)) };
+  }
+  const config = applyDefaults(data as RawConfig, facts);
+  const problems = [...RULES.flatMap((rule) => rule(config)), ...config.providers.flatMap((id) => PROVIDERS[id].rules(config))];
+  return problems.length > 0 ? { problems } : { config };
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.key}\0${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** Parses YAML text, reporting syntax errors as problems with a line number. */
+export function parseConfigText(text: string): { data: unknown; problems: Problem[] } {
+  const doc = parseDocument(text, { prettyErrors: false });
+  const problems = doc.errors.map((e) => ({
+    key: e.linePos?.[0] ? `line ${e.linePos[0].line}` : "/",
+    message: `${e.message.split("\n")[0]} (fix the YAML syntax)`,
+  }));
+  return { data: problems.length > 0 ? undefined : doc.toJS(), problems };
+}

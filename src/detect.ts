@@ -1,0 +1,55 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KEY_FILE_CANDIDATES, type Platform, type ProjectFacts } from "./config.js";
+import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
+import type { PlatformEvidence } from "./providers/types.js";
+
+export interface Detection {
+  /** The OS `init` runs on; tests set NIX_CI_CACHE_TEST_OS to walk the macOS path on Linux. */
+  localOs: Platform;
+  providers: Array<{ id: ProviderId; reason: string }>;
+  platforms: PlatformEvidence[];
+  facts: ProjectFacts;
+}
+
+export function localOs(env: NodeJS.ProcessEnv = process.env): Platform {
+  const os = env.NIX_CI_CACHE_TEST_OS ?? process.platform;
+  return os === "darwin" ? "darwin" : "linux";
+}
+
+export function projectFacts(root: string): ProjectFacts {
+  return {
+    existingKeyFiles: KEY_FILE_CANDIDATES.filter((file) => existsSync(join(root, file))),
+    hasFlake: existsSync(join(root, "flake.nix")),
+  };
+}
+
+export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Detection {
+  const readFile = (path: string) => {
+    try {
+      return readFileSync(join(root, path), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const listDir = (path: string) => {
+    try {
+      return readdirSync(join(root, path));
+    } catch {
+      return [];
+    }
+  };
+  const providers: Detection["providers"] = [];
+  for (const id of PROVIDER_IDS) {
+    const provider = PROVIDERS[id];
+    const file = provider.detectFiles.find((f) => existsSync(join(root, f)));
+    if (file) providers.push({ id, reason: `found ${file}` });
+    else if (env[provider.detectEnv]) providers.push({ id, reason: `running on ${provider.name} (${provider.detectEnv} is set)` });
+  }
+  return {
+    localOs: localOs(env),
+    providers,
+    platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
+    facts: projectFacts(root),
+  };
+}

@@ -1,0 +1,49 @@
+import type { Config, Platform, Problem } from "../config.js";
+
+/** What a provider's templates see besides the common plan. */
+export type TemplateContext = Record<string, unknown>;
+
+/**
+ * A file the user owns and we only touch in one place (for example the
+ * `include:` of `.gitlab-ci.yml`). When the file is absent it is created from
+ * `templates/providers/<id>/<path>.seed.hbs` and belongs to the user from then on;
+ * `update` returns the new text, or `undefined` when our part is already there.
+ */
+export interface UserFileEdit {
+  path: string;
+  update(existing: string): string | undefined;
+}
+
+/** Evidence found in the repository of the platforms its CI runs on. */
+export interface PlatformEvidence {
+  platform: Platform;
+  file: string;
+  line: string;
+}
+
+/**
+ * A CI provider is data plus the template folder `templates/providers/<id>/`,
+ * whose files are rendered to the same relative paths (minus `.hbs`).
+ */
+export interface Provider {
+  id: string;
+  name: string;
+  /** Environment variable the provider sets in every job. */
+  detectEnv: string;
+  /** Files whose presence shows that a repository uses this provider. */
+  detectFiles: string[];
+  /** Saved cache keys cannot be overwritten, so each run saves under a new key. */
+  keysImmutable: boolean;
+  /** The cache can be saved after a failed job. */
+  saveOnFailure: boolean;
+  /** What the provider allows, in words, for messages and the README. */
+  cacheLimit: string;
+  /** Config combinations this provider cannot honour. */
+  rules(config: Config): Problem[];
+  /** Values computed for this provider's templates. */
+  context(config: Config): TemplateContext;
+  /** Files of the user's that we add our part to. */
+  userFiles: UserFileEdit[];
+  /** Platforms the repository's existing CI files already run on. */
+  detectPlatforms(readFile: (path: string) => string | undefined, listDir: (path: string) => string[]): PlatformEvidence[];
+}
