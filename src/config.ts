@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { normalize } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument } from "yaml";
-import { PROVIDERS, type ProviderId } from "./providers/index.js";
 import { packageFile } from "./package.js";
+import { PROVIDERS, type ProviderId } from "./providers/index.js";
 
 export const CONFIG_PATH = ".nix-ci-cache/config.yaml";
 export const DEFAULT_CACHE_DIR = ".nix-ci-cache/cache";
@@ -151,7 +151,7 @@ const RULES: Array<(config: Config) => Problem[]> = [
   },
   (config) =>
     /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
-      ? [{ key: "/cacheDir", message: "must not contain a newline or \"${{\"; use a plain path" }]
+      ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]
       : [],
 ];
 
@@ -177,7 +177,8 @@ export function validateConfig(
   }
   const validate = schemaValidator();
   if (!validate(data)) {
-    return { problems: dedupe((validate.errors ?? []).map(describeSchemaError)) };
+    const problems = dedupe((validate.errors ?? []).map(describeSchemaError));
+    return { problems: problems.sort((a, b) => a.key.localeCompare(b.key)) };
   }
   const config = applyDefaults(data as RawConfig, facts);
   const problems = [...RULES.flatMap((rule) => rule(config)), ...config.providers.flatMap((id) => PROVIDERS[id].rules(config))];
@@ -196,10 +197,10 @@ function dedupe(problems: Problem[]): Problem[] {
 
 /** Parses YAML text, reporting syntax errors as problems with a line number. */
 export function parseConfigText(text: string): { data: unknown; problems: Problem[] } {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   const problems = doc.errors.map((e) => ({
     key: e.linePos?.[0] ? `line ${e.linePos[0].line}` : "/",
-    message: `${e.message.split("\n")[0]} (fix the YAML syntax)`,
+    message: `${(e.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:$/, "")} (fix the YAML syntax)`,
   }));
   return { data: problems.length > 0 ? undefined : doc.toJS(), problems };
 }

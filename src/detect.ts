@@ -44,7 +44,8 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Dete
     const provider = PROVIDERS[id];
     const file = provider.detectFiles.find((f) => existsSync(join(root, f)));
     if (file) providers.push({ id, reason: `found ${file}` });
-    else if (env[provider.detectEnv]) providers.push({ id, reason: `running on ${provider.name} (${provider.detectEnv} is set)` });
+    else if (env[provider.detectEnv])
+      providers.push({ id, reason: `running on ${provider.name} (${provider.detectEnv} is set)` });
   }
   return {
     localOs: localOs(env),

@@ -106,7 +106,11 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
           type: "multiselect",
           name: "platforms",
           message: "Runner platforms",
-          choices: PLATFORMS.map((os) => ({ title: os === "darwin" ? "macOS" : "Linux", value: os, selected: platforms.includes(os) })),
+          choices: PLATFORMS.map((os) => ({
+            title: os === "darwin" ? "macOS" : "Linux",
+            value: os,
+            selected: platforms.includes(os),
+          })),
           min: 1,
         },
         {
@@ -120,7 +124,11 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
           initial: mode === "chroot" ? 1 : 0,
         },
       ],
-      { onCancel: () => { throw new UsageError("init: cancelled; nothing was written"); } },
+      {
+        onCancel: () => {
+          throw new UsageError("init: cancelled; nothing was written");
+        },
+      },
     );
     providers = answers.providers ?? providers;
     platforms = answers.platforms ?? platforms;

@@ -43,7 +43,9 @@ function includesOurFile(include: unknown): boolean {
 function addInclude(existing: string): string | undefined {
   const doc = parseDocument(existing);
   if (doc.errors.length > 0) {
-    throw new Error(`${PIPELINE}: cannot add our include because the file is not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`);
+    throw new Error(
+      `${PIPELINE}: cannot add our include because the file is not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`,
+    );
   }
   const root = doc.contents;
   if (root !== null && !isMap(root)) {
@@ -100,7 +102,8 @@ export const gitlab: Provider = {
     const found: PlatformEvidence[] = [];
     const text = readFile(PIPELINE) ?? "";
     for (const line of text.split("\n")) {
-      if (/macos/i.test(line) && /tags|saas-|image/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+      if (/macos/i.test(line) && /tags|saas-|image/.test(line))
+        found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
     }
     return found;
   },

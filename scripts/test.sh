@@ -1,0 +1,6 @@
+#!/bin/sh
+# The test command: sets up a fresh clone, then runs every test against real Nix.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/setup.sh
+npx vitest run "$@"

@@ -1,0 +1,24 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readConfig } from "../src/cli.js";
+import { makePlan } from "../src/plan.js";
+import { render } from "../src/render.js";
+import { planChanges, unifiedDiff } from "../src/write.js";
+
+const examples = join(import.meta.dirname, "..", "examples");
+const names = readdirSync(examples, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+describe("examples/", () => {
+  it("has the configurations the README shows", () => {
+    expect(names).toEqual(expect.arrayContaining(["demo", "github-linux", "github-gitlab-macos", "gitlab-chroot"]));
+  });
+
+  it.each(names)("%s matches what generate writes from its config", (name) => {
+    const root = join(examples, name);
+    const changes = planChanges(root, render(makePlan(readConfig(root))), false).filter((c) => c.kind !== "unchanged");
+    expect(changes.map(unifiedDiff).join("\n"), "run sh scripts/examples.sh").toBe("");
+  });
+});

@@ -1,0 +1,27 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../src/cli.js";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process on a project directory, capturing what it prints. */
+export async function runCli(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main([...args, "--cwd", root], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    env: { ...env },
+    interactive: false,
+  });
+  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+}
+
+export function tempProject(prefix = "ncc-project-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+    // Nix tests share one store and two cores; running files one after another keeps timings honest.
+    fileParallelism: false,
+  },
+});
