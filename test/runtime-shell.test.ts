@@ -1,0 +1,112 @@
+// The rendered shell files are portable POSIX sh: shellcheck, and parsed and sourced by
+// dash, bash and busybox sh.
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { MARKER } from "../src/plan.js";
+import { cleanEnv, makeProjectDir, removeDir, requireNix, run, writeRuntime } from "./support/nix.js";
+import { renderRuntime, runtimeContext } from "./support/render-runtime.js";
+
+const SHELLS: Record<string, string[]> = {
+  dash: ["/bin/dash"],
+  bash: ["/bin/bash"],
+  "busybox sh": ["/bin/busybox", "sh"],
+};
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) removeDir(dirname(d));
+});
+
+const scenarios = [
+  runtimeContext("file"),
+  runtimeContext("chroot"),
+  runtimeContext("file", '/var/cache/it\'s a "cache" $HOME', "xz"),
+  runtimeContext("chroot", "ci cache/nix"),
+];
+
+describe("rendered shell files", () => {
+  for (const ctx of scenarios) {
+    const files = [...renderRuntime(ctx)].filter(([p]) => p.endsWith(".sh") || p.includes("/bin/"));
+    for (const [path, file] of files) {
+      it(`${ctx.mode} ${ctx.cacheDir}: ${path} passes shellcheck -s sh and sh -n`, () => {
+        const dir = makeProjectDir("lint");
+        dirs.push(dir);
+        const target = join(dir, path);
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, file.content);
+        chmodSync(target, file.mode);
+        const sc = run('shellcheck -s sh "$F"', { env: cleanEnv({ F: target }) });
+        expect(sc.stdout + sc.stderr).toBe("");
+        expect(sc.status).toBe(0);
+        for (const [name, shell] of Object.entries(SHELLS)) {
+          const r = run(`${shell.map((s) => `'${s}'`).join(" ")} -n "$F"`, { env: cleanEnv({ F: target }) });
+          expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        }
+        if (path !== ".nix-ci-cache/env.sh") {
+          expect(file.content.split("\n")[0]).toBe("#!/bin/sh");
+          expect(file.content.split("\n")[1]).toBe(MARKER);
+        } else {
+          expect(file.content.split("\n")[0]).toBe(MARKER);
+        }
+      });
+    }
+  }
+
+  for (const mode of ["file", "chroot"] as const) {
+    for (const [name, shell] of Object.entries(SHELLS)) {
+      it(`${mode}: env.sh sourced by ${name} (under set -eu) sets NIX_CONFIG and keeps the old one`, () => {
+        requireNix();
+        const dir = makeProjectDir(`src-${mode}`);
+        dirs.push(dir);
+        writeRuntime(dir, runtimeContext(mode));
+        const script =
+          'set -eu; . ./.nix-ci-cache/env.sh; printf "%s\\n--\\n%s\\n--\\n%s\\n--\\n" "$NIX_CONFIG" "$NIX_CI_CACHE_DIR" "$PATH"; ' +
+          // Sourcing twice in one job must not repeat the settings.
+          '. ./.nix-ci-cache/env.sh; printf "%s" "$NIX_CONFIG" | grep -c "fallback = true"; set | grep -c "^_ncc_" || true';
+        const r = run(script, { cwd: dir, shell, env: cleanEnv({ NIX_CONFIG: "keep-going = true" }) });
+        expect(r.status, r.stderr).toBe(0);
+        const [conf, cacheDir, path, tail] = r.stdout.split("\n--\n");
+        const abs = `${dir}/.nix-ci-cache/cache`;
+        expect(cacheDir).toBe(abs);
+        if (mode === "file") {
+          expect(conf).toMatch(
+            new RegExp(
+              `^keep-going = true\\nextra-substituters = file:///\\S+\\?trusted=1\\npost-build-hook = ${escapeRegExp(dir)}/\\.nix-ci-cache/hook\\.sh\\nfallback = true$`,
+            ),
+          );
+        } else {
+          expect(conf).toBe(`keep-going = true\nstore = ${abs}/root\nfallback = true`);
+          expect(path?.startsWith(`${dir}/.nix-ci-cache/bin:`)).toBe(true);
+        }
+        expect(tail?.trim().split("\n")).toEqual(["1", "0"]);
+        expect(r.stderr).toMatch(new RegExp(`nix-ci-cache: ${mode} mode, Nix`));
+      });
+    }
+  }
+
+  it("env.sh writes NIX_CONFIG to $GITHUB_ENV with the multiline syntax", () => {
+    requireNix();
+    const dir = makeProjectDir("gh");
+    dirs.push(dir);
+    writeRuntime(dir, runtimeContext("chroot"));
+    const ghEnv = join(dirname(dir), "github_env");
+    const ghPath = join(dirname(dir), "github_path");
+    writeFileSync(ghEnv, "");
+    writeFileSync(ghPath, "");
+    const r = run(". .nix-ci-cache/env.sh", {
+      cwd: dir,
+      env: cleanEnv({ GITHUB_ENV: ghEnv, GITHUB_PATH: ghPath, GITHUB_WORKSPACE: dir }),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(ghEnv, "utf8");
+    const m = text.match(/^NIX_CONFIG<<(\S+)\n([\s\S]*?)\n\1\n/);
+    expect(m?.[2]).toContain(`store = ${dir}/.nix-ci-cache/cache/root`);
+    expect(text).toContain(`NIX_CI_CACHE_DIR<<`);
+    expect(readFileSync(ghPath, "utf8")).toBe(`${dir}/.nix-ci-cache/bin\n`);
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,160 @@
+// Real-Nix helpers for the runtime tests: a hermetic derivation graph (no network, no
+// nixpkgs) and ways to run shell commands against it.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { type RuntimeContext, renderRuntime } from "./render-runtime.js";
+
+/** No network: every Nix call would otherwise retry cache.nixos.org. */
+export const BASE_NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An environment without the caller's CI variables, so tests see what a job sees. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "USER", "LANG", "TMPDIR"]) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.NIX_CONFIG = BASE_NIX_CONFIG;
+  return { ...env, ...extra };
+}
+
+export function run(cmd: string, opts: { cwd?: string; env?: Record<string, string>; shell?: string[] } = {}): RunResult {
+  const [shell, ...args] = opts.shell ?? ["/bin/sh"];
+  const r = spawnSync(shell as string, [...args, "-c", cmd], {
+    cwd: opts.cwd,
+    env: opts.env ?? cleanEnv(),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Fails (throws) rather than skips when Nix is missing: these tests exist to prove Nix behaviour. */
+export function requireNix(): string {
+  const r = spawnSync("nix", ["--version"], { encoding: "utf8" });
+  if (r.error || r.status !== 0) throw new Error(`nix is required for this test and is not usable: ${r.error ?? r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Derivations Nix built, from nix-build's stderr ("building '/nix/store/…drv'..."). */
+export function countBuilt(stderr: string): number {
+  return stderr.split("\n").filter((l) => /^building '\/nix\/store\/[^']+\.drv'/.test(l)).length;
+}
+
+export function uniqueTag(): string {
+  return `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+}
+
+/** A temp project directory whose path contains a space and a `$`. */
+export function makeProjectDir(label: string): string {
+  const base = mkdtempSync(join(tmpdir(), "ncc-test-"));
+  const dir = join(base, `pro ject $${label}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function writeRuntime(projectDir: string, ctx: RuntimeContext): void {
+  for (const [rel, f] of renderRuntime(ctx)) {
+    const target = join(projectDir, rel);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, f.content);
+    chmodSync(target, f.mode);
+  }
+}
+
+export interface Graph {
+  tag: string;
+  /** attribute names of the packages, all built by `nix-build graph.nix` */
+  packages: string[];
+}
+
+/**
+ * Writes graph.nix and busybox-src/ into dir. The toolchain derivation is busybox
+ * copied into its output as bin/sh (busybox picks the applet from argv[0], and Nix
+ * sets argv[0] to the builder's base name); the packages need it only to build. At run
+ * time the packages refer to each other: p<i> depends on p<i-1> and p<i-3>.
+ */
+export function writeGraph(dir: string, tag: string, n = 12): Graph {
+  mkdirSync(join(dir, "busybox-src", "bin"), { recursive: true });
+  copyFileSync("/bin/busybox", join(dir, "busybox-src", "bin", "sh"));
+  chmodSync(join(dir, "busybox-src", "bin", "sh"), 0o755);
+  const packages = Array.from({ length: n }, (_, i) => `p${i}`);
+  const pkgLines = packages.map((name, i) => {
+    const deps = [i - 1, i - 3].filter((j) => j >= 0).map((j) => `p${j}`);
+    return `  ${name} = pkg "${name}" [ ${deps.join(" ")} ];`;
+  });
+  writeFileSync(
+    join(dir, "graph.nix"),
+    `let
+  system = builtins.currentSystem;
+  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
+  toolchain = derivation {
+    name = "toolchain-${tag}";
+    inherit system;
+    builder = "\${src}/bin/sh";
+    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
+  };
+  pkg = name: deps: derivation {
+    name = "\${name}-${tag}";
+    inherit system;
+    builder = "\${toolchain}/bin/sh";
+    deps = map toString deps;
+    args = [ "-c" ''
+      mkdir -p $out/share
+      echo "\${name} ${tag}" > $out/share/data
+      i=0; while [ $i -lt 200 ]; do echo "line $i of \${name}"; i=$((i+1)); done >> $out/share/data
+      echo "$deps" > $out/share/deps
+    '' ];
+  };
+${pkgLines.join("\n")}
+in { inherit ${packages.join(" ")}; toolchain = toolchain; }
+`,
+  );
+  return { tag, packages };
+}
+
+/** nix-build arguments that build every package (not the toolchain on its own). */
+export function graphBuildArgs(g: Graph): string {
+  return g.packages.map((p) => `-A ${p}`).join(" ");
+}
+
+export function isValid(path: string, env = cleanEnv()): boolean {
+  return run(`nix-store --check-validity '${path}'`, { env }).status === 0;
+}
+
+/** Every path of the graph in /nix/store (outputs, toolchain, drvs, source). */
+export function graphStorePaths(tag: string): string[] {
+  const r = run(`ls /nix/store | grep -F -- '-${tag}' || true`);
+  return r.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((n) => `/nix/store/${n}`);
+}
+
+/** Deletes the graph from /nix/store. GC roots the test created must be removed first. */
+export function deleteGraph(tag: string): void {
+  const paths = graphStorePaths(tag);
+  if (paths.length === 0) return;
+  const r = run(`nix-store --delete ${paths.map((p) => `'${p}'`).join(" ")}`);
+  if (r.status !== 0) throw new Error(`nix-store --delete failed: ${r.stderr}`);
+  const left = graphStorePaths(tag);
+  if (left.length) throw new Error(`still in the store: ${left.join(" ")}`);
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, "utf8");
+}
+
+export function removeDir(path: string): void {
+  if (existsSync(path)) rmSync(path, { recursive: true, force: true });
+}
