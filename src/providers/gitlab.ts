@@ -81,6 +81,7 @@ export const gitlab: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
+  defaultMaxSize: "4G",
   rules(config) {
     return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
       ? [

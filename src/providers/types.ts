@@ -38,6 +38,8 @@ export interface Provider {
   saveOnFailure: boolean;
   /** What the provider allows, in words, for messages and the README. */
   cacheLimit: string;
+  /** Default prune budget: safely below the provider's limit, e.g. "4G". */
+  defaultMaxSize: string;
   /** Config combinations this provider cannot honour. */
   rules(config: Config): Problem[];
   /** Values computed for this provider's templates. */
