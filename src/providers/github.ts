@@ -15,7 +15,7 @@ export const github: Provider = {
   keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "10 GB per repository, shared by all its caches; entries unused for 7 days are evicted",
-  defaultMaxSize: "8G",
+  defaultMaxSize: "4G",
   rules: () => [],
   context(config: Config) {
     const keyFilesHash = config.keyFiles.length
