@@ -1,0 +1,178 @@
+// Runs a generated pipeline's shell steps the way a provider would, against real Nix,
+// and carries the cache directory between runs by the provider's own key rules. Each
+// provider test supplies the steps (extracted from the generated file) and a cache
+// store with the provider's semantics; this file does the rest.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { main } from "../../src/cli.js";
+import { cleanEnv, countBuilt, deleteGraph, type Graph, run, uniqueTag, writeGraph } from "./nix.js";
+
+/**
+ * One step: a shell script run in its own shell (as every provider does), or an
+ * action the provider performs itself, such as restoring or saving the cache.
+ */
+export interface Step {
+  name: string;
+  script?: string;
+  action?: () => void;
+  /** Runs after an earlier step failed (`if: always()`, `when: always`, after_script). */
+  always?: boolean;
+  /** The shell the provider uses, as argv before the script file. */
+  shell?: string[];
+}
+
+export interface StepsResult {
+  status: number;
+  log: string;
+  built: number;
+}
+
+/** Where a provider lets one step hand variables to the next. */
+export type Handover = "github-env" | "bash-env" | "none";
+
+/**
+ * Runs steps in order in `dir`. Like every provider: after the first failure only
+ * `always` steps run, and the job's status is the first failure's.
+ */
+export function runSteps(dir: string, steps: Step[], handover: Handover, env: Record<string, string> = {}): StepsResult {
+  const scratch = mkdtempSync(join(tmpdir(), "ncc-steps-"));
+  const githubEnv = join(scratch, "github_env");
+  const githubPath = join(scratch, "github_path");
+  const bashEnv = join(scratch, "bash_env");
+  for (const file of [githubEnv, githubPath, bashEnv]) writeFileSync(file, "");
+  let status = 0;
+  let log = "";
+  let stepEnv: Record<string, string> = cleanEnv(env);
+  for (const [index, step] of steps.entries()) {
+    if (status !== 0 && !step.always) continue;
+    if (step.action) {
+      step.action();
+      log += `--- ${step.name} (action)\n`;
+      continue;
+    }
+    const scriptFile = join(scratch, `step${index}.sh`);
+    writeFileSync(scriptFile, step.script ?? "");
+    const vars: Record<string, string> = { ...stepEnv };
+    if (handover === "github-env") Object.assign(vars, { GITHUB_ENV: githubEnv, GITHUB_PATH: githubPath });
+    if (handover === "bash-env") vars.BASH_ENV = bashEnv;
+    const shell = step.shell ?? ["bash", "-e"];
+    const result = run(`${shell.join(" ")} "$NCC_STEP"`, { cwd: dir, env: { ...vars, NCC_STEP: scriptFile } });
+    log += `--- ${step.name} (exit ${result.status})\n${result.stdout}${result.stderr}`;
+    if (result.status !== 0 && status === 0) status = result.status;
+    if (handover === "github-env") stepEnv = { ...stepEnv, ...readGithubEnv(githubEnv) };
+    const paths = readFileSync(githubPath, "utf8").split("\n").filter(Boolean).reverse();
+    if (paths.length > 0) stepEnv.PATH = [...paths, cleanEnv().PATH].join(":");
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  return { status, log, built: countBuilt(log) };
+}
+
+/** `NAME=value` and `NAME<<DELIMITER` … `DELIMITER` lines, as GitHub reads `$GITHUB_ENV`. */
+export function readGithubEnv(file: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  const lines = readFileSync(file, "utf8").split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delimiter] = heredoc as unknown as [string, string, string];
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i] ?? "");
+      vars[name] = value.join("\n");
+    } else if (line.includes("=")) {
+      vars[line.slice(0, line.indexOf("="))] = line.slice(line.indexOf("=") + 1);
+    }
+  }
+  return vars;
+}
+
+/** A provider's cache: saved entries by key, each an archive of the cache directory. */
+export class CacheStore {
+  private readonly dir = mkdtempSync(join(tmpdir(), "ncc-provider-cache-"));
+  private readonly entries: Array<{ key: string; archive: string }> = [];
+
+  get keys(): string[] {
+    return this.entries.map((e) => e.key);
+  }
+
+  /** Archives `cacheDir` of the checkout under `key`; immutable stores keep the first save. */
+  save(checkout: string, cacheDir: string, key: string, immutable: boolean): boolean {
+    if (!existsSync(join(checkout, cacheDir))) return false;
+    const existing = this.entries.findIndex((e) => e.key === key);
+    if (existing >= 0 && immutable) return false;
+    const archive = join(this.dir, `${this.entries.length}.tar`);
+    const r = run(`tar -cf "$ARCHIVE" -C "$CHECKOUT" -- "$CACHE_DIR"`, {
+      env: cleanEnv({ ARCHIVE: archive, CHECKOUT: checkout, CACHE_DIR: cacheDir }),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    if (existing >= 0) this.entries.splice(existing, 1);
+    this.entries.push({ key, archive });
+    return true;
+  }
+
+  /** Exact key first, then for each prefix the newest entry that starts with it. */
+  restoreByPrefix(checkout: string, key: string, prefixes: string[]): string | undefined {
+    const exact = this.entries.find((e) => e.key === key);
+    const entry =
+      exact ?? prefixes.map((p) => [...this.entries].reverse().find((e) => e.key.startsWith(p))).find((e) => e !== undefined);
+    return entry ? this.extract(checkout, entry) : undefined;
+  }
+
+  /** Exact keys only, in order (GitLab's key then fallback_keys). */
+  restoreExact(checkout: string, keys: string[]): string | undefined {
+    const entry = keys.map((k) => this.entries.find((e) => e.key === k)).find((e) => e !== undefined);
+    return entry ? this.extract(checkout, entry) : undefined;
+  }
+
+  private extract(checkout: string, entry: { key: string; archive: string }): string {
+    const r = run(`tar -xf "$ARCHIVE" -C "$CHECKOUT"`, { env: cleanEnv({ ARCHIVE: entry.archive, CHECKOUT: checkout }) });
+    expect(r.status, r.stderr).toBe(0);
+    return entry.key;
+  }
+}
+
+export interface Project {
+  /** The source tree that every checkout copies: config, generated files and graph.nix. */
+  source: string;
+  graph: Graph;
+}
+
+/**
+ * A repository with a hermetic Nix graph, initialised by the CLI with `initArgs`.
+ * Its path has a space and a `$`, as users' paths may.
+ */
+export async function projectWithGraph(initArgs: string[]): Promise<Project> {
+  const base = mkdtempSync(join(tmpdir(), "ncc-provider-"));
+  const source = join(base, "source $repo");
+  mkdirSync(source);
+  const graph = writeGraph(source, uniqueTag());
+  // The generated pipelines run plain `nix-build`, which builds default.nix.
+  writeFileSync(join(source, "default.nix"), "import ./graph.nix\n");
+  const out: string[] = [];
+  const code = await main([...initArgs, "--yes", "--cwd", source], {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    env: {},
+    interactive: false,
+  });
+  expect(code, out.join("\n")).toBe(0);
+  return { source, graph };
+}
+
+/** A fresh checkout of the project, as each CI job starts with. */
+export function checkout(project: Project, name: string): string {
+  const dir = join(project.source, "..", `checkout ${name}`);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(project.source, dir, { recursive: true });
+  return dir;
+}
+
+/** What a new runner has of the graph: nothing. Removes the checkout's GC roots first. */
+export function forgetGraph(project: Project, checkoutDir: string): void {
+  for (const name of readdirSync(checkoutDir).filter((n) => /^result(-\d+)?$/.test(n))) {
+    rmSync(join(checkoutDir, name), { force: true });
+  }
+  deleteGraph(project.graph.tag);
+}
