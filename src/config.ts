@@ -150,6 +150,15 @@ const RULES: Array<(config: Config) => Problem[]> = [
     return [];
   },
   (config) =>
+    config.providers.flatMap((id) =>
+      config.platforms
+        .filter((os) => !PROVIDERS[id].platforms.includes(os))
+        .map((os) => ({
+          key: "/platforms",
+          message: `${PROVIDERS[id].name} has no ${os} runners we can generate for; remove ${os} or the provider ${id}`,
+        })),
+    ),
+  (config) =>
     /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
       ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]
       : [],

@@ -10,6 +10,13 @@ const expr = (inner: string) => `\${{ ${inner} }}`;
 export const github: Provider = {
   id: "github",
   name: "GitHub Actions",
+  pipelinePath: ".github/workflows/nix.yml",
+  platforms: ["linux", "darwin"],
+  installsNix: "cachix/install-nix-action",
+  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH`",
+  keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
+  scope: "a branch sees its own caches and the default branch's; pull requests cannot write the default branch's",
+  validatedBy: "actionlint, `@actions/workflow-parser`, shellcheck; run twice on real Nix",
   detectEnv: "GITHUB_ACTIONS",
   detectFiles: [WORKFLOWS],
   keysImmutable: true,

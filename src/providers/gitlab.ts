@@ -76,6 +76,13 @@ function addInclude(existing: string): string | undefined {
 export const gitlab: Provider = {
   id: "gitlab",
   name: "GitLab CI",
+  pipelinePath: ".gitlab-ci.yml (+ .gitlab/nix-ci-cache.yml)",
+  platforms: ["linux", "darwin"],
+  installsNix: "the `nixos/nix` image; the installer on macOS runners",
+  settingsReach: "one shell for before_script and script; after_script sources nothing and save.sh needs nothing",
+  keyStrategy: "mutable: one key per branch, `fallback_keys` to the default branch",
+  scope: "protected and unprotected branches have separate caches by default",
+  validatedBy: "GitLab's JSON schema (gitlab-ci-local), shellcheck; run twice by gitlab-ci-local on real Nix",
   detectEnv: "GITLAB_CI",
   detectFiles: [PIPELINE],
   keysImmutable: false,

@@ -28,6 +28,20 @@ export interface PlatformEvidence {
 export interface Provider {
   id: string;
   name: string;
+  /** The pipeline file we generate or add our part to. */
+  pipelinePath: string;
+  /** Runner platforms we can generate for. */
+  platforms: Platform[];
+  /** How Nix usually gets onto the runner, in words. */
+  installsNix: string;
+  /** How env.sh's settings reach the steps after it, in words. */
+  settingsReach: string;
+  /** The key strategy, in words. */
+  keyStrategy: string;
+  /** Which branches see which caches, and what that means for trust, in words. */
+  scope: string;
+  /** What checks the generated files in our tests, in words. */
+  validatedBy: string;
   /** Environment variable the provider sets in every job. */
   detectEnv: string;
   /** Files whose presence shows that a repository uses this provider. */

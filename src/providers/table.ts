@@ -1,0 +1,16 @@
+import { PROVIDER_IDS, PROVIDERS } from "./index.js";
+
+const yesNo = (value: boolean) => (value ? "yes" : "no");
+
+/** The README's provider table, made from the provider modules so it cannot drift. */
+export function providerTable(): string {
+  const rows = PROVIDER_IDS.map((id) => {
+    const p = PROVIDERS[id];
+    return `| ${p.name} (\`${id}\`) | \`${p.pipelinePath}\` | ${yesNo(p.platforms.includes("linux"))} | ${yesNo(p.platforms.includes("darwin"))} | ${p.keyStrategy} | ${yesNo(p.saveOnFailure)} | ${p.cacheLimit} (default budget ${p.defaultMaxSize}) | ${p.validatedBy} |`;
+  });
+  return [
+    "| provider | file | Linux | macOS | key strategy | save on failure | limit | validated by |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
