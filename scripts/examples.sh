@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 npm run --silent build
-for config in examples/*/.nix-ci-cache/config.yaml; do
+find examples -path '*/.nix-ci-cache/config.yaml' | sort | while IFS= read -r config; do
   dir=${config%/.nix-ci-cache/config.yaml}
   echo "$dir"
   node bin/nix-ci-cache.js generate --cwd "$dir"

@@ -1,19 +1,27 @@
-import { readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../src/cli.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
 import { planChanges, unifiedDiff } from "../src/write.js";
+import { exampleDirs, EXAMPLES_DIR as examples } from "./support/examples.js";
 
-const examples = join(import.meta.dirname, "..", "examples");
-const names = readdirSync(examples, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name);
+const names = exampleDirs();
 
 describe("examples/", () => {
   it("has the configurations the README shows", () => {
-    expect(names).toEqual(expect.arrayContaining(["demo", "github-linux", "github-gitlab-macos", "gitlab-chroot"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "demo",
+        "github/linux",
+        "github/linux-macos",
+        "gitlab/linux",
+        "gitlab/linux-macos",
+        "gitlab/chroot",
+      ]),
+    );
+    for (const name of names) expect(existsSync(join(examples, name, ".nix-ci-cache", "env.sh")), name).toBe(true);
   });
 
   it.each(names)("%s matches what generate writes from its config", (name) => {

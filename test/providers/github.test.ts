@@ -1,21 +1,15 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
 import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
 import { actionlintErrors, shellcheckErrors, workflowParserErrors } from "../support/validators.js";
 
 const WORKFLOW = ".github/workflows/nix.yml";
-const examples = join(import.meta.dirname, "..", "..", "examples");
-const withGithub = readdirSync(examples).filter((name) => {
-  try {
-    return readFileSync(join(examples, name, WORKFLOW), "utf8").length > 0;
-  } catch {
-    return false;
-  }
-});
+const withGithub = exampleDirs(WORKFLOW);
 
 interface WorkflowStep {
   name?: string;
@@ -39,7 +33,7 @@ describe("GitHub Actions workflow", () => {
   });
 
   it("the validators can fail: a broken workflow is reported", async () => {
-    const text = readFileSync(join(examples, "github-linux", WORKFLOW), "utf8").replace("runs-on:", "runs_on:");
+    const text = readFileSync(join(examples, "github/linux", WORKFLOW), "utf8").replace("runs-on:", "runs_on:");
     expect((await actionlintErrors(text, WORKFLOW)).length).toBeGreaterThan(0);
     expect((await workflowParserErrors(text, WORKFLOW)).length).toBeGreaterThan(0);
   });

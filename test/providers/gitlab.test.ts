@@ -1,14 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { BASE_NIX_CONFIG, countBuilt, requireNix } from "../support/nix.js";
 import { CacheStore, checkout, forgetGraph, projectWithGraph } from "../support/provider-run.js";
 import { gitlabSchemaErrors, runGitlabCiLocal, shellcheckErrors } from "../support/validators.js";
 
 const INCLUDE = ".gitlab/nix-ci-cache.yml";
-const examples = join(import.meta.dirname, "..", "..", "examples");
-const withGitlab = readdirSync(examples).filter((name) => existsSync(join(examples, name, INCLUDE)));
+const withGitlab = exampleDirs(INCLUDE);
 
 interface HiddenJob {
   cache: { key: string; fallback_keys: string[]; paths: string[]; when: string };

@@ -18,9 +18,9 @@ case $0 in
   *) dir=. ;;
 esac
 dir=$(cd "$dir" && pwd -P) || fail "cannot find the directory of $0"
-root=${dir%/*}
 state=$dir/state
-cache=$root/'.nix-ci-cache/cache'
+# shellcheck disable=SC2016 # a literal path
+cache=${dir%/*}/'.nix-ci-cache/cache'
 start=$(date +%s)
 
 if [ ! -f "$state/started" ]; then

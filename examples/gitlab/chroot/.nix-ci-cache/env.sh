@@ -84,83 +84,6 @@ _ncc_settings() {
   printf 'fallback = true\n'
 }
 
-# Exit 0 when settings given by this client reach the builder: a local store we can
-# write (single-user, or root), or a daemon that trusts us.
-_ncc_client_trusted() {
-  if [ "$(id -u)" = 0 ] || [ -w /nix/var/nix/db ]; then
-    return 0
-  fi
-  # shellcheck disable=SC2086 # $_ncc_flags is a list of words
-  _ncc_ping=$(nix $_ncc_flags store ping --json 2>/dev/null) || _ncc_ping=
-  case $_ncc_ping in
-    *'"trusted":1'* | *'"trusted": 1'* | *'"trusted":true'*) return 0 ;;
-    *'"trusted":0'* | *'"trusted": 0'* | *'"trusted":false'*) return 1 ;;
-  esac
-  # Older daemons do not report trust: read trusted-users as the daemon would.
-  # shellcheck disable=SC2086
-  _ncc_tu=$(nix $_ncc_flags show-config 2>/dev/null | sed -n 's/^trusted-users = //p')
-  # shellcheck disable=SC2086
-  [ -n "$_ncc_tu" ] || _ncc_tu=$(nix $_ncc_flags config show trusted-users 2>/dev/null)
-  _ncc_user=${USER:-$(id -un)}
-  _ncc_groups=" $(id -Gn 2>/dev/null) "
-  for _ncc_t in $_ncc_tu; do
-    case $_ncc_t in
-      "$_ncc_user" | '*') return 0 ;;
-      @*) case $_ncc_groups in *" ${_ncc_t#@} "*) return 0 ;; esac ;;
-    esac
-  done
-  return 1
-}
-
-# The daemon silently drops post-build-hook and ignores an untrusted substituter
-# for clients it does not trust, so the settings must be in its own nix.conf.
-_ncc_configure_daemon() {
-  if [ -f /etc/nix/nix.custom.conf ]; then
-    # Determinate Nix owns nix.conf and includes this one for user settings.
-    _ncc_dconf=/etc/nix/nix.custom.conf
-  else
-    _ncc_dconf=${NIX_CONF_DIR:-/etc/nix}/nix.conf
-  fi
-  _ncc_block="# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)
-$(_ncc_settings)
-# <<< nix-ci-cache"
-  if [ "$(id -u)" = 0 ]; then
-    _ncc_sudo=
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    _ncc_sudo=sudo
-  else
-    _ncc_fail "the Nix daemon does not trust user '${USER:-$(id -un)}', so it would silently ignore the cache settings, and there is no root or passwordless sudo to change that. Add these lines to $_ncc_dconf and restart the daemon:
-$(_ncc_settings)
-(or add the user to trusted-users there)." || return 1
-  fi
-  _ncc_tmp=$(mktemp) || return 1
-  # Replace our previous block (runners that are reused), keep everything else.
-  if [ -f "$_ncc_dconf" ]; then
-    sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_dconf" >"$_ncc_tmp" || return 1
-  fi
-  printf '%s\n' "$_ncc_block" >>"$_ncc_tmp"
-  if ! $_ncc_sudo cp "$_ncc_tmp" "$_ncc_dconf"; then
-    rm -f "$_ncc_tmp"
-    _ncc_fail "cannot write $_ncc_dconf" || return 1
-  fi
-  rm -f "$_ncc_tmp"
-  case $_ncc_os in
-    Darwin)
-      $_ncc_sudo launchctl kickstart -k system/systems.determinate.nix-daemon 2>/dev/null ||
-        $_ncc_sudo launchctl kickstart -k system/org.nixos.nix-daemon ||
-        { _ncc_fail "wrote $_ncc_dconf but could not restart the Nix daemon" || return 1; }
-      ;;
-    *)
-      if command -v systemctl >/dev/null 2>&1 && $_ncc_sudo systemctl restart nix-daemon; then
-        :
-      else
-        _ncc_fail "wrote $_ncc_dconf but could not restart the Nix daemon (systemctl restart nix-daemon); restart it yourself" || return 1
-      fi
-      ;;
-  esac
-  _ncc_say "wrote the cache settings to $_ncc_dconf and restarted the Nix daemon (it does not trust this user)"
-  _ncc_in_daemon=1
-}
 
 # Nix 2.3 has no NIX_CONFIG: a marked block in the user's nix.conf, replaced each time.
 _ncc_write_user_conf() {
@@ -203,6 +126,7 @@ _ncc_main() {
     _ncc_flags=
   fi
   _ncc_state=$_ncc_root/.nix-ci-cache/state
+  # shellcheck disable=SC2016 # a literal path
   _ncc_cache=$_ncc_root/'.nix-ci-cache/cache'
   mkdir -p "$_ncc_cache" "$_ncc_state" || { _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1; }
   _ncc_cache=$(cd "$_ncc_cache" && pwd -P) || return 1
@@ -218,15 +142,9 @@ _ncc_main() {
   _ncc_what="chroot store $_ncc_cache/root"
 
   _ncc_in_daemon=
-  if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
-    _ncc_in_daemon=1
-    _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
-  elif ! _ncc_client_trusted; then
-    _ncc_configure_daemon || return 1
-    printf '%s\n' "$_ncc_dconf" >"$_ncc_state/daemon-conf"
-  else
-    rm -f "$_ncc_state/daemon-conf"
-  fi
+  _ncc_dconf=
+  # A chroot store is opened by the client itself, never through the daemon: trust
+  # does not matter.
 
   if [ -z "$_ncc_continuing" ]; then
     # Created by this user before the hook (root under a daemon) appends to it, so

@@ -222,6 +222,7 @@ _ncc_main() {
     _ncc_flags=
   fi
   _ncc_state=$_ncc_root/.nix-ci-cache/state
+  # shellcheck disable=SC2016 # a literal path
   _ncc_cache=$_ncc_root/'.nix-ci-cache/cache'
   mkdir -p "$_ncc_cache" "$_ncc_state" || { _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1; }
   _ncc_cache=$(cd "$_ncc_cache" && pwd -P) || return 1
@@ -243,6 +244,7 @@ _ncc_main() {
   _ncc_what="binary cache $_ncc_cache"
 
   _ncc_in_daemon=
+  _ncc_dconf=
   if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
     _ncc_in_daemon=1
     _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
