@@ -43,6 +43,10 @@ function createEngine() {
       .map((line) => (line ? pad + line : ""))
       .join("\n")}`;
   });
+  const partials = packageFile("templates/partials");
+  for (const name of listFiles(partials)) {
+    hb.registerPartial(name.slice(0, -".hbs".length), readFileSync(join(partials, name), "utf8"));
+  }
   return hb;
 }
 
