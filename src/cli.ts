@@ -80,6 +80,24 @@ function parseAndValidate(text: string, facts: ProjectFacts): Config {
   return result.config;
 }
 
+/** The flag that set each config key in init, so its errors name what the user typed. */
+const FLAG_FOR_KEY: Record<string, string> = {
+  "/providers": "--provider",
+  "/platforms": "--platform",
+  "/mode": "--mode",
+  "/cacheDir": "--cache-dir",
+};
+
+function configFromFlags(text: string, facts: ProjectFacts): Config {
+  try {
+    return parseAndValidate(text, facts);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const lines = error.problems.map((p) => `init: ${FLAG_FOR_KEY[p.key] ?? p.key}: ${p.message}`);
+    throw new UsageError(`${lines.join("\n")}\nNothing was written.`);
+  }
+}
+
 function report(changes: Change[], io: Io): void {
   const verbs = { create: "created", update: "updated", foreign: "refused" } as const;
   for (const change of changes) {
@@ -132,7 +150,7 @@ async function init(root: string, values: Record<string, string | boolean | unde
   );
   for (const line of plan.explanation) io.out(line);
   const text = renderConfigFile(plan.raw);
-  const config = parseAndValidate(text, detection.facts);
+  const config = configFromFlags(text, detection.facts);
   const changes = planChanges(root, render(makePlan(config)), force);
   // The config is written with the rest, and only if nothing else is refused.
   const configChange: Change = { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };

@@ -1,4 +1,4 @@
-import { isAbsolute } from "node:path";
+import { isAbsolute, normalize } from "node:path";
 import type { Compression, Config, Mode, Platform } from "./config.js";
 import { VERSION } from "./package.js";
 import { PROVIDERS } from "./providers/index.js";
@@ -20,6 +20,8 @@ export interface Plan {
   cacheDirAbsolute: boolean;
   /** Lines for `.nix-ci-cache/.gitignore`: what must never be committed. */
   ignored: string[];
+  /** The line the project's own .gitignore needs when the cache lives elsewhere in the project. */
+  rootIgnore: string | undefined;
   compression: Compression;
   keyFiles: string[];
   build: string;
@@ -35,7 +37,9 @@ export function makePlan(config: Config): Plan {
   const cacheDirAbsolute = isAbsolute(config.cacheDir);
   const cacheInside = config.cacheDir.replace(/^\.\//, "").replace(/\/+$/, "");
   const ignored = ["/state/"];
+  let rootIgnore: string | undefined;
   if (cacheInside.startsWith(".nix-ci-cache/")) ignored.unshift(`/${cacheInside.slice(".nix-ci-cache/".length)}/`);
+  else if (!cacheDirAbsolute && !normalize(cacheInside).startsWith("..")) rootIgnore = `/${normalize(cacheInside)}/`;
   return {
     config,
     marker: MARKER,
@@ -47,6 +51,7 @@ export function makePlan(config: Config): Plan {
     cacheDirSh: shellQuote(config.cacheDir),
     cacheDirAbsolute,
     ignored,
+    rootIgnore,
     compression: config.compression,
     keyFiles: config.keyFiles,
     build: config.build,

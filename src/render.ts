@@ -83,6 +83,18 @@ export function render(plan: Plan): Rendered {
   const hb = createEngine();
   const files = runtimeFiles(hb, plan);
   const userFiles: UserFile[] = [];
+  const rootIgnore = plan.rootIgnore;
+  if (rootIgnore) {
+    // The cache is outside .nix-ci-cache/, whose own .gitignore cannot reach it.
+    userFiles.push({
+      path: ".gitignore",
+      seed: `# The Nix cache is kept by the CI provider, not by git (nix-ci-cache).\n${rootIgnore}\n`,
+      update: (existing) =>
+        existing.split("\n").some((line) => line.trim() === rootIgnore)
+          ? undefined
+          : `${existing}${existing === "" || existing.endsWith("\n") ? "" : "\n"}${rootIgnore}\n`,
+    });
+  }
   for (const provider of plan.providers) {
     const dir = packageFile(`templates/providers/${provider.id}`);
     const context = { ...plan, ...provider.context(plan.config) };

@@ -100,6 +100,10 @@ describe("init", () => {
     [["init", "--yes", "--platform", "windows"], '--platform: unknown platform "windows"'],
     [["init", "--yes", "--mode", "tmpfs"], "--mode: must be file or chroot"],
     [["init", "--frobnicate"], "Unknown option '--frobnicate'"],
+    [
+      ["init", "--yes", "--provider", "gitlab", "--cache-dir", "/var/cache/nix"],
+      "init: --cache-dir: GitLab only caches paths inside the project",
+    ],
     [["deploy"], 'unknown command "deploy"'],
     [["generate"], ".nix-ci-cache/config.yaml: not found"],
   ])("rejects %j with exit 2", async (args, message) => {
@@ -185,6 +189,16 @@ describe("generate and check", () => {
     const drift = await runCli(root, ["check"]);
     expect(drift.code).toBe(1);
     expect(drift.stdout).toContain("+  - local: .gitlab/nix-ci-cache.yml");
+  });
+
+  it("keeps a cache directory outside .nix-ci-cache/ out of git, in the user's .gitignore", async () => {
+    const root = tempProject();
+    write(root, ".gitignore", "node_modules/");
+    expect((await runCli(root, ["init", "--yes", "--cache-dir", "ci/nix cache"])).code).toBe(0);
+    expect(read(root, ".gitignore")).toBe("node_modules/\n/ci/nix cache/\n");
+    expect(read(root, ".nix-ci-cache/.gitignore")).not.toMatch(/^\/cache\/$/m);
+    expect((await runCli(root, ["generate"])).code).toBe(0);
+    expect(read(root, ".gitignore")).toBe("node_modules/\n/ci/nix cache/\n");
   });
 
   it("turns a single include into a list that keeps it", async () => {
