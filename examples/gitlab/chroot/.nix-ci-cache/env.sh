@@ -48,6 +48,12 @@ _ncc_check_platform() {
     else
       _ncc_ns_test='unshare -U -r true'
     fi
+    # Ubuntu's AppArmor switch is the usual cause on hosted runners, which have sudo.
+    _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
+    if ! $_ncc_ns_test >/dev/null 2>&1 && [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] &&
+      command -v sudo >/dev/null 2>&1 && sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
+      _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
+    fi
     if ! $_ncc_ns_test >/dev/null 2>&1; then
       _ncc_fail "mode \"chroot\" needs namespaces, but \"$_ncc_ns_test\" fails here. Ubuntu >= 23.10: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or run as root); in a container: allow unshare/clone in its seccomp profile (e.g. --security-opt seccomp=unconfined) or run it --privileged. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
     fi
@@ -187,7 +193,7 @@ _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
   _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_client_trusted \
   _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
-unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_version \
+unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
   _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_tu _ncc_user _ncc_groups _ncc_t \
   _ncc_dconf _ncc_block _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \

@@ -302,7 +302,7 @@ _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
   _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_client_trusted \
   _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
-unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_version \
+unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
   _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_tu _ncc_user _ncc_groups _ncc_t \
   _ncc_dconf _ncc_block _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
