@@ -77,6 +77,7 @@
  *    schema check; --no-json-schema-validation skips it).
  */
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { register } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -282,4 +283,51 @@ export function shellcheckErrors(text: string, shell = "sh", exclude: string[] =
     });
     child.stdin.end(text);
   });
+}
+
+// --------------------------------------------- shared provider schemas
+
+/**
+ * The published provider schemas copied in ../shared/provider-schemas/ (see its
+ * README). CI always has that folder, a fresh clone does not: callers skip when
+ * sharedSchemasAvailable() is false, which it never is when
+ * NIX_CI_CACHE_SHARED_SCHEMAS=required (then a missing folder throws).
+ */
+export const SHARED_SCHEMAS_DIR = join(ROOT, "..", "shared", "provider-schemas");
+
+export function sharedSchemasAvailable(): boolean {
+  if (existsSync(SHARED_SCHEMAS_DIR)) return true;
+  if (process.env.NIX_CI_CACHE_SHARED_SCHEMAS === "required") {
+    throw new Error(`NIX_CI_CACHE_SHARED_SCHEMAS=required but ${SHARED_SCHEMAS_DIR} does not exist`);
+  }
+  return false;
+}
+
+const sharedValidators = new Map<string, ValidateFunction>();
+
+/**
+ * YAML text checked against ../shared/provider-schemas/<schemaFile>. The schemas
+ * are of several drafts (Travis: draft-04): `$schema` is dropped and `id` read as
+ * `$id` so that one lax Ajv compiles them all; formats and unknown keywords are
+ * not checked.
+ */
+export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
+  let validate = sharedValidators.get(schemaFile);
+  if (!validate) {
+    const schema = JSON.parse(readFileSync(join(SHARED_SCHEMAS_DIR, schemaFile), "utf8"));
+    delete schema.$schema;
+    if (typeof schema.id === "string" && schema.$id === undefined) {
+      schema.$id = schema.id;
+      delete schema.id;
+    }
+    validate = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, validateFormats: false }).compile(schema);
+    sharedValidators.set(schemaFile, validate);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text, { prettyErrors: true, uniqueKeys: true, merge: true });
+  } catch (e) {
+    return [`YAML: ${(e as Error).message}`];
+  }
+  return validate(data) ? [] : [...new Set((validate.errors ?? []).map(formatAjvError))];
 }

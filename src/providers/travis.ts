@@ -1,0 +1,50 @@
+import type { Config, Platform } from "../config.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".travis.yml";
+
+/** Travis's names for our platforms (its `os:` key). */
+const TRAVIS_OS: Record<Platform, string> = { linux: "linux", darwin: "osx" };
+
+/**
+ * Seconds Travis may spend uploading the cache. Its default, 180 s, is too short
+ * for a cache grown to the budget on a slow link; a timeout silently keeps the old one.
+ */
+const CACHE_TIMEOUT = 1000;
+
+function context(config: Config): TemplateContext {
+  return {
+    os: config.platforms.map((platform) => TRAVIS_OS[platform]),
+    cacheTimeout: CACHE_TIMEOUT,
+  };
+}
+
+export const travis: Provider = {
+  id: "travis",
+  name: "Travis CI",
+  pipelinePath: PIPELINE,
+  platforms: ["linux", "darwin"],
+  installsNix: "`language: nix` (Travis installs Nix on Linux and macOS)",
+  settingsReach: "all phases of a job run in one bash session",
+  keyStrategy:
+    "mutable: one cache per branch (and per `os`), replaced when it changed; a branch without one reads the default branch's, a pull request its own, then the target branch's, then the default branch's",
+  scope: "pull requests read the target and default branch caches but write only their own",
+  validatedBy: "SchemaStore's Travis schema, the phase rules in a test, shellcheck; run twice on real Nix",
+  detectEnv: "TRAVIS",
+  detectFiles: [PIPELINE],
+  keysImmutable: false,
+  // Travis uploads the cache after the script phase, whatever its result.
+  saveOnFailure: true,
+  cacheLimit: `no size limit, but the upload must finish within \`cache.timeout\` (default 180 s, ${CACHE_TIMEOUT} s here); archives are gzipped again`,
+  defaultMaxSize: "2G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms(readFile) {
+    const found: PlatformEvidence[] = [];
+    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
+      if (/\bosx\b|osx_image/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+    }
+    return found;
+  },
+};
