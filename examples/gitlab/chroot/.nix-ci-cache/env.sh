@@ -160,9 +160,11 @@ _ncc_main() {
     printf '%s\n' "$_ncc_cache" >"$_ncc_state/started"
   fi
 
-  if [ -n "$_ncc_in_daemon" ]; then
-    _ncc_how="in the daemon's $_ncc_dconf"
-  elif [ -n "$_ncc_modern" ]; then
+  # Also when the daemon has the settings: a client's own "substituters = ..." (its
+  # NIX_CONFIG, its nix.conf) replaces the daemon's list for the connection, filtered
+  # to what the daemon trusts, and our cache stays on it only if the client names it
+  # too (measured on 2.8.0). The daemon ignores the rest from an untrusted client.
+  if [ -n "$_ncc_modern" ]; then
     _ncc_lines=$(_ncc_settings)
     case ${NIX_CONFIG:-} in
       *"$_ncc_lines"*) ;;
@@ -175,6 +177,9 @@ $_ncc_lines" ;;
   else
     _ncc_write_user_conf || { _ncc_fail "cannot write the settings to $_ncc_uconf" || return 1; }
     _ncc_how="in $_ncc_uconf"
+  fi
+  if [ -n "$_ncc_in_daemon" ]; then
+    _ncc_how="in the daemon's $_ncc_dconf and $_ncc_how"
   fi
   NIX_CI_CACHE_DIR=$_ncc_cache
   NIX_CI_CACHE_ROOT=$_ncc_root
@@ -191,12 +196,13 @@ $_ncc_lines" ;;
 _ncc_main
 _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
-  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_client_trusted \
-  _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
+  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
+  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
 unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
-  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_tu _ncc_user _ncc_groups _ncc_t \
-  _ncc_dconf _ncc_block _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
+  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
+  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
-  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how
+  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
+  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"

@@ -1,0 +1,184 @@
+// A private nix-daemon for multi-user tests, run as root: its own NIX_CONF_DIR and
+// socket (NIX_DAEMON_SOCKET_PATH), the shared /nix/store. Clients reach it with
+// NIX_REMOTE=daemon and the same two variables; a non-root user in nix-users plays the
+// CI user. Measured on Nix 2.8.0 (Debian nix-bin): building as root through the daemon
+// needs `sandbox = false` (Debian's sandbox does not work) and either
+// `build-users-group = nixbld` with that group's members (Debian creates nixbld1..10)
+// or `build-users-group =` (builds then run as root); a client whose primary group is
+// the build-users-group is refused.
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BASE_NIX_CONFIG, type RunResult, removeDir, run } from "./nix.js";
+
+export const CI_USER = "ncc-ci";
+
+function sh(cmd: string): RunResult {
+  return run(cmd, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+}
+
+function must(r: RunResult, what: string): RunResult {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
+/** Throws unless root: creating users and starting a daemon need it (CI runs these as root too). */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new Error("the daemon tests must run as root (they start a nix-daemon and create a user)");
+}
+
+export interface User {
+  name: string;
+  home: string;
+}
+
+/** A non-root user in group nix-users, created once (`useradd -m -G nix-users`). */
+export function ensureUser(name = CI_USER): User {
+  requireRoot();
+  must(sh("getent group nix-users >/dev/null || groupadd nix-users"), "groupadd nix-users");
+  must(sh(`id -u '${name}' >/dev/null 2>&1 || useradd -m -G nix-users '${name}'`), `useradd ${name}`);
+  must(sh(`id -nG '${name}' | tr ' ' '\\n' | grep -qx nix-users || usermod -a -G nix-users '${name}'`), "usermod");
+  const home = must(sh(`getent passwd '${name}' | cut -d: -f6`), "getent passwd").stdout.trim();
+  return { name, home };
+}
+
+/** Gives the user a directory tree (the project a job runs in). */
+export function chownTree(path: string, user: User): void {
+  must(run(`chown -R "$U" "$P"`, { env: { PATH: process.env.PATH ?? "", U: user.name, P: path } }), "chown");
+}
+
+// start | stop | restart. The daemon gets none of the caller's Nix variables: env.sh
+// runs `restart` with its caller's NIX_CONFIG set, which the daemon would apply.
+const CTL = `#!/bin/sh
+set -u
+d=$(cd "$(dirname "$0")" && pwd)
+stop() {
+  [ -f "$d/pid" ] || return 0
+  pid=$(cat "$d/pid")
+  kill "$pid" 2>/dev/null
+  i=0
+  # Gone, or a zombie waiting for init to reap it.
+  while [ "$i" -lt 100 ]; do
+    case $(ps -o stat= -p "$pid" 2>/dev/null) in '' | Z*) break ;; esac
+    sleep 0.05
+    i=$((i + 1))
+  done
+  rm -f "$d/pid" "$d/sock/socket"
+}
+start() {
+  (
+    unset NIX_CONFIG NIX_REMOTE NIX_USER_CONF_FILES
+    NIX_CONF_DIR=$d/conf NIX_DAEMON_SOCKET_PATH=$d/sock/socket
+    export NIX_CONF_DIR NIX_DAEMON_SOCKET_PATH
+    setsid nix-daemon </dev/null >>"$d/log" 2>&1 &
+    echo $! >"$d/pid"
+  )
+  i=0
+  until [ -S "$d/sock/socket" ]; do
+    [ "$i" -lt 200 ] || { echo "nix-daemon did not start: $(cat "$d/log")" >&2; exit 1; }
+    sleep 0.05
+    i=$((i + 1))
+  done
+}
+case \${1:-} in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
+esac
+`;
+
+export interface Daemon {
+  dir: string;
+  confDir: string;
+  /** the daemon's nix.conf */
+  conf: string;
+  socket: string;
+  /** A shell command (for NIX_CI_CACHE_DAEMON_RESTART) that restarts this daemon; root only. */
+  restartCommand: string;
+  pid(): number;
+  restart(): void;
+  /** Environment of a client of this daemon: cleanEnv-like, NIX_REMOTE=daemon. */
+  clientEnv(user?: User, extra?: Record<string, string>): Record<string, string>;
+  /** Stops the daemon and removes its directory. */
+  stop(): void;
+}
+
+export interface DaemonOptions {
+  /** `trusted-users` value; "" trusts nobody, not even root. */
+  trustedUsers: string;
+  extraConf?: string;
+}
+
+function buildUsersGroup(): string {
+  // nixbld with members: builds run as nixbld1...; otherwise as root.
+  const r = sh("getent group nixbld | cut -d: -f4");
+  return r.status === 0 && r.stdout.trim() !== "" ? "nixbld" : "";
+}
+
+export function startDaemon(opts: DaemonOptions): Daemon {
+  requireRoot();
+  const dir = mkdtempSync(join(tmpdir(), "ncc-daemon-"));
+  // Clients (another user) must reach the socket below it and read nix.conf.
+  chmodSync(dir, 0o755);
+  const confDir = join(dir, "conf");
+  const conf = join(confDir, "nix.conf");
+  const socket = join(dir, "sock", "socket");
+  must(sh(`mkdir -m 755 '${confDir}'`), "mkdir conf");
+  writeFileSync(
+    conf,
+    [
+      "# private test daemon",
+      "substituters =",
+      "sandbox = false",
+      `build-users-group = ${buildUsersGroup()}`,
+      `trusted-users = ${opts.trustedUsers}`,
+      opts.extraConf ?? "",
+    ].join("\n"),
+    { mode: 0o644 },
+  );
+  const ctl = join(dir, "ctl.sh");
+  writeFileSync(ctl, CTL, { mode: 0o755 });
+  must(sh(`sh '${ctl}' start`), "starting nix-daemon");
+  const daemon: Daemon = {
+    dir,
+    confDir,
+    conf,
+    socket,
+    restartCommand: `sh '${ctl}' restart`,
+    pid: () => Number(readFileSync(join(dir, "pid"), "utf8").trim()),
+    restart: () => void must(sh(`sh '${ctl}' restart`), "restarting nix-daemon"),
+    clientEnv(user?: User, extra: Record<string, string> = {}) {
+      const env: Record<string, string> = {};
+      for (const k of ["PATH", "LANG", "TMPDIR"]) {
+        const v = process.env[k];
+        if (v !== undefined) env[k] = v;
+      }
+      env.HOME = user ? user.home : (process.env.HOME ?? "/root");
+      env.USER = user ? user.name : "root";
+      env.NIX_CONFIG = BASE_NIX_CONFIG;
+      env.NIX_REMOTE = "daemon";
+      env.NIX_DAEMON_SOCKET_PATH = socket;
+      env.NIX_CONF_DIR = confDir;
+      return { ...env, ...extra };
+    },
+    stop() {
+      sh(`sh '${ctl}' stop`);
+      removeDir(dir);
+    },
+  };
+  return daemon;
+}
+
+/** Runs a shell command as the user (runuser keeps the environment given here, sets HOME). */
+export function runAs(user: User, cmd: string, opts: { cwd?: string; env: Record<string, string> }): RunResult {
+  const r = spawnSync("runuser", ["-u", user.name, "--", "/bin/sh", "-c", cmd], {
+    cwd: opts.cwd,
+    env: opts.env,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
