@@ -106,81 +106,142 @@ _ncc_settings() {
   printf 'fallback = true\n'
 }
 
-# Exit 0 when settings given by this client reach the builder: a local store we can
-# write (single-user, or root), or a daemon that trusts us.
-_ncc_client_trusted() {
-  if [ "$(id -u)" = 0 ] || [ -w /nix/var/nix/db ]; then
-    return 0
+# Runs "nix store ping" (2.3: "nix ping-store") with a substituter no daemon lists as
+# trusted, output in $_ncc_ping. A daemon that does not trust this client filters the
+# client's substituters and says so ("ignoring untrusted substituter", measured on
+# 2.8.0, where "store ping" reports no trust yet); a local store or a daemon that
+# trusts us takes them silently.
+_ncc_store_ping() {
+  if [ -n "$_ncc_modern" ]; then
+    # shellcheck disable=SC2086 # $_ncc_flags is a list of words
+    _ncc_ping=$(nix $_ncc_flags --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
+  else
+    _ncc_ping=$(nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe ping-store 2>&1 </dev/null)
   fi
-  # shellcheck disable=SC2086 # $_ncc_flags is a list of words
-  _ncc_ping=$(nix $_ncc_flags store ping --json 2>/dev/null) || _ncc_ping=
+}
+
+# Exit 0 when settings given by this client reach the builder: a local store (single-
+# user, or root without NIX_REMOTE), or a daemon that trusts us. Exit 1 otherwise, with
+# $_ncc_ping_failed set when the store could not be reached at all.
+_ncc_client_trusted() {
+  _ncc_ping_failed=
+  if ! _ncc_store_ping; then
+    _ncc_ping_failed=1
+    _ncc_fail "cannot reach the Nix store (is the Nix daemon running?): $_ncc_ping" || return 1
+  fi
   case $_ncc_ping in
-    *'"trusted":1'* | *'"trusted": 1'* | *'"trusted":true'*) return 0 ;;
-    *'"trusted":0'* | *'"trusted": 0'* | *'"trusted":false'*) return 1 ;;
+    *'ignoring untrusted substituter'*) return 1 ;;
   esac
-  # Older daemons do not report trust: read trusted-users as the daemon would.
-  # shellcheck disable=SC2086
-  _ncc_tu=$(nix $_ncc_flags show-config 2>/dev/null | sed -n 's/^trusted-users = //p')
-  # shellcheck disable=SC2086
-  [ -n "$_ncc_tu" ] || _ncc_tu=$(nix $_ncc_flags config show trusted-users 2>/dev/null)
-  _ncc_user=${USER:-$(id -un)}
-  _ncc_groups=" $(id -Gn 2>/dev/null) "
-  for _ncc_t in $_ncc_tu; do
-    case $_ncc_t in
-      "$_ncc_user" | '*') return 0 ;;
-      @*) case $_ncc_groups in *" ${_ncc_t#@} "*) return 0 ;; esac ;;
-    esac
-  done
-  return 1
+  return 0
+}
+
+# A daemon opens the cache as root and creates what a binary cache needs (nar/,
+# realisations/, log/, nix-cache-info) when missing: root-owned, they would make
+# save.sh, run as this user, fail with "Permission denied". Create them first.
+_ncc_prepare_cache() {
+  mkdir -p "$_ncc_cache/nar" "$_ncc_cache/realisations" "$_ncc_cache/log" || return 1
+  if [ ! -f "$_ncc_cache/nix-cache-info" ]; then
+    printf 'StoreDir: %s\n' "${NIX_STORE_DIR:-/nix/store}" >"$_ncc_cache/nix-cache-info" || return 1
+  fi
+}
+
+# The daemon's nix.conf (where the daemon reads it: NIX_CONF_DIR is the caller's guess)
+# and the command that restarts the daemon. NIX_CI_CACHE_DAEMON_RESTART: a shell
+# command, run as root (through sudo when needed), for init systems other than
+# systemd/launchd (OpenRC, runit, a daemon started by hand) and for tests.
+_ncc_daemon_facts() {
+  _ncc_dconf_dir=${NIX_CONF_DIR:-/etc/nix}
+  if [ -f "$_ncc_dconf_dir/nix.custom.conf" ]; then
+    # Determinate Nix owns nix.conf and includes this one for user settings.
+    _ncc_dconf=$_ncc_dconf_dir/nix.custom.conf
+    _ncc_label=systems.determinate.nix-daemon
+  else
+    _ncc_dconf=$_ncc_dconf_dir/nix.conf
+    _ncc_label=org.nixos.nix-daemon
+  fi
+  if [ -n "${NIX_CI_CACHE_DAEMON_RESTART:-}" ]; then
+    _ncc_restart=$NIX_CI_CACHE_DAEMON_RESTART
+  elif [ "$_ncc_os" = Darwin ]; then
+    _ncc_restart="launchctl kickstart -k system/$_ncc_label"
+  else
+    _ncc_restart='systemctl restart nix-daemon'
+  fi
 }
 
 # The daemon silently drops post-build-hook and ignores an untrusted substituter
-# for clients it does not trust, so the settings must be in its own nix.conf.
+# for clients it does not trust, so the settings must be in its own nix.conf. Either
+# they are there already (an earlier job on this runner, or an administrator), or we
+# write them (root, a writable file, or sudo -n) and restart the daemon, or we fail
+# naming what to add where. Never leaves lines the running daemon has not loaded.
 _ncc_configure_daemon() {
-  if [ -f /etc/nix/nix.custom.conf ]; then
-    # Determinate Nix owns nix.conf and includes this one for user settings.
-    _ncc_dconf=/etc/nix/nix.custom.conf
-  else
-    _ncc_dconf=${NIX_CONF_DIR:-/etc/nix}/nix.conf
+  _ncc_daemon_facts
+  _ncc_user=$(id -un 2>/dev/null) || _ncc_user=uid-$(id -u)
+  _ncc_lines=$(_ncc_settings)
+  if [ -f "$_ncc_dconf" ] && [ -r "$_ncc_dconf" ]; then
+    # Each of our lines, exactly, anywhere in the file.
+    _ncc_missing=$(printf '%s\n' "$_ncc_lines" | grep -vxF -f "$_ncc_dconf") || :
+    if [ -z "$_ncc_missing" ]; then
+      _ncc_say "the Nix daemon does not trust user '$_ncc_user'; the cache settings are in its $_ncc_dconf"
+      _ncc_in_daemon=1
+      return 0
+    fi
   fi
-  _ncc_block="# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)
-$(_ncc_settings)
-# <<< nix-ci-cache"
-  if [ "$(id -u)" = 0 ]; then
+  if [ "$(id -u)" = 0 ] || { [ -f "$_ncc_dconf" ] && [ -w "$_ncc_dconf" ]; } ||
+    { [ ! -e "$_ncc_dconf" ] && [ -d "$_ncc_dconf_dir" ] && [ -w "$_ncc_dconf_dir" ]; }; then
     _ncc_sudo=
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     _ncc_sudo=sudo
   else
-    _ncc_fail "the Nix daemon does not trust user '${USER:-$(id -un)}', so it would silently ignore the cache settings, and there is no root or passwordless sudo to change that. Add these lines to $_ncc_dconf and restart the daemon:
-$(_ncc_settings)
-(or add the user to trusted-users there)." || return 1
+    _ncc_fail "the Nix daemon does not trust user '$_ncc_user', so it would ignore the cache (\"ignoring untrusted substituter\") and drop the post-build-hook without a word; this user can neither write $_ncc_dconf nor run sudo without a password. As root, add these lines to $_ncc_dconf:
+$_ncc_lines
+and restart the daemon: $_ncc_restart
+(Or add '$_ncc_user' to trusted-users there and restart the daemon; a trusted user is as powerful as root.)" || return 1
   fi
-  _ncc_tmp=$(mktemp) || return 1
+  _ncc_had=
+  _ncc_orig=$(mktemp) || { _ncc_fail "mktemp failed" || return 1; }
+  _ncc_tmp=$(mktemp) || { rm -f "$_ncc_orig"; _ncc_fail "mktemp failed" || return 1; }
   # Replace our previous block (runners that are reused), keep everything else.
   if [ -f "$_ncc_dconf" ]; then
-    sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_dconf" >"$_ncc_tmp" || return 1
+    _ncc_had=1
+    if ! { cp "$_ncc_dconf" "$_ncc_orig" && sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_dconf" >"$_ncc_tmp"; }; then
+      rm -f "$_ncc_orig" "$_ncc_tmp"
+      _ncc_fail "cannot read $_ncc_dconf" || return 1
+    fi
   fi
-  printf '%s\n' "$_ncc_block" >>"$_ncc_tmp"
-  if ! $_ncc_sudo cp "$_ncc_tmp" "$_ncc_dconf"; then
-    rm -f "$_ncc_tmp"
+  # 644: a new file must stay readable by the clients, which read it too.
+  if ! { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n%s\n# <<< nix-ci-cache\n' "$_ncc_lines" >>"$_ncc_tmp" &&
+    chmod 644 "$_ncc_tmp" && $_ncc_sudo mkdir -p "$_ncc_dconf_dir" && $_ncc_sudo cp "$_ncc_tmp" "$_ncc_dconf"; }; then
+    rm -f "$_ncc_orig" "$_ncc_tmp"
     _ncc_fail "cannot write $_ncc_dconf" || return 1
   fi
   rm -f "$_ncc_tmp"
-  case $_ncc_os in
-    Darwin)
-      $_ncc_sudo launchctl kickstart -k system/systems.determinate.nix-daemon 2>/dev/null ||
-        $_ncc_sudo launchctl kickstart -k system/org.nixos.nix-daemon ||
-        { _ncc_fail "wrote $_ncc_dconf but could not restart the Nix daemon" || return 1; }
-      ;;
-    *)
-      if command -v systemctl >/dev/null 2>&1 && $_ncc_sudo systemctl restart nix-daemon; then
-        :
-      else
-        _ncc_fail "wrote $_ncc_dconf but could not restart the Nix daemon (systemctl restart nix-daemon); restart it yourself" || return 1
+  _ncc_up=
+  if $_ncc_sudo sh -c "$_ncc_restart" >&2; then
+    # launchctl kickstart returns before the new daemon listens: wait up to 10 s.
+    _ncc_i=0
+    while [ "$_ncc_i" -lt 10 ]; do
+      if _ncc_store_ping; then
+        _ncc_up=1
+        break
       fi
-      ;;
-  esac
-  _ncc_say "wrote the cache settings to $_ncc_dconf and restarted the Nix daemon (it does not trust this user)"
+      sleep 1
+      _ncc_i=$((_ncc_i + 1))
+    done
+  fi
+  if [ -z "$_ncc_up" ]; then
+    # Put the file back: lines the running daemon has not loaded would make the next
+    # run believe they are in effect.
+    if [ -n "$_ncc_had" ]; then
+      $_ncc_sudo cp "$_ncc_orig" "$_ncc_dconf" || :
+    else
+      $_ncc_sudo rm -f "$_ncc_dconf" || :
+    fi
+    rm -f "$_ncc_orig"
+    _ncc_fail "the Nix daemon does not trust user '$_ncc_user'; the cache settings were written to $_ncc_dconf but \"$_ncc_restart\" failed or the daemon did not come back, so the file was put back as it was. Set NIX_CI_CACHE_DAEMON_RESTART to the command that restarts the Nix daemon here (run as root), or as root add these lines to $_ncc_dconf and restart the daemon:
+$_ncc_lines" || return 1
+  fi
+  rm -f "$_ncc_orig"
+  _ncc_say "the Nix daemon does not trust user '$_ncc_user': wrote the cache settings to $_ncc_dconf and restarted it ($_ncc_restart)"
   _ncc_in_daemon=1
 }
 
@@ -248,12 +309,15 @@ _ncc_main() {
   if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
     _ncc_in_daemon=1
     _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
-  elif ! _ncc_client_trusted; then
-    _ncc_configure_daemon || return 1
-    printf '%s\n' "$_ncc_dconf" >"$_ncc_state/daemon-conf"
-  else
+  elif _ncc_client_trusted; then
     rm -f "$_ncc_state/daemon-conf"
+  elif [ -n "$_ncc_ping_failed" ]; then
+    return 1
+  else
+    _ncc_configure_daemon || return 1
+    printf '%s\n' "$_ncc_dconf" >"$_ncc_state/daemon-conf" || { _ncc_fail "cannot write $_ncc_state/daemon-conf" || return 1; }
   fi
+  _ncc_prepare_cache || { _ncc_fail "cannot create the binary cache layout in '$_ncc_cache'" || return 1; }
 
   if [ -z "$_ncc_continuing" ]; then
     # Created by this user before the hook (root under a daemon) appends to it, so
@@ -274,9 +338,11 @@ _ncc_main() {
   printf 'file://%s\n' "$_ncc_cache_url_path" >"$_ncc_state/cache-url"
   printf '%s\n' "$_ncc_compression" >"$_ncc_state/compression"
 
-  if [ -n "$_ncc_in_daemon" ]; then
-    _ncc_how="in the daemon's $_ncc_dconf"
-  elif [ -n "$_ncc_modern" ]; then
+  # Also when the daemon has the settings: a client's own "substituters = ..." (its
+  # NIX_CONFIG, its nix.conf) replaces the daemon's list for the connection, filtered
+  # to what the daemon trusts, and our cache stays on it only if the client names it
+  # too (measured on 2.8.0). The daemon ignores the rest from an untrusted client.
+  if [ -n "$_ncc_modern" ]; then
     _ncc_lines=$(_ncc_settings)
     case ${NIX_CONFIG:-} in
       *"$_ncc_lines"*) ;;
@@ -290,6 +356,9 @@ $_ncc_lines" ;;
     _ncc_write_user_conf || { _ncc_fail "cannot write the settings to $_ncc_uconf" || return 1; }
     _ncc_how="in $_ncc_uconf"
   fi
+  if [ -n "$_ncc_in_daemon" ]; then
+    _ncc_how="in the daemon's $_ncc_dconf and $_ncc_how"
+  fi
   NIX_CI_CACHE_DIR=$_ncc_cache
   NIX_CI_CACHE_ROOT=$_ncc_root
   export NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT
@@ -300,12 +369,13 @@ $_ncc_lines" ;;
 _ncc_main
 _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
-  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_client_trusted \
-  _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
+  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
+  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
 unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
-  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_tu _ncc_user _ncc_groups _ncc_t \
-  _ncc_dconf _ncc_block _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
+  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
+  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
-  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how
+  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
+  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"
