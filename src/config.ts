@@ -19,6 +19,7 @@ export const KEY_FILE_CANDIDATES = [
 export type Platform = "linux" | "darwin";
 export type Mode = "file" | "chroot";
 export type Compression = "zstd" | "xz" | "none" | "br" | "bzip2";
+export type Capture = "build-closure" | "built" | "runtime-closure";
 
 /** The config as written by the user: everything but `providers` may be left out. */
 export interface RawConfig {
@@ -29,6 +30,10 @@ export interface RawConfig {
   keyFiles?: string[];
   compression?: Compression;
   build?: string;
+  capture?: Capture;
+  maxSize?: string;
+  extraRoots?: string[];
+  exclude?: string[];
 }
 
 /** The config with every default filled in. */
@@ -40,6 +45,11 @@ export interface Config {
   keyFiles: string[];
   compression: Compression;
   build: string;
+  capture: Capture;
+  /** e.g. "4G": the configured budget, else the smallest provider default. */
+  maxSize: string;
+  extraRoots: string[];
+  exclude: string[];
 }
 
 /** What the project looks like, for defaults that depend on it. */
@@ -85,6 +95,16 @@ const EXAMPLES: Record<string, string> = {
   "/keyFiles": "e.g. keyFiles: [flake.lock]",
   "/compression": "e.g. compression: zstd",
   "/build": "e.g. build: nix build -L",
+  "/capture": "e.g. capture: build-closure",
+  "/maxSize": 'e.g. maxSize: "4G"',
+  "/extraRoots": "e.g. extraRoots: [.nix-ci-cache/state/dev-profile]",
+  "/exclude": 'e.g. exclude: ["*-source"]',
+};
+
+const PATTERN_MESSAGES: Record<string, string> = {
+  maxSize: "must be a whole number with an optional K, M, G or T suffix (powers of 1024)",
+  extraRoots: "must be one line",
+  exclude: "must be a store path name glob: letters, digits, + . _ = - and the wildcards * and ?",
 };
 
 function describeSchemaError(error: ErrorObject): Problem {
@@ -112,6 +132,8 @@ function describeSchemaError(error: ErrorObject): Problem {
         key: `/${String(error.params.missingProperty)}`,
         message: `is required${EXAMPLES[`/${String(error.params.missingProperty)}`] ? ` (${EXAMPLES[`/${String(error.params.missingProperty)}`]})` : ""}`,
       };
+    case "pattern":
+      return { key, message: `${PATTERN_MESSAGES[key.split("/")[1] ?? ""] ?? error.message ?? "is invalid"}${hint}` };
     default:
       return { key, message: `${error.message ?? "is invalid"}${hint}` };
   }
@@ -173,7 +195,26 @@ export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
     keyFiles: raw.keyFiles ?? facts.existingKeyFiles,
     compression: raw.compression ?? "zstd",
     build: raw.build ?? (facts.hasFlake ? "nix build -L" : "nix-build"),
+    capture: raw.capture ?? "build-closure",
+    maxSize: raw.maxSize ?? smallestDefaultMaxSize(raw.providers),
+    extraRoots: raw.extraRoots ?? [],
+    exclude: raw.exclude ?? [],
   };
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Bytes of a size such as "4G" (powers of 1024, as `du` and the providers count). */
+export function parseSize(size: string): number {
+  const m = /^([1-9][0-9]*)([KMGT]?)$/.exec(size);
+  if (!m) throw new Error(`not a size: "${size}" (e.g. "4G")`);
+  return Number(m[1]) * (SIZE_UNITS[m[2] ?? ""] ?? 1);
+}
+
+/** Where several providers keep the same directory, the tightest limit wins. */
+function smallestDefaultMaxSize(providers: ProviderId[]): string {
+  const sizes = providers.map((id) => PROVIDERS[id].defaultMaxSize);
+  return sizes.reduce((a, b) => (parseSize(b) < parseSize(a) ? b : a));
 }
 
 /** Pure validation: the parsed YAML in, a full config or the list of problems out. */

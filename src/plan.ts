@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from "node:path";
-import type { Compression, Config, Mode, Platform } from "./config.js";
+import { type Capture, type Compression, type Config, type Mode, type Platform, parseSize } from "./config.js";
 import { VERSION } from "./package.js";
 import { PROVIDERS } from "./providers/index.js";
 import type { Provider } from "./providers/types.js";
@@ -26,6 +26,13 @@ export interface Plan {
   keyFiles: string[];
   build: string;
   providers: Provider[];
+  capture: Capture;
+  maxSize: string;
+  maxSizeBytes: number;
+  /** Shell words for `printf '%s\n' …`, or "" when there are none. */
+  extraRootsSh: string;
+  /** A `case` pattern list such as `*-source | foo-?`, or "". The schema allows only characters that are plain in a pattern. */
+  excludeCase: string;
 }
 
 /** One single-quoted shell word, safe for any path (spaces, `$`, quotes). */
@@ -56,5 +63,10 @@ export function makePlan(config: Config): Plan {
     keyFiles: config.keyFiles,
     build: config.build,
     providers: config.providers.map((id) => PROVIDERS[id]),
+    capture: config.capture,
+    maxSize: config.maxSize,
+    maxSizeBytes: parseSize(config.maxSize),
+    extraRootsSh: config.extraRoots.map(shellQuote).join(" "),
+    excludeCase: config.exclude.join(" | "),
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatProblem, parseConfigText, validateConfig } from "../src/config.js";
+import { formatProblem, parseConfigText, parseSize, validateConfig } from "../src/config.js";
+import { PROVIDERS, type ProviderId } from "../src/providers/index.js";
 
 const facts = { existingKeyFiles: ["flake.lock"], hasFlake: true };
 
@@ -14,7 +15,36 @@ describe("validateConfig", () => {
       keyFiles: ["flake.lock"],
       compression: "zstd",
       build: "nix build -L",
+      capture: "build-closure",
+      maxSize: "4G",
+      extraRoots: [],
+      exclude: [],
     });
+  });
+
+  it("takes capture, maxSize, extraRoots and exclude as given", () => {
+    const data = {
+      providers: ["github"],
+      capture: "runtime-closure",
+      maxSize: "500M",
+      extraRoots: [".nix-ci-cache/state/dev-profile", ".#devShells.x86_64-linux.default"],
+      exclude: ["*-source", "texlive-?"],
+    };
+    expect(validateConfig(data, facts).config).toMatchObject({ ...data, providers: ["github"] });
+  });
+
+  it("defaults maxSize to the smallest provider budget", () => {
+    expect(PROVIDERS.github.defaultMaxSize).toMatch(/^[1-9][0-9]*[KMGT]$/);
+    const all = Object.keys(PROVIDERS) as ProviderId[];
+    const smallest = all.map((id) => PROVIDERS[id].defaultMaxSize).sort((a, b) => parseSize(a) - parseSize(b))[0];
+    expect(validateConfig({ providers: all }, facts).config?.maxSize).toBe(smallest);
+  });
+
+  it("parses sizes in powers of 1024", () => {
+    expect(parseSize("4G")).toBe(4 * 1024 ** 3);
+    expect(parseSize("500M")).toBe(500 * 1024 ** 2);
+    expect(parseSize("1234")).toBe(1234);
+    expect(() => parseSize("4GB")).toThrow(/not a size/);
   });
 
   it("builds with nix-build when there is no flake", () => {
@@ -41,6 +71,16 @@ describe("validateConfig", () => {
     [{ providers: ["gitlab"], cacheDir: "../cache" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["github"], cacheDir: "." }, "/cacheDir", "use a directory of its own"],
     [{ providers: ["github"], cacheDir: ".nix-ci-cache/state" }, "/cacheDir", "use a directory of its own"],
+    [{ providers: ["github"], capture: "all" }, "/capture", 'must be one of "build-closure", "built", "runtime-closure"'],
+    [
+      { providers: ["github"], maxSize: "4 GB" },
+      "/maxSize",
+      'optional K, M, G or T suffix (powers of 1024) (e.g. maxSize: "4G")',
+    ],
+    [{ providers: ["github"], maxSize: 4 }, "/maxSize", "must be string"],
+    [{ providers: ["github"], extraRoots: ["a\nb"] }, "/extraRoots/0", "must be one line"],
+    [{ providers: ["github"], exclude: ["/nix/store/*"] }, "/exclude/0", "must be a store path name glob"],
+    [{ providers: ["github"], exclude: ["$(rm -rf /)"] }, "/exclude/0", "must be a store path name glob"],
   ])("rejects %j at %s", (data, key, message) => {
     const result = validateConfig(data, facts);
     expect(result.problems).toBeDefined();

@@ -111,7 +111,7 @@ describe("runtime scripts end to end (real Nix)", () => {
       expect(countBuilt(r1.stderr)).toBe(13);
       // The wrapper tells the truth about ./result.
       expect(r1.stderr).toMatch(/exists only inside the chroot store/);
-      expect(r1.stderr).toMatch(/chroot store .*: \d+ store paths/);
+      expect(r1.stderr).toMatch(/saved \d+ new paths .*cache .* of 4\.0 GiB budget .*, \d+ paths/);
       // Nothing went to the real store.
       expect(readdirSync("/nix/store").filter((n) => n.includes(tag))).toEqual([]);
       const storeRoot = join(cold, CACHE, "root");

@@ -5,8 +5,26 @@ import { render } from "../../src/render.js";
 
 export type RuntimeContext = Config;
 
-export function runtimeContext(mode: Mode, cacheDir = ".nix-ci-cache/cache", compression: Compression = "zstd"): Config {
-  return { providers: ["github"], platforms: ["linux"], mode, cacheDir, keyFiles: [], compression, build: "nix-build" };
+export function runtimeContext(
+  mode: Mode,
+  cacheDir = ".nix-ci-cache/cache",
+  compression: Compression = "zstd",
+  more: Partial<Config> = {},
+): Config {
+  return {
+    providers: ["github"],
+    platforms: ["linux"],
+    mode,
+    cacheDir,
+    keyFiles: [],
+    compression,
+    build: "nix-build",
+    capture: "build-closure",
+    maxSize: "4G",
+    extraRoots: [],
+    exclude: [],
+    ...more,
+  };
 }
 
 /** Path relative to the project root → file, for the files under `.nix-ci-cache/`. */
