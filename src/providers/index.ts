@@ -2,11 +2,12 @@ import { github } from "./github.js";
 import { gitlab } from "./gitlab.js";
 import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
+import { woodpecker } from "./woodpecker.js";
 
-export const PROVIDER_IDS = ["github", "gitlab", "travis"] as const;
+export const PROVIDER_IDS = ["github", "gitlab", "travis", "woodpecker"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
-export const PROVIDERS: Record<ProviderId, Provider> = { github, gitlab, travis };
+export const PROVIDERS: Record<ProviderId, Provider> = { github, gitlab, travis, woodpecker };
 
 export function isProviderId(id: string): id is ProviderId {
   return (PROVIDER_IDS as readonly string[]).includes(id);

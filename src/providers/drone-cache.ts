@@ -1,0 +1,32 @@
+import { isAbsolute, normalize } from "node:path";
+import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../config.js";
+
+/**
+ * meltwater/drone-cache: the cache plugin Drone and Woodpecker users run. Its
+ * filesystem backend keeps the archives in a host directory mounted into the
+ * plugin's container, so no object store or secret is needed (the repository
+ * must be trusted to mount it).
+ */
+export const DRONE_CACHE_IMAGE = "meltwater/drone-cache:v1.4.0";
+/** Where the filesystem backend reads and writes inside the plugin container (its default). */
+export const DRONE_CACHE_ROOT = "/tmp/cache";
+/** The host directory that outlives the pipeline. */
+export const HOST_CACHE_DIR = "/var/lib/nix-ci-cache";
+
+/** Drone and Woodpecker substitute `$VAR` and `${VAR}` in the whole file before running it; `$$` is a literal `$`. */
+export const escapeDollars = (text: string) => text.replaceAll("$", "$$$$");
+
+/** Steps are separate containers that share only the workspace, so the cache must live inside it. */
+export function cacheDirInWorkspace(config: Config, providerName: string): Problem[] {
+  return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
+    ? [
+        {
+          key: "/cacheDir",
+          message: `${providerName} steps share only the workspace, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
+        },
+      ]
+    : [];
+}
+
+/** `${NAME}`, substituted by Drone or Woodpecker; built here so it reads as what it is. */
+export const variable = (name: string) => `\${${name}}`;

@@ -1,0 +1,52 @@
+import type { Config } from "../config.js";
+import {
+  cacheDirInWorkspace,
+  DRONE_CACHE_IMAGE,
+  DRONE_CACHE_ROOT,
+  escapeDollars,
+  HOST_CACHE_DIR,
+  variable,
+} from "./drone-cache.js";
+import type { Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".woodpecker.yaml";
+
+function context(config: Config): TemplateContext {
+  return {
+    cachePlugin: DRONE_CACHE_IMAGE,
+    cacheVolume: `${HOST_CACHE_DIR}:${DRONE_CACHE_ROOT}`,
+    hostCacheDir: HOST_CACHE_DIR,
+    // The plugin overwrites a key on every save. For pull requests Woodpecker sets
+    // CI_COMMIT_BRANCH to the target branch, so they read that branch's cache.
+    cacheKey: `nix-ci-cache-${variable("CI_REPO_OWNER")}-${variable("CI_REPO_NAME")}-linux-${variable("CI_COMMIT_BRANCH")}`,
+    mount: escapeDollars(config.cacheDir),
+    nixImage: "nixos/nix:latest",
+    buildCommand: escapeDollars(config.build),
+  };
+}
+
+export const woodpecker: Provider = {
+  id: "woodpecker",
+  name: "Woodpecker CI",
+  pipelinePath: PIPELINE,
+  // macOS only through the local backend, which runs no plugin containers and keeps
+  // /nix/store on the host between pipelines anyway.
+  platforms: ["linux"],
+  installsNix: "the `nixos/nix` image",
+  settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
+  keyStrategy:
+    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; pull requests read their target branch's",
+  scope:
+    "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
+  validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",
+  detectEnv: "CI_SYSTEM_NAME",
+  detectFiles: [PIPELINE, ".woodpecker.yml", ".woodpecker"],
+  keysImmutable: false,
+  saveOnFailure: true,
+  cacheLimit: "the agent's disk (drone-cache filesystem backend on a host volume); no expiry",
+  defaultMaxSize: "4G",
+  rules: (config) => cacheDirInWorkspace(config, "Woodpecker"),
+  context,
+  userFiles: [],
+  detectPlatforms: () => [],
+};
