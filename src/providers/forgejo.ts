@@ -1,0 +1,64 @@
+import type { Config } from "../config.js";
+import type { Provider } from "./types.js";
+
+const WORKFLOWS = ".forgejo/workflows";
+const ACTIONS = ".forgejo/actions/nix-ci-cache";
+
+/** `${{ … }}` built here, so templates never have to escape Handlebars braces. */
+const expr = (inner: string) => `\${{ ${inner} }}`;
+
+/**
+ * The DeterminateSystems installer is the one that works as root in the runner's
+ * default container (no systemd: `--init none`); a runner that has Nix skips it.
+ */
+const INSTALL_NIX = [
+  "if ! command -v nix >/dev/null 2>&1; then",
+  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
+  "    sh -s -- install linux --init none --no-confirm",
+  '  echo /nix/var/nix/profiles/default/bin >>"$GITHUB_PATH"',
+  "fi",
+].join("\n");
+
+export const forgejo: Provider = {
+  id: "forgejo",
+  name: "Forgejo Actions",
+  pipelinePath: `${WORKFLOWS}/nix.yml (+ ${ACTIONS}/{restore,save}/action.yml)`,
+  // The Forgejo runner runs jobs in Linux containers (label `docker`); Codeberg
+  // and most instances offer nothing else.
+  platforms: ["linux"],
+  installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
+  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
+  keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
+  scope:
+    "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",
+  validatedBy: "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix",
+  detectEnv: "FORGEJO_ACTIONS",
+  detectFiles: [WORKFLOWS],
+  keysImmutable: true,
+  saveOnFailure: true,
+  cacheLimit: "set by the runner's administrator (the cache server keeps entries on the runner's disk)",
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context(config: Config) {
+    const keyFilesHash = config.keyFiles.length
+      ? expr(`hashFiles(${config.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)
+      : "";
+    // Keys are immutable on the runner's cache server, as on GitHub: a new key
+    // every run lets the grown cache be saved, and the prefixes restore the
+    // newest earlier save.
+    const prefix = `nix-ci-cache-${expr("runner.os")}-${expr("runner.arch")}-`;
+    const withHash = keyFilesHash ? `${prefix}${keyFilesHash}-` : prefix;
+    return {
+      actionsDir: ACTIONS,
+      runsOn: "docker",
+      installNix: INSTALL_NIX,
+      key: `${withHash}${expr("github.run_id")}-${expr("github.run_attempt")}`,
+      restoreKeys: keyFilesHash ? [withHash, prefix] : [prefix],
+      savedKey: expr("steps.restore.outputs.cache-primary-key"),
+      cacheKeyOutput: expr("steps.nix-cache.outputs.key"),
+      keyInput: expr("inputs.key"),
+    };
+  },
+  userFiles: [],
+  detectPlatforms: () => [],
+};

