@@ -1,0 +1,98 @@
+import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+import type { Config, Platform } from "../config.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".buildkite/pipeline.yml";
+const FRAGMENT = ".buildkite/nix-ci-cache.yml";
+const UPLOAD = `buildkite-agent pipeline upload ${FRAGMENT}`;
+/** The official cache plugin; its levels, `force`, `key-extra` and `soft-fail` need at least this version. */
+const CACHE_PLUGIN = "cache#v1.10.0";
+/** Agents without Nix get it from the Determinate installer, in the step's own shell. */
+const INSTALL_NIX =
+  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
+
+function context(config: Config): TemplateContext {
+  const several = config.platforms.length > 1;
+  return {
+    fragment: FRAGMENT,
+    upload: UPLOAD,
+    cachePlugin: CACHE_PLUGIN,
+    // One script: env.sh's settings hold for the build and for save.sh after it.
+    command: [INSTALL_NIX, ". .nix-ci-cache/env.sh", config.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
+    steps: config.platforms.map((platform: Platform) => ({
+      platform,
+      key: `nix-ci-cache-${platform}`,
+      label: `:nix: ${config.build.split("\n")[0]} (${platform})`,
+      // Agents carry only the tags their owners give them: with one platform any
+      // agent will do; with several, the steps need tags to tell them apart.
+      agentsOs: several ? platform : undefined,
+    })),
+  };
+}
+
+function hasUploadStep(steps: unknown): boolean {
+  return (
+    Array.isArray(steps) &&
+    steps.some((step) => {
+      if (typeof step === "string") return false;
+      const command =
+        (step as { command?: unknown; commands?: unknown } | null)?.command ?? (step as { commands?: unknown })?.commands;
+      return (Array.isArray(command) ? command : [command]).some((c) => typeof c === "string" && c.includes(UPLOAD));
+    })
+  );
+}
+
+/** Adds a step uploading our fragment to the user's `steps:`, keeping everything else as written. */
+function addUploadStep(existing: string): string | undefined {
+  const doc = parseDocument(existing);
+  if (doc.errors.length > 0) {
+    throw new Error(
+      `${PIPELINE}: cannot add our upload step because the file is not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`,
+    );
+  }
+  const root = doc.contents;
+  const stepsNode = isMap(root) ? (root as YAMLMap).get("steps", true) : isSeq(root) ? root : undefined;
+  if (!isSeq(stepsNode)) {
+    throw new Error(`${PIPELINE}: found no "steps:" list; add a step with "command: ${UPLOAD}" by hand`);
+  }
+  if (hasUploadStep(doc.toJS()?.steps ?? doc.toJS())) return undefined;
+  (stepsNode as YAMLSeq<unknown>).items.push(doc.createNode({ label: ":pipeline: nix-ci-cache", command: UPLOAD }));
+  return doc.toString();
+}
+
+export const buildkite: Provider = {
+  id: "buildkite",
+  name: "Buildkite",
+  pipelinePath: `${PIPELINE} (+ ${FRAGMENT})`,
+  // Hosted agents offer Linux and macOS; self-hosted agents run anywhere.
+  platforms: ["linux", "darwin"],
+  installsNix: "already on most self-hosted agents; the Determinate installer otherwise",
+  settingsReach: "a step's command is one script, so env.sh is sourced in it",
+  keyStrategy:
+    "mutable: the cache plugin's branch level, overwritten each run (`force`), restored from the branch, else from the pipeline level that every branch also writes",
+  scope: "every branch of the pipeline writes the pipeline-level entry that new branches start from",
+  validatedBy: "Buildkite's pipeline schema, the cache plugin's options in a test, shellcheck; run twice on real Nix",
+  detectEnv: "BUILDKITE",
+  detectFiles: [".buildkite"],
+  keysImmutable: false,
+  // The cache plugin's post-command hook skips saving when the command failed.
+  saveOnFailure: false,
+  cacheLimit: "the plugin's backend (agent disk, S3, GCS, Azure) sets it; hosted cache volumes keep 14 days from last use",
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context,
+  userFiles: [{ path: PIPELINE, update: addUploadStep }],
+  detectPlatforms(readFile, listDir) {
+    const found: PlatformEvidence[] = [];
+    for (const name of listDir(".buildkite")) {
+      if (!/\.ya?ml$/.test(name)) continue;
+      const file = `.buildkite/${name}`;
+      for (const line of (readFile(file) ?? "").split("\n")) {
+        if (/macos|darwin/i.test(line) && /queue|os|image|agents/.test(line)) {
+          found.push({ platform: "darwin", file, line: line.trim() });
+        }
+      }
+    }
+    return found;
+  },
+};
