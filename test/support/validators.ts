@@ -311,6 +311,17 @@ const sharedValidators = new Map<string, ValidateFunction>();
  * `$id` so that one lax Ajv compiles them all; formats and unknown keywords are
  * not checked.
  */
+/**
+ * `$ref`s to other files (Drone's refers to SchemaStore's kubernetes-definitions.json,
+ * which is not copied) accept anything: they only describe Kubernetes pipelines.
+ */
+function acceptExternalRefs(node: unknown): void {
+  if (node === null || typeof node !== "object") return;
+  const object = node as Record<string, unknown>;
+  if (typeof object.$ref === "string" && !object.$ref.startsWith("#")) delete object.$ref;
+  for (const value of Object.values(object)) acceptExternalRefs(value);
+}
+
 export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
   let validate = sharedValidators.get(schemaFile);
   if (!validate) {
@@ -320,6 +331,7 @@ export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
       schema.$id = schema.id;
       delete schema.id;
     }
+    acceptExternalRefs(schema);
     validate = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, validateFormats: false }).compile(schema);
     sharedValidators.set(schemaFile, validate);
   }

@@ -1,0 +1,53 @@
+import type { Config } from "../config.js";
+import {
+  cacheDirInWorkspace,
+  DRONE_CACHE_IMAGE,
+  DRONE_CACHE_ROOT,
+  escapeDollars,
+  HOST_CACHE_DIR,
+  variable,
+} from "./drone-cache.js";
+import type { Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".drone.yml";
+
+function context(config: Config): TemplateContext {
+  return {
+    cachePlugin: DRONE_CACHE_IMAGE,
+    cacheRoot: DRONE_CACHE_ROOT,
+    hostCacheDir: HOST_CACHE_DIR,
+    volumeName: "nix-ci-cache",
+    // The plugin overwrites a key on every save. For pull requests Drone sets
+    // DRONE_COMMIT_BRANCH to the target branch, so they read that branch's cache.
+    cacheKey: `nix-ci-cache-${variable("DRONE_REPO_NAMESPACE")}-${variable("DRONE_REPO_NAME")}-linux-${variable("DRONE_COMMIT_BRANCH")}`,
+    mount: escapeDollars(config.cacheDir),
+    nixImage: "nixos/nix:latest",
+    buildCommand: escapeDollars(config.build),
+  };
+}
+
+export const drone: Provider = {
+  id: "drone",
+  name: "Drone",
+  pipelinePath: PIPELINE,
+  // macOS only through the exec runner, which runs no plugin containers and keeps
+  // /nix/store on the host between builds anyway.
+  platforms: ["linux"],
+  installsNix: "the `nixos/nix` image",
+  settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
+  keyStrategy:
+    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; pull requests read their target branch's",
+  scope:
+    "one host directory per runner; only push and custom builds save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
+  validatedBy: "SchemaStore's Drone schema (when available), shellcheck; run twice on real Nix",
+  detectEnv: "DRONE",
+  detectFiles: [PIPELINE],
+  keysImmutable: false,
+  saveOnFailure: true,
+  cacheLimit: "the runner's disk (drone-cache filesystem backend on a host volume); no expiry",
+  defaultMaxSize: "4G",
+  rules: (config) => cacheDirInWorkspace(config, "Drone"),
+  context,
+  userFiles: [],
+  detectPlatforms: () => [],
+};

@@ -1,0 +1,136 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
+import { requireNix } from "../support/nix.js";
+import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import { sharedSchemaErrors, sharedSchemasAvailable, shellcheckErrors } from "../support/validators.js";
+
+const PIPELINE = ".drone.yml";
+const withDrone = exampleDirs(PIPELINE);
+
+interface WhenCondition {
+  event?: string[];
+  status?: string[];
+}
+
+interface DroneStep {
+  name: string;
+  image: string;
+  commands?: string[];
+  volumes?: { name: string; path: string }[];
+  settings?: {
+    backend?: string;
+    restore?: boolean;
+    rebuild?: boolean;
+    cache_key?: string;
+    archive_format?: string;
+    mount?: string[];
+  };
+  when?: WhenCondition;
+}
+
+/** What Drone does to the file before running it: `${DRONE_*}` substituted, `$$` a literal `$`. */
+function substitute(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\$|\$\{([A-Z_]+)\}/g, (match, name?: string) => {
+    if (match === "$$") return "$";
+    if (name === undefined || !(name in vars)) throw new Error(`unexpected variable ${match}`);
+    return vars[name] as string;
+  });
+}
+
+/**
+ * Whether a step runs for this event, and whether it also runs after a failure
+ * (`status: [success, failure]`; runSteps applies that part).
+ */
+function stepRuns(step: DroneStep, event: string): { runs: boolean; always: boolean } {
+  const when = step.when ?? {};
+  return { runs: when.event === undefined || when.event.includes(event), always: when.status?.includes("failure") ?? false };
+}
+
+describe("Drone pipeline", () => {
+  it("there is an example to check", () => expect(withDrone).toEqual(["drone/linux"]));
+
+  it.skipIf(!sharedSchemasAvailable()).each(withDrone)("examples/%s passes SchemaStore's Drone schema", (name) => {
+    expect(sharedSchemaErrors("drone.json", readFileSync(join(examples, name, PIPELINE), "utf8"))).toEqual([]);
+  });
+
+  it.each(withDrone)("examples/%s: the build step's commands pass shellcheck as one sh script", async (name) => {
+    const steps: DroneStep[] = parse(readFileSync(join(examples, name, PIPELINE), "utf8")).steps;
+    const build = steps.filter((s) => s.commands);
+    expect(build).toHaveLength(1);
+    // Drone runs a step's commands as one script under `sh -e`.
+    const script = substitute((build[0]?.commands ?? []).join("\n"), {});
+    expect(await shellcheckErrors(script, "sh", ["SC1091"])).toEqual([]);
+  });
+
+  it("the validators can fail: a broken pipeline and a broken script are reported", async () => {
+    if (sharedSchemasAvailable()) {
+      const text = readFileSync(join(examples, "drone/linux", PIPELINE), "utf8").replace("type: docker", "type: podman");
+      expect(sharedSchemaErrors("drone.json", text).length).toBeGreaterThan(0);
+    }
+    expect((await shellcheckErrors('trap "sh $1" EXIT', "sh")).length).toBeGreaterThan(0);
+  });
+
+  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache and builds nothing", async () => {
+    requireNix();
+    const project = await projectWithGraph(["init", "--provider", "drone"]);
+    const file = parse(readFileSync(join(project.source, PIPELINE), "utf8"));
+    const steps: DroneStep[] = file.steps;
+    // The plugin's archives live in a host volume, which is what outlives the build.
+    const hostVolumes = (file.volumes as { name: string; host?: { path: string } }[]).filter((v) => v.host).map((v) => v.name);
+    const cacheDir = ".nix-ci-cache/cache";
+    const store = new CacheStore();
+
+    function pipeline(dir: string, event: string, branch: string) {
+      // For pull requests DRONE_COMMIT_BRANCH is the target branch.
+      const vars = { DRONE_REPO_NAMESPACE: "owner", DRONE_REPO_NAME: "repo", DRONE_COMMIT_BRANCH: branch };
+      let restored: string | undefined;
+      const run: Step[] = steps.flatMap((s): Step[] => {
+        const { runs, always } = stepRuns(s, event);
+        if (!runs) return [];
+        if (s.settings) {
+          // The drone-cache plugin (a container this machine does not run): restore or rebuild by exact key.
+          expect(s.image).toMatch(/^meltwater\/drone-cache:/);
+          expect(s.settings).toMatchObject({ backend: "filesystem", archive_format: "tar", mount: [cacheDir] });
+          expect(s.volumes?.map((v) => v.name)).toEqual(hostVolumes);
+          const key = substitute(s.settings.cache_key ?? "", vars);
+          if (s.settings.restore) {
+            return [
+              {
+                name: s.name,
+                action: () => {
+                  restored = store.restoreExact(dir, [key]);
+                },
+              },
+            ];
+          }
+          if (s.settings.rebuild) return [{ name: s.name, always, action: () => void store.save(dir, cacheDir, key, false) }];
+          throw new Error(`plugin step ${s.name} neither restores nor rebuilds`);
+        }
+        // The nixos/nix image: this machine has Nix, so the commands run here.
+        return [{ name: s.name, always, script: substitute((s.commands ?? []).join("\n"), vars), shell: ["sh", "-e"] }];
+      });
+      return { ...runSteps(dir, run, "none"), restored: () => restored };
+    }
+
+    const first = checkout(project, "run 1");
+    const cold = pipeline(first, "push", "main");
+    expect(cold.status, cold.log).toBe(0);
+    expect(cold.restored()).toBeUndefined();
+    expect(cold.built).toBe(project.graph.packages.length + 1);
+    expect(cold.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
+    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    forgetGraph(project, first);
+
+    const second = checkout(project, "run 2");
+    const warm = pipeline(second, "pull_request", "main");
+    expect(warm.status, warm.log).toBe(0);
+    expect(warm.restored()).toBe("nix-ci-cache-owner-repo-linux-main");
+    expect(warm.built, warm.log).toBe(0);
+    // The pull request did not save: only push and custom builds write the cache.
+    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    forgetGraph(project, second);
+  });
+});
