@@ -1,4 +1,5 @@
 import { buildkite } from "./buildkite.js";
+import { circleci } from "./circleci.js";
 import { drone } from "./drone.js";
 import { forgejo } from "./forgejo.js";
 import { github } from "./github.js";
@@ -7,10 +8,19 @@ import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
 import { woodpecker } from "./woodpecker.js";
 
-export const PROVIDER_IDS = ["github", "gitlab", "travis", "woodpecker", "forgejo", "buildkite", "drone"] as const;
+export const PROVIDER_IDS = ["github", "gitlab", "travis", "woodpecker", "forgejo", "buildkite", "drone", "circleci"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
-export const PROVIDERS: Record<ProviderId, Provider> = { github, gitlab, travis, woodpecker, forgejo, buildkite, drone };
+export const PROVIDERS: Record<ProviderId, Provider> = {
+  github,
+  gitlab,
+  travis,
+  woodpecker,
+  forgejo,
+  buildkite,
+  drone,
+  circleci,
+};
 
 export function isProviderId(id: string): id is ProviderId {
   return (PROVIDER_IDS as readonly string[]).includes(id);

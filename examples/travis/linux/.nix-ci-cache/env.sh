@@ -270,6 +270,14 @@ _ncc_propagate() {
       printf 'NIX_CI_CACHE_ROOT<<%s\n%s\n%s\n' "$_ncc_delim" "$_ncc_root" "$_ncc_delim"
     } >>"$GITHUB_ENV" || return 1
   fi
+  # CircleCI starts every step with a new bash, which reads $BASH_ENV first.
+  if [ -n "${CIRCLECI:-}" ] && [ -n "${BASH_ENV:-}" ]; then
+    for _ncc_v in NIX_CONFIG NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT; do
+      _ncc_val=
+      eval "_ncc_val=\${$_ncc_v:-}"
+      printf "export %s='%s'\n" "$_ncc_v" "$(printf '%s' "$_ncc_val" | sed "s/'/'\\\\''/g")"
+    done >>"$BASH_ENV" || return 1
+  fi
   return 0
 }
 
@@ -362,7 +370,7 @@ $_ncc_lines" ;;
   NIX_CI_CACHE_DIR=$_ncc_cache
   NIX_CI_CACHE_ROOT=$_ncc_root
   export NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT
-  _ncc_propagate || { _ncc_fail "cannot write to \$GITHUB_ENV/\$GITHUB_PATH" || return 1; }
+  _ncc_propagate || { _ncc_fail "cannot write to \$GITHUB_ENV/\$GITHUB_PATH/\$BASH_ENV" || return 1; }
   _ncc_say "file mode, Nix $_ncc_version, $_ncc_what, settings $_ncc_how"
 }
 
@@ -373,7 +381,7 @@ unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
   _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
 unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
   _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
-  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim \
+  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim _ncc_v _ncc_val \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
   _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
   _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i

@@ -1,0 +1,78 @@
+import type { Config, Platform } from "../config.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".circleci/config.yml";
+
+/** CircleCI's own key templates, built here so templates never escape Handlebars braces. */
+const tpl = (inner: string) => `{{ ${inner} }}`;
+
+/**
+ * Linux: the `nixos/nix` image has Nix, git, ssh, tar and gzip (what CircleCI's
+ * checkout and cache steps need) and runs as root, so nothing is installed.
+ * macOS: a VM with passwordless sudo; Apple silicon only since 2026.
+ */
+const EXECUTORS: Record<Platform, { name: string; lines: string[] }> = {
+  linux: { name: "nix-linux", lines: ["docker:", "  - image: nixos/nix:latest", "resource_class: medium"] },
+  darwin: { name: "nix-macos", lines: ["macos:", '  xcode: "26.3.0"', "resource_class: m4pro.medium"] },
+};
+
+/** Run steps are non-login bash: later steps find Nix through $BASH_ENV. */
+const INSTALL_NIX_DARWIN = [
+  "if ! command -v nix >/dev/null 2>&1; then",
+  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
+  "    sh -s -- install --no-confirm",
+  "  echo '. /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh' >>\"$BASH_ENV\"",
+  "fi",
+].join("\n");
+
+function context(config: Config): TemplateContext {
+  const checksums = config.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");
+  // Keys are immutable on CircleCI: `epoch` makes every save a new key, and
+  // restore_cache takes each listed key as a prefix, newest match first.
+  const prefix = `nix-ci-cache-v1-${tpl("arch")}-`;
+  const withHash = checksums ? `${prefix}${checksums}-` : prefix;
+  return {
+    key: `${withHash}${tpl("epoch")}`,
+    restoreKeys: checksums ? [withHash, prefix] : [prefix],
+    jobs: config.platforms.map((platform) => ({
+      name: platform === "linux" ? "nix-build" : "nix-build-macos",
+      executor: EXECUTORS[platform].name,
+      installNix: platform === "darwin" ? INSTALL_NIX_DARWIN : "",
+      // env.sh again in the build's own shell: bash started as /bin/sh (the
+      // nixos/nix image has no /bin/bash) does not read $BASH_ENV.
+      buildScript: `. .nix-ci-cache/env.sh\n${config.build}`,
+    })),
+    executors: config.platforms.map((platform) => ({
+      name: EXECUTORS[platform].name,
+      body: EXECUTORS[platform].lines.map((line) => `    ${line}`).join("\n"),
+    })),
+  };
+}
+
+export const circleci: Provider = {
+  id: "circleci",
+  name: "CircleCI",
+  pipelinePath: PIPELINE,
+  platforms: ["linux", "darwin"],
+  installsNix: "the `nixos/nix` Docker image; the DeterminateSystems installer on macOS",
+  settingsReach: "`$BASH_ENV`, which every later bash step reads first",
+  keyStrategy: "immutable: `nix-ci-cache-v1-<arch>-<checksums of keyFiles>-<epoch>`, restored by prefix, newest first",
+  scope: "every branch and fork pull request of the project restores and saves the same caches",
+  validatedBy: "`@circleci/circleci-config-parser`, CircleCI's JSON schema, shellcheck; run twice on real Nix",
+  detectEnv: "CIRCLECI",
+  detectFiles: [PIPELINE],
+  keysImmutable: true,
+  saveOnFailure: true,
+  cacheLimit: "no size limit; caches are kept 15 days (storage is billed); each save is a new archive",
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms(readFile) {
+    const found: PlatformEvidence[] = [];
+    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
+      if (/^\s*macos:/.test(line) || /\bxcode:/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+    }
+    return found;
+  },
+};
