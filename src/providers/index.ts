@@ -4,11 +4,22 @@ import { drone } from "./drone.js";
 import { forgejo } from "./forgejo.js";
 import { github } from "./github.js";
 import { gitlab } from "./gitlab.js";
+import { jenkins } from "./jenkins.js";
 import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
 import { woodpecker } from "./woodpecker.js";
 
-export const PROVIDER_IDS = ["github", "gitlab", "travis", "woodpecker", "forgejo", "buildkite", "drone", "circleci"] as const;
+export const PROVIDER_IDS = [
+  "github",
+  "gitlab",
+  "travis",
+  "woodpecker",
+  "forgejo",
+  "buildkite",
+  "drone",
+  "circleci",
+  "jenkins",
+] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 export const PROVIDERS: Record<ProviderId, Provider> = {
@@ -20,6 +31,7 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   buildkite,
   drone,
   circleci,
+  jenkins,
 };
 
 export function isProviderId(id: string): id is ProviderId {

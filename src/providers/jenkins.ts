@@ -1,0 +1,87 @@
+import type { Config, Platform } from "../config.js";
+import { parseSize } from "../config.js";
+import { MARKER } from "../plan.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = "Jenkinsfile";
+
+/** Agent labels are each site's own; these are the usual ones. */
+const LABELS: Record<Platform, string> = { linux: "linux", darwin: "macos" };
+
+/** Job Cacher's `defaultBranch`: a branch without a cache of its own starts from this one's. */
+const DEFAULT_BRANCH = "main";
+
+/** A Groovy single-quoted string: only `\` and `'` are special. */
+const groovyString = (text: string) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+
+/**
+ * The body of an `sh '''…'''` step, indented: Groovy reads `\` as an escape and
+ * `'''` as the end even there.
+ */
+const groovyScript = (text: string, indent: number) =>
+  text
+    .replace(/\n+$/, "")
+    .replaceAll("\\", "\\\\")
+    .replaceAll("'''", "\\'\\'\\'")
+    .split("\n")
+    .map((line) => (line ? " ".repeat(indent) + line : ""))
+    .join("\n");
+
+/** Login shells get Nix from this profile; Jenkins' `sh` steps are not login shells. */
+const NIX_PROFILE =
+  "if [ -e /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh ]; then . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; fi";
+
+function context(config: Config): TemplateContext {
+  const MiB = 1024 * 1024;
+  return {
+    // Jenkinsfiles are Groovy: the marker is a `//` comment.
+    marker: MARKER.replace(/^#/, "//"),
+    cachePath: groovyString(config.cacheDir),
+    // Job Cacher deletes the whole cache once it is larger than maxCacheSize (MB);
+    // save.sh keeps it under maxSize, so this is only a backstop above it.
+    maxCacheSizeMb: Math.ceil((parseSize(config.maxSize) * 1.25) / MiB),
+    defaultBranch: groovyString(DEFAULT_BRANCH),
+    nixProfile: NIX_PROFILE,
+    installNix:
+      "command -v nix >/dev/null 2>&1 || curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm",
+    build: groovyScript(config.build, 36),
+    stages: config.platforms.map((platform) => ({
+      platform,
+      label: groovyString(LABELS[platform]),
+      cacheName: groovyString(`nix-ci-cache-${platform}`),
+    })),
+  };
+}
+
+export const jenkins: Provider = {
+  id: "jenkins",
+  name: "Jenkins",
+  pipelinePath: PIPELINE,
+  platforms: ["linux", "darwin"],
+  installsNix: "already on the agent, else the Determinate Systems installer (needs sudo)",
+  settingsReach: "none: every `sh` step is a new shell, so env.sh is sourced in the build's own `sh` step",
+  keyStrategy:
+    "mutable (Job Cacher): one cache per job, so per branch and pull request, overwritten by each build; a branch without one starts from `main`'s",
+  scope:
+    "each branch and pull request job has its own cache and only reads `main`'s, so a pull request cannot write the default branch's",
+  validatedBy: "Job Cacher's step syntax and the declarative structure checked by a test, shellcheck; run twice on real Nix",
+  detectEnv: "JENKINS_URL",
+  detectFiles: [PIPELINE],
+  keysImmutable: false,
+  saveOnFailure: true,
+  cacheLimit:
+    "the controller's disk (or S3), per job and branch; no expiry; above `maxCacheSize` Job Cacher deletes the whole cache",
+  defaultMaxSize: "2G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms(readFile) {
+    const found: PlatformEvidence[] = [];
+    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
+      if (!/label|agent/.test(line)) continue;
+      if (/mac|darwin/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+      if (/linux/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
+    }
+    return found;
+  },
+};
