@@ -5,6 +5,7 @@ import { forgejo } from "./forgejo.js";
 import { github } from "./github.js";
 import { gitlab } from "./gitlab.js";
 import { jenkins } from "./jenkins.js";
+import { semaphore } from "./semaphore.js";
 import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
 import { woodpecker } from "./woodpecker.js";
@@ -18,6 +19,7 @@ export const PROVIDER_IDS = [
   "buildkite",
   "drone",
   "circleci",
+  "semaphore",
   "jenkins",
 ] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
@@ -31,6 +33,7 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   buildkite,
   drone,
   circleci,
+  semaphore,
   jenkins,
 };
 

@@ -1,0 +1,71 @@
+import type { Config, Platform } from "../config.js";
+import { shellQuote } from "../plan.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = ".semaphore/semaphore.yml";
+
+/** Semaphore Cloud machines: the small Linux one and the Apple silicon one. */
+const MACHINES: Record<Platform, { type: string; osImage: string }> = {
+  linux: { type: "e1-standard-2", osImage: "ubuntu2204" },
+  darwin: { type: "a1-standard-4", osImage: "macos-xcode15" },
+};
+
+/** Neither image has Nix: the Determinate installer, then its profile in this shell. */
+const INSTALL_NIX =
+  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
+
+function context(config: Config): TemplateContext {
+  // The toolbox's `checksum` (md5 of one file) runs on Linux and macOS alike.
+  const hash = config.keyFiles.map((f) => `$(checksum ${shellQuote(f)})`).join("");
+  const cacheDir = shellQuote(config.cacheDir);
+  return {
+    // The pipeline must name an agent; each block names its own.
+    defaultMachine: MACHINES[config.platforms[0] ?? "linux"],
+    blocks: config.platforms.map((platform) => {
+      const prefix = `nix-ci-cache-${platform}-`;
+      // `cache store` never replaces a key: a new key per job lets the grown cache
+      // be saved; `cache restore` tries each comma-separated key exactly, then the
+      // newest key containing it.
+      const restoreKeys = hash ? [`${prefix}${hash}-`, prefix] : [prefix];
+      return {
+        name: `nix (${platform})`,
+        machine: MACHINES[platform],
+        restore: `cache restore "${restoreKeys.join(",")}"`,
+        store: `cache store "${prefix}${hash ? `${hash}-` : ""}$SEMAPHORE_JOB_ID" ${cacheDir}`,
+      };
+    }),
+    installNix: INSTALL_NIX,
+  };
+}
+
+export const semaphore: Provider = {
+  id: "semaphore",
+  name: "Semaphore",
+  pipelinePath: PIPELINE,
+  platforms: ["linux", "darwin"],
+  installsNix: "the Determinate installer (no Semaphore image has Nix)",
+  settingsReach: "a job's commands run in one shell; the epilogue needs nothing from it",
+  keyStrategy:
+    "immutable: `nix-ci-cache-<os>-<checksums of keyFiles>-<job id>`, restored from the newest key containing the prefix",
+  scope: "one cache per project: every branch and pull request reads and writes the same keys",
+  validatedBy: "the pipeline reference's rules in a test, shellcheck; run twice on real Nix",
+  detectEnv: "SEMAPHORE",
+  detectFiles: [PIPELINE],
+  keysImmutable: true,
+  // epilogue.always runs after failed commands too.
+  saveOnFailure: true,
+  cacheLimit: "9.6 GB per project on Semaphore Cloud, oldest entries deleted when full or after 30 days",
+  // Each run stores a whole new archive: two must fit, with room to spare.
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms(readFile) {
+    const found: PlatformEvidence[] = [];
+    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
+      if (/os_image:\s*macos|type:\s*a\d-/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+      if (/os_image:\s*ubuntu/.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
+    }
+    return found;
+  },
+};
