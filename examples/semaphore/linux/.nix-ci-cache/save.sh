@@ -118,6 +118,10 @@ extra_roots() {
 # the store) or installables; one that cannot be resolved is reported, not fatal.
 resolve_extra_roots() {
   extra_roots | while IFS= read -r r; do
+    # A file of the project, not a flake reference.
+    if [ -e "$root/$r" ] || [ -h "$root/$r" ]; then
+      case $r in /*) ;; *) r=./$r ;; esac
+    fi
     # shellcheck disable=SC2086 # $iflags is a list of words
     if ! (cd "$root" && if [ -n "$store_root" ]; then nix $iflags path-info --store "$store_root" "$r"; else nix $iflags path-info "$r"; fi) 2>"$tmp/extra-err"; then
       say "warning: extra root '$r' is not in the store, skipped: $(head -n 1 "$tmp/extra-err")"
@@ -275,7 +279,9 @@ examine() {
   (
     cd "$cache" || exit 1
     find . ! -name . -prune -name '*.narinfo' -type f | sed 's|^\./||' >"$tmp/narinfos"
-    if [ -d nar ]; then ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
+    # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
+    # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
+    if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
     : >"$tmp/inventory"
     if [ -s "$tmp/narinfos" ]; then
       xargs awk "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1

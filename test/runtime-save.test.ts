@@ -1,0 +1,419 @@
+// save.sh against real Nix: capture policies, prune to a budget, two saves at once,
+// and a damaged cache.
+import { spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Config } from "../src/config.js";
+import {
+  BASE_NIX_CONFIG,
+  cleanEnv,
+  countBuilt,
+  deleteGraph,
+  graphBuildArgs,
+  makeProjectDir,
+  removeDir,
+  requireNix,
+  run,
+  uniqueTag,
+  writeGraph,
+  writeRuntime,
+} from "./support/nix.js";
+import { runtimeContext } from "./support/render-runtime.js";
+
+const CACHE = ".nix-ci-cache/cache";
+const cleanup: Array<() => void> = [];
+afterAll(() => {
+  for (const f of cleanup.reverse()) f();
+});
+
+function project(label: string, more: Partial<Config> = {}, cacheDir = CACHE): string {
+  const dir = makeProjectDir(label);
+  cleanup.push(() => removeDir(dirname(dir)));
+  writeRuntime(dir, runtimeContext("file", cacheDir, "zstd", more));
+  return dir;
+}
+
+function job(dir: string, buildCmd: string, env = cleanEnv()) {
+  return run(`. .nix-ci-cache/env.sh || exit 90\n${buildCmd} || exit 91\n.nix-ci-cache/save.sh || exit 92`, { cwd: dir, env });
+}
+
+/** Store path names (without hash) of the cache's narinfos. */
+function cachedNames(cache: string): string[] {
+  return readdirSync(cache)
+    .filter((n) => n.endsWith(".narinfo"))
+    .map((n) => /^StorePath: \/nix\/store\/[a-z0-9]+-(.*)$/m.exec(readFileSync(join(cache, n), "utf8"))?.[1] ?? `garbage ${n}`)
+    .sort();
+}
+
+/** Every narinfo's references have a narinfo, and every NAR it names exists. */
+function expectClosureComplete(cache: string): void {
+  const hashes = new Set(
+    readdirSync(cache)
+      .filter((n) => n.endsWith(".narinfo"))
+      .map((n) => n.slice(0, 32)),
+  );
+  for (const h of hashes) {
+    const text = readFileSync(join(cache, `${h}.narinfo`), "utf8");
+    const refs = (/^References: ?(.*)$/m.exec(text)?.[1] ?? "").split(" ").filter(Boolean);
+    for (const r of refs) expect(hashes.has(r.slice(0, 32)), `${h} refers to ${r}, not cached`).toBe(true);
+    const url = /^URL: (.*)$/m.exec(text)?.[1] as string;
+    const size = Number(/^FileSize: (.*)$/m.exec(text)?.[1]);
+    expect(statSync(join(cache, url)).size).toBe(size);
+  }
+  const urls = new Set(
+    [...hashes].map((h) => /^URL: (.*)$/m.exec(readFileSync(join(cache, `${h}.narinfo`), "utf8"))?.[1]?.replace(/^nar\//, "")),
+  );
+  const nars = existsSync(join(cache, "nar")) ? readdirSync(join(cache, "nar")) : [];
+  expect(
+    nars.filter((n) => !urls.has(n)),
+    "orphan NARs",
+  ).toEqual([]);
+  expect(run(`find "$C" -name '*.tmp.*'`, { env: cleanEnv({ C: cache }) }).stdout.trim(), "temporary files").toBe("");
+}
+
+function lastSave(cache: string): Record<string, string> {
+  const lines = readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
+    .trim()
+    .split("\n");
+  return Object.fromEntries((lines.at(-1) ?? "").split(" ").map((kv) => kv.split("=") as [string, string]));
+}
+
+function dropResults(dir: string): void {
+  for (const n of readdirSync(dir)) if (n.startsWith("result") || n.endsWith("link")) rmSync(join(dir, n));
+}
+
+/** A second binary cache standing in for cache.nixos.org, holding the toolchain. */
+function upstreamWithToolchain(dir: string, tag: string): string {
+  const upstream = mkdtempSync(join(tmpdir(), "ncc-upstream-"));
+  cleanup.push(() => removeDir(upstream));
+  const r = run(`nix-build graph.nix -A toolchain --no-out-link | xargs nix copy --to "file://$U?compression=zstd"`, {
+    cwd: dir,
+    env: cleanEnv({ U: upstream }),
+  });
+  expect(r.status, r.stderr).toBe(0);
+  deleteGraph(tag);
+  return upstream;
+}
+
+function withSubstituter(upstream: string): Record<string, string> {
+  return cleanEnv({ NIX_CONFIG: `${BASE_NIX_CONFIG}\nsubstituters = file://${upstream}?trusted=1` });
+}
+
+describe("save.sh capture policies (real Nix)", () => {
+  it("build-closure caches a build-time-only dependency downloaded from another cache; built does not", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const closure = project("bc");
+    const built = project("built", { capture: "built" });
+    try {
+      const g = writeGraph(closure, tag, 4);
+      writeGraph(built, tag, 4);
+      const upstream = upstreamWithToolchain(closure, tag);
+      const packages = g.packages.map((p) => `${p}-${tag}`);
+
+      let r = job(closure, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, withSubstituter(upstream));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`copying path '[^']*-toolchain-${tag}' from 'file://`));
+      expect(countBuilt(r.stderr)).toBe(4);
+      // The source is an input of the toolchain's derivation, valid since evaluation.
+      expect(cachedNames(join(closure, CACHE)), r.stderr).toEqual([`busybox-src-${tag}`, ...packages, `toolchain-${tag}`].sort());
+      expect(lastSave(join(closure, CACHE))).toMatchObject({ capture: "build-closure", added: "6" });
+      deleteGraph(tag);
+
+      r = job(built, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, withSubstituter(upstream));
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(4);
+      expect(cachedNames(join(built, CACHE))).toEqual([...packages].sort());
+      expectClosureComplete(join(built, CACHE));
+    } finally {
+      deleteGraph(tag);
+    }
+  });
+
+  it("runtime-closure caches only the results' run-time closure; extraRoots and exclude apply", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const rc = project("rc", { capture: "runtime-closure" });
+    const more = project("more", { capture: "runtime-closure", extraRoots: ["tc link"], exclude: ["p1-*"] });
+    try {
+      const g = writeGraph(rc, tag, 4);
+      writeGraph(more, tag, 4);
+      // The toolchain is built here, so "built" would keep it; the results do not need it.
+      let r = job(rc, `nix-build graph.nix -A p2 -o result`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(4);
+      expect(cachedNames(join(rc, CACHE))).toEqual([`p0-${tag}`, `p1-${tag}`, `p2-${tag}`]);
+      dropResults(rc);
+      deleteGraph(tag);
+
+      // p1 is excluded, so p2 (which refers to it) goes too; the extra root brings the toolchain.
+      r = job(more, `nix-build graph.nix -A toolchain -o 'tc link' && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(cachedNames(join(more, CACHE))).toEqual([`p0-${tag}`, `toolchain-${tag}`]);
+      expectClosureComplete(join(more, CACHE));
+    } finally {
+      dropResults(rc);
+      dropResults(more);
+      deleteGraph(tag);
+    }
+  });
+});
+
+/** toolchain, lib (200 kB of random bytes) and a leaf that refers to lib, 300 kB, changed by `variant`. */
+function writeLeafGraph(dir: string, tag: string, variant: string): void {
+  writeGraph(dir, tag, 1);
+  writeFileSync(
+    join(dir, "leaf.nix"),
+    `let
+  system = builtins.currentSystem;
+  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
+  toolchain = derivation {
+    name = "toolchain-${tag}";
+    inherit system;
+    builder = "\${src}/bin/sh";
+    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
+  };
+  lib = derivation {
+    name = "lib-${tag}";
+    inherit system;
+    builder = "\${toolchain}/bin/sh";
+    args = [ "-c" "mkdir -p $out && head -c 200000 /dev/urandom > $out/blob" ];
+  };
+  leaf = derivation {
+    name = "leaf-${variant}-${tag}";
+    inherit system;
+    builder = "\${toolchain}/bin/sh";
+    args = [ "-c" "mkdir -p $out && echo \${lib} > $out/lib && head -c 300000 /dev/urandom > $out/blob" ];
+  };
+in { inherit leaf; }
+`,
+  );
+}
+
+function runAsync(cmd: string, cwd: string, env = cleanEnv()): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", cmd], { cwd, env });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ status: code ?? -1, stderr }));
+  });
+}
+
+function narinfoOf(cache: string, name: string): string {
+  const n = readdirSync(cache)
+    .filter((f) => f.endsWith(".narinfo"))
+    .find((f) => readFileSync(join(cache, f), "utf8").includes(`-${name}\n`));
+  if (!n) throw new Error(`no narinfo for ${name}`);
+  return join(cache, n);
+}
+
+describe("save.sh prune (real Nix)", () => {
+  it("evicts the least recently used entry to fit the budget; a warm run of the latest roots builds 0", async () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("prune");
+    const cache = join(dir, CACHE);
+    try {
+      writeLeafGraph(dir, tag, "v1");
+      let r = job(dir, "nix-build leaf.nix -o result");
+      expect(r.status, r.stderr).toBe(0);
+      const size1 = Number(lastSave(cache).size);
+      expect(cachedNames(cache)).toEqual([`busybox-src-${tag}`, `leaf-v1-${tag}`, `lib-${tag}`, `toolchain-${tag}`]);
+      // Last-used times are in seconds: the next save must be later.
+      await new Promise((res) => setTimeout(res, 1100));
+
+      writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { maxSize: String(size1 + 100_000) }));
+      writeLeafGraph(dir, tag, "v2");
+      r = job(dir, "nix-build leaf.nix -o result");
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/pruned 1 paths/);
+      const save = lastSave(cache);
+      expect(Number(save.size)).toBeLessThanOrEqual(size1 + 100_000);
+      expect(save).toMatchObject({ added: "1", pruned: "1" });
+      expect(cachedNames(cache)).toEqual([`busybox-src-${tag}`, `leaf-v2-${tag}`, `lib-${tag}`, `toolchain-${tag}`]);
+      expectClosureComplete(cache);
+
+      dropResults(dir);
+      deleteGraph(tag);
+      r = run(". .nix-ci-cache/env.sh && nix-build leaf.nix --no-out-link", { cwd: dir });
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(0);
+    } finally {
+      dropResults(dir);
+      deleteGraph(tag);
+    }
+  });
+
+  it("evicts an entry together with what refers to it, oldest first", () => {
+    requireNix();
+    const dir = project("refs", { maxSize: "2500" });
+    const cache = join(dir, CACHE);
+    const h = (c: string) => c.repeat(32);
+    mkdirSync(join(cache, "nix-ci-cache"), { recursive: true });
+    mkdirSync(join(cache, "nar"));
+    const entry = (c: string, refs: string[]) => {
+      writeFileSync(join(cache, "nar", `${c}.nar`), "x".repeat(1000));
+      writeFileSync(
+        join(cache, `${h(c)}.narinfo`),
+        `StorePath: /nix/store/${h(c)}-${c}\nURL: nar/${c}.nar\nCompression: none\nFileSize: 1000\nNarSize: 1000\nReferences: ${refs.map((x) => `${h(x)}-${x}`).join(" ")}\n`,
+      );
+    };
+    entry("a", []);
+    entry("b", ["a", "b"]);
+    entry("c", []);
+    // a is the oldest, so it goes first, and b, which needs it, with it, although c is older than b.
+    writeFileSync(join(cache, "nix-ci-cache", "entries"), `${h("a")} 100\n${h("b")} 300\n${h("c")} 200\n`);
+    const r = run(". .nix-ci-cache/env.sh && .nix-ci-cache/save.sh", { cwd: dir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(cachedNames(cache)).toEqual(["c"]);
+    expect(readdirSync(join(cache, "nar"))).toEqual(["c.nar"]);
+    expect(lastSave(cache)).toMatchObject({ pruned: "2", paths: "1" });
+    expect(readFileSync(join(cache, "nix-ci-cache", "entries"), "utf8")).toBe(`${h("c")} 200\n`);
+  });
+});
+
+describe("save.sh under real conditions (real Nix)", () => {
+  it("two saves into one cache directory at once: both complete, nothing lost, nothing corrupt", async () => {
+    requireNix();
+    const shared = join(mkdtempSync(join(tmpdir(), "ncc-shared-")), "shared cache $x");
+    cleanup.push(() => removeDir(dirname(shared)));
+    const tags = [uniqueTag(), uniqueTag()];
+    const dirs = tags.map((_, i) => project(`conc${i}`, {}, shared));
+    try {
+      const graphs = dirs.map((d, i) => writeGraph(d, tags[i] as string, 6));
+      const builds = dirs.map((d, i) =>
+        run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(graphs[i] as never)} -o result`, { cwd: d }),
+      );
+      for (const b of builds) expect(b.status, b.stderr).toBe(0);
+      const saves = await Promise.all(dirs.map((d) => runAsync(".nix-ci-cache/save.sh", d)));
+      for (const s of saves) expect(s.status, s.stderr).toBe(0);
+      expect(saves.map((s) => s.stderr).join("")).toMatch(/waiting for another save into this cache to finish/);
+      const names = cachedNames(shared);
+      for (const t of tags)
+        expect(
+          names.filter((n) => n.endsWith(t)),
+          saves.map((s) => s.stderr).join("\n"),
+        ).toHaveLength(8);
+      expectClosureComplete(shared);
+      expect(existsSync(join(shared, "nix-ci-cache", "lock"))).toBe(false);
+
+      for (const d of dirs) dropResults(d);
+      for (const t of tags) deleteGraph(t);
+      for (const [i, d] of dirs.entries()) {
+        const r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(graphs[i] as never)} --no-out-link`, {
+          cwd: d,
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(countBuilt(r.stderr)).toBe(0);
+      }
+    } finally {
+      for (const d of dirs) dropResults(d);
+      for (const t of tags) deleteGraph(t);
+    }
+  });
+
+  it("a save killed halfway, a truncated NAR and a garbage narinfo: the build falls back, the next save repairs", async () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("damage");
+    const cache = join(dir, CACHE);
+    try {
+      const g = writeGraph(dir, tag, 6);
+      const build = `nix-build graph.nix ${graphBuildArgs(g)} -o result`;
+      let r = run(`. .nix-ci-cache/env.sh && ${build}`, { cwd: dir });
+      expect(r.status, r.stderr).toBe(0);
+
+      // Killed with SIGKILL as soon as the first NAR is written: no trap runs, the lock stays.
+      const child = spawn("/bin/sh", ["-c", "exec .nix-ci-cache/save.sh"], { cwd: dir, env: cleanEnv(), detached: true });
+      await new Promise<void>((res) => {
+        const poll = setInterval(() => {
+          const nars = existsSync(join(cache, "nar")) ? readdirSync(join(cache, "nar")) : [];
+          if (nars.length > 0 || child.exitCode !== null) {
+            clearInterval(poll);
+            try {
+              process.kill(-(child.pid as number), "SIGKILL");
+            } catch {}
+            res();
+          }
+        }, 5);
+      });
+      await new Promise((res) => child.on("close", res));
+      writeFileSync(join(cache, "nar", "leftover.nar.zst.tmp.4242.1"), "partial");
+
+      r = run(".nix-ci-cache/save.sh", { cwd: dir });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/removed a stale lock/);
+      expectClosureComplete(cache);
+      expect(cachedNames(cache)).toHaveLength(8);
+
+      // Damage two entries.
+      const p2 = readFileSync(narinfoOf(cache, `p2-${tag}`), "utf8");
+      const nar = join(cache, /^URL: (.*)$/m.exec(p2)?.[1] as string);
+      truncateSync(nar, Math.floor(statSync(nar).size / 2));
+      writeFileSync(narinfoOf(cache, `p4-${tag}`), "\u0000garbage\nStorePath: nonsense\n");
+
+      dropResults(dir);
+      deleteGraph(tag);
+      r = job(dir, build);
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBeGreaterThan(0);
+      expect(Number(lastSave(cache).repaired)).toBeGreaterThanOrEqual(2);
+      expectClosureComplete(cache);
+      expect(cachedNames(cache)).toHaveLength(8);
+
+      dropResults(dir);
+      deleteGraph(tag);
+      r = job(dir, build);
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(0);
+    } finally {
+      dropResults(dir);
+      deleteGraph(tag);
+    }
+  });
+});
+
+describe("save.sh prune in chroot mode (real Nix)", () => {
+  it("over budget, Nix's GC keeps the latest results with their build closure; a warm run builds 0", async () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = makeProjectDir("chroot-gc");
+    cleanup.push(() => removeDir(dirname(dir)));
+    const store = join(dir, CACHE, "root", "nix", "store");
+    writeRuntime(dir, runtimeContext("chroot"));
+    writeLeafGraph(dir, tag, "v1");
+    let r = job(dir, "nix-build leaf.nix -o result");
+    expect(r.status, r.stderr).toBe(0);
+    const size1 = Number(lastSave(join(dir, CACHE)).size);
+
+    writeRuntime(dir, runtimeContext("chroot", CACHE, "zstd", { maxSize: String(size1 + 100_000) }));
+    writeLeafGraph(dir, tag, "v2");
+    r = job(dir, "nix-build leaf.nix -o result");
+    expect(r.status, r.stderr).toBe(0);
+    const save = lastSave(join(dir, CACHE));
+    expect(Number(save.pruned), r.stderr).toBeGreaterThan(0);
+    expect(Number(save.size)).toBeLessThanOrEqual(size1 + 100_000);
+    const names = readdirSync(store);
+    expect(names.some((n) => n.endsWith(`-leaf-v1-${tag}`))).toBe(false);
+    expect(names.some((n) => n.endsWith(`-leaf-v2-${tag}`))).toBe(true);
+    expect(names.some((n) => n.endsWith(`-toolchain-${tag}`))).toBe(true);
+
+    r = job(dir, "nix-build leaf.nix -o result");
+    expect(r.status, r.stderr).toBe(0);
+    expect(countBuilt(r.stderr)).toBe(0);
+  });
+});
