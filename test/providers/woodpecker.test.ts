@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -77,7 +77,7 @@ describe("Woodpecker pipeline", () => {
     expect((await shellcheckErrors('trap "sh $1" EXIT', "sh")).length).toBeGreaterThan(0);
   });
 
-  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache and builds nothing", async () => {
+  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache and builds nothing; a failed build still saves", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "woodpecker"]);
     const steps: WoodpeckerStep[] = parse(readFileSync(join(project.source, PIPELINE), "utf8")).steps;
@@ -132,5 +132,13 @@ describe("Woodpecker pipeline", () => {
     // The pull request did not save: only push and manual pipelines write the cache.
     expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
     forgetGraph(project, second);
+
+    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
+    const third = checkout(project, "run 3");
+    rmSync(join(third, "default.nix"));
+    const failed = pipeline(third, "push", "topic");
+    expect(failed.status, failed.log).not.toBe(0);
+    expect(failed.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
+    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-topic"]);
   });
 });
