@@ -1,3 +1,4 @@
+import { azure } from "./azure.js";
 import { buildkite } from "./buildkite.js";
 import { circleci } from "./circleci.js";
 import { drone } from "./drone.js";
@@ -21,6 +22,7 @@ export const PROVIDER_IDS = [
   "circleci",
   "semaphore",
   "jenkins",
+  "azure",
 ] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
@@ -35,6 +37,7 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   circleci,
   semaphore,
   jenkins,
+  azure,
 };
 
 export function isProviderId(id: string): id is ProviderId {

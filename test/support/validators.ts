@@ -332,7 +332,15 @@ export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
       delete schema.id;
     }
     acceptExternalRefs(schema);
-    validate = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, validateFormats: false }).compile(schema);
+    // unicodeRegExp: false because Azure's patterns escape characters (`\:`) that
+    // the u flag rejects; the providers evaluate them without it.
+    validate = new Ajv({
+      allErrors: true,
+      strict: false,
+      allowUnionTypes: true,
+      validateFormats: false,
+      unicodeRegExp: false,
+    }).compile(schema);
     sharedValidators.set(schemaFile, validate);
   }
   let data: unknown;

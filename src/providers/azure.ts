@@ -1,0 +1,77 @@
+import type { Config, Platform } from "../config.js";
+import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+
+const PIPELINE = "azure-pipelines.yml";
+const TEMPLATE = ".azure-pipelines/nix-ci-cache.yml";
+
+const VM_IMAGES: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
+
+/**
+ * Hosted agents have passwordless sudo (and systemd on Linux): the
+ * DeterminateSystems installer sets up a daemon install, which env.sh then
+ * configures. Later steps find `nix` through the agent's prepend-path command.
+ */
+const INSTALL_NIX = [
+  "set -e",
+  "if ! command -v nix >/dev/null 2>&1; then",
+  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
+  "    sh -s -- install --no-confirm",
+  '  echo "##vso[task.prependpath]/nix/var/nix/profiles/default/bin"',
+  "fi",
+].join("\n");
+
+/** Azure's template expressions, built here so templates never escape Handlebars braces. */
+const expr = (inner: string) => `\${{ ${inner} }}`;
+
+/** Cache@2 key segments: quoted strings are literal, anything else that looks like a path is hashed. */
+const literal = (s: string) => `"${s}"`;
+
+function context(config: Config): TemplateContext {
+  const base = [literal("nix-ci-cache"), literal("$(Agent.OS)"), literal("$(Agent.OSArchitecture)")];
+  const withFiles = [...base, ...config.keyFiles];
+  // Keys are immutable on Azure: the build id makes every save a new key, and
+  // restoreKeys take the newest cache whose key starts with the same segments.
+  return {
+    templateFile: TEMPLATE,
+    key: [...withFiles, literal("$(Build.BuildId)")].join(" | "),
+    restoreKeys: config.keyFiles.length ? [withFiles.join(" | "), base.join(" | ")] : [base.join(" | ")],
+    installNix: INSTALL_NIX,
+    // Each script step is a new bash without -e; env.sh's settings do not reach
+    // later steps, so it is sourced in the build's own script.
+    buildScript: `set -e\n. .nix-ci-cache/env.sh\n${expr("parameters.build")}`,
+    matrix: config.platforms.map((platform) => ({
+      name: platform === "linux" ? "linux" : "macos",
+      vmImage: VM_IMAGES[platform],
+    })),
+  };
+}
+
+export const azure: Provider = {
+  id: "azure",
+  name: "Azure Pipelines",
+  pipelinePath: `${PIPELINE} (+ ${TEMPLATE})`,
+  platforms: ["linux", "darwin"],
+  installsNix: "the DeterminateSystems installer on the hosted `ubuntu-latest` and `macos-latest` agents",
+  settingsReach: "none: env.sh is sourced in the same script as the build; save.sh needs nothing",
+  keyStrategy: 'immutable: `"nix-ci-cache" | OS | arch | keyFiles | build id`, restored by prefix (`restoreKeys`)',
+  scope:
+    "a branch reads its own caches and the default branch's; a pull request also its target branch's, and what it saves only it can read",
+  validatedBy: "Azure Pipelines' JSON schema (when available), the Cache@2 rules in a test, shellcheck; run twice on real Nix",
+  detectEnv: "TF_BUILD",
+  detectFiles: [PIPELINE],
+  keysImmutable: true,
+  saveOnFailure: false,
+  cacheLimit: "no documented size limit; caches unused for 7 days expire",
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms(readFile) {
+    const found: PlatformEvidence[] = [];
+    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
+      if (/vmImage/.test(line) && /macos/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
+      if (/vmImage/.test(line) && /ubuntu/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
+    }
+    return found;
+  },
+};
