@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -258,7 +259,7 @@ describe("save.sh prune (real Nix)", () => {
     }
   });
 
-  it("evicts an entry together with what refers to it, oldest first", () => {
+  it.each(["dash", "bash", "busybox sh"])("%s: evicts an entry together with what refers to it, oldest first", (shell) => {
     requireNix();
     const dir = project("refs", { maxSize: "2500" });
     const cache = join(dir, CACHE);
@@ -277,7 +278,7 @@ describe("save.sh prune (real Nix)", () => {
     entry("c", []);
     // a is the oldest, so it goes first, and b, which needs it, with it, although c is older than b.
     writeFileSync(join(cache, "nix-ci-cache", "entries"), `${h("a")} 100\n${h("b")} 300\n${h("c")} 200\n`);
-    const r = run(". .nix-ci-cache/env.sh && .nix-ci-cache/save.sh", { cwd: dir });
+    const r = run(`. .nix-ci-cache/env.sh && ${shell} .nix-ci-cache/save.sh`, { cwd: dir });
     expect(r.status, r.stderr).toBe(0);
     expect(cachedNames(cache)).toEqual(["c"]);
     expect(readdirSync(join(cache, "nar"))).toEqual(["c.nar"]);
@@ -415,5 +416,45 @@ describe("save.sh prune in chroot mode (real Nix)", () => {
     r = job(dir, "nix-build leaf.nix -o result");
     expect(r.status, r.stderr).toBe(0);
     expect(countBuilt(r.stderr)).toBe(0);
+  });
+});
+
+describe("save.sh with busybox sh and busybox's tools (as a stand-in for BSD/macOS tools)", () => {
+  it("captures, prunes and serves a warm run", async () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("busybox");
+    const bin = join(dirname(dir), "busybox-bin");
+    mkdirSync(bin);
+    const tools =
+      "awk sort find ls sed grep xargs tail head wc tr du mktemp cat mv rm mkdir date readlink uname sleep cp ln id kill";
+    for (const t of tools.split(" ")) symlinkSync("/bin/busybox", join(bin, t));
+    const env = cleanEnv({ PATH: `${bin}:${process.env.PATH}` });
+    try {
+      const g = writeGraph(dir, tag, 4);
+      let r = run(
+        `. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result && busybox sh .nix-ci-cache/save.sh`,
+        { cwd: dir, env },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/saved 6 new paths/);
+      await new Promise((res) => setTimeout(res, 1100));
+      // 1M cannot hold busybox twice (source and toolchain): with only the run-time
+      // closure used by this save, the build-time paths, now older, go.
+      writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { maxSize: "1M", capture: "runtime-closure" }));
+      r = run(". .nix-ci-cache/env.sh && busybox sh .nix-ci-cache/save.sh", { cwd: dir, env });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/pruned 2 paths/);
+      expect(cachedNames(join(dir, CACHE))).toEqual(g.packages.map((p) => `${p}-${tag}`).sort());
+      expectClosureComplete(join(dir, CACHE));
+      dropResults(dir);
+      deleteGraph(tag);
+      r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, { cwd: dir, env });
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(0);
+    } finally {
+      dropResults(dir);
+      deleteGraph(tag);
+    }
   });
 });

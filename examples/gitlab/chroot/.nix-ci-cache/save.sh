@@ -139,6 +139,11 @@ out_links() {
   done
 }
 
+# Lines of stdin that are (keep_in) or are not (drop_in) lines of file $1. awk, not
+# comm: some busybox builds (Debian's) have no comm.
+keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
+drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
+
 human() {
   awk -v b="$1" 'BEGIN {
     split("B KiB MiB GiB TiB", u, " "); i = 1
@@ -201,7 +206,7 @@ fi
 # The store is the cache: what it held when the last save ended is what this job
 # found, so the difference is what the job added.
 if [ -f "$meta/valid-after-save" ]; then
-  LC_ALL=C comm -13 "$meta/valid-after-save" "$tmp/valid-now" >"$tmp/new"
+  drop_in "$meta/valid-after-save" <"$tmp/valid-now" >"$tmp/new"
 else
   cp "$tmp/valid-now" "$tmp/new"
 fi
@@ -210,7 +215,7 @@ added=$(wc -l <"$tmp/new" | tr -d ' ')
   out_links
   resolve_extra_roots
   [ "$capture" = runtime-closure ] || cat "$tmp/new"
-} | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/valid-now" >"$tmp/roots"
+} | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/roots"
 roots=$(wc -l <"$tmp/roots" | tr -d ' ')
 cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
 before_k=$(du -sk "$store_root" 2>/dev/null | awk '{print $1}')
@@ -237,7 +242,7 @@ if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
   fi
   rm -rf "$gcroots"
   valid >"$tmp/valid-after" || fail "cannot list the chroot store's valid paths"
-  pruned=$(LC_ALL=C comm -23 "$tmp/valid-now" "$tmp/valid-after" | wc -l | tr -d ' ')
+  pruned=$(drop_in "$tmp/valid-after" <"$tmp/valid-now" | wc -l | tr -d ' ')
   cp "$tmp/valid-after" "$tmp/valid-now"
 fi
 cp "$tmp/valid-now" "$meta/valid-after-save.tmp.$$" && mv "$meta/valid-after-save.tmp.$$" "$meta/valid-after-save"
