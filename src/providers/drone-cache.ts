@@ -7,7 +7,7 @@ import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../config.js";
  * plugin's container, so no object store or secret is needed (the repository
  * must be trusted to mount it).
  */
-export const DRONE_CACHE_IMAGE = "meltwater/drone-cache:v1.4.0";
+export const DRONE_CACHE_IMAGE = "meltwater/drone-cache:v1";
 /** Where the filesystem backend reads and writes inside the plugin container (its default). */
 export const DRONE_CACHE_ROOT = "/tmp/cache";
 /** The host directory that outlives the pipeline. */
