@@ -118,6 +118,10 @@ extra_roots() {
 # the store) or installables; one that cannot be resolved is reported, not fatal.
 resolve_extra_roots() {
   extra_roots | while IFS= read -r r; do
+    # A file of the project, not a flake reference.
+    if [ -e "$root/$r" ] || [ -h "$root/$r" ]; then
+      case $r in /*) ;; *) r=./$r ;; esac
+    fi
     # shellcheck disable=SC2086 # $iflags is a list of words
     if ! (cd "$root" && if [ -n "$store_root" ]; then nix $iflags path-info --store "$store_root" "$r"; else nix $iflags path-info "$r"; fi) 2>"$tmp/extra-err"; then
       say "warning: extra root '$r' is not in the store, skipped: $(head -n 1 "$tmp/extra-err")"
@@ -134,6 +138,11 @@ out_links() {
     fi
   done
 }
+
+# Lines of stdin that are (keep_in) or are not (drop_in) lines of file $1. awk, not
+# comm: some busybox builds (Debian's) have no comm.
+keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
+drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 
 human() {
   awk -v b="$1" 'BEGIN {
@@ -275,7 +284,9 @@ examine() {
   (
     cd "$cache" || exit 1
     find . ! -name . -prune -name '*.narinfo' -type f | sed 's|^\./||' >"$tmp/narinfos"
-    if [ -d nar ]; then ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
+    # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
+    # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
+    if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
     : >"$tmp/inventory"
     if [ -s "$tmp/narinfos" ]; then
       xargs awk "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
@@ -284,7 +295,7 @@ examine() {
     awk "$check_awk" "$tmp/nars" "$tmp/times" "$tmp/inventory" >"$tmp/checked" || exit 1
     # Every narinfo that is not kept (unparsable ones never reach the inventory).
     awk '$1 != "drop" { print $2 ".narinfo" }' "$tmp/checked" | LC_ALL=C sort >"$tmp/good"
-    LC_ALL=C sort "$tmp/narinfos" | LC_ALL=C comm -23 - "$tmp/good" >"$tmp/damaged"
+    drop_in "$tmp/good" <"$tmp/narinfos" >"$tmp/damaged"
     while read -r f; do rm -f "./$f"; done <"$tmp/damaged"
     grep -v '^drop ' "$tmp/checked" | LC_ALL=C sort -n -k1,1 |
       awk -v budget="$1" -v now="$start" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
@@ -325,7 +336,7 @@ if [ -f "$state/built" ]; then
 fi
 # shellcheck disable=SC2086 # $flags is a list of words
 nix $flags path-info --all | LC_ALL=C sort >"$tmp/valid-now" || fail "\"nix path-info --all\" failed"
-LC_ALL=C sort -u "$tmp/drvs" | LC_ALL=C comm -12 - "$tmp/valid-now" >"$tmp/valid-drvs"
+LC_ALL=C sort -u "$tmp/drvs" | keep_in "$tmp/valid-now" >"$tmp/valid-drvs"
 # Nix 2.8.0 leaves OUT_PATHS empty (NixOS/nix#6446): the derivation tells.
 if [ -s "$tmp/valid-drvs" ]; then
   xargs nix-store -q --outputs <"$tmp/valid-drvs" >>"$tmp/built-outs" || fail "nix-store -q --outputs failed"
@@ -337,9 +348,9 @@ fi
   resolve_extra_roots
   if [ -s "$tmp/valid-drvs" ]; then
     xargs nix-store -q --references <"$tmp/valid-drvs" | grep '\.drv$' | LC_ALL=C sort -u >"$tmp/inputs"
-    LC_ALL=C comm -23 "$tmp/valid-drvs" "$tmp/inputs" | xargs nix-store -q --outputs
+    drop_in "$tmp/inputs" <"$tmp/valid-drvs" | xargs nix-store -q --outputs
   fi
-} | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/valid-now" >"$tmp/roots"
+} | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/roots"
 roots=$(wc -l <"$tmp/roots" | tr -d ' ')
 : >"$tmp/build-closure"
 if [ "$capture" = build-closure ]; then
@@ -352,7 +363,7 @@ if [ "$capture" = build-closure ]; then
   {
     cat "$tmp/valid-drvs"
     if [ -s "$tmp/roots" ]; then
-      xargs nix-store -q --deriver <"$tmp/roots" | grep '\.drv$' | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/valid-now"
+      xargs nix-store -q --deriver <"$tmp/roots" | grep '\.drv$' | LC_ALL=C sort -u | keep_in "$tmp/valid-now"
     fi
   } | LC_ALL=C sort -u >"$tmp/build-drvs"
   if [ -s "$tmp/build-drvs" ]; then
@@ -364,7 +375,7 @@ case $capture in
   built) cat "$tmp/built-outs" "$tmp/roots" ;;
   runtime-closure) cat "$tmp/roots" ;;
   *) cat "$tmp/built-outs" "$tmp/roots" "$tmp/build-closure" ;;
-esac | grep -v '\.drv$' | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/valid-now" >"$tmp/selected"
+esac | grep -v '\.drv$' | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/selected"
 : >"$tmp/closure"
 if [ -s "$tmp/selected" ]; then
   # With everything it needs at run time: a cache entry is usable only with its
@@ -376,7 +387,7 @@ fi
 excluded <"$tmp/closure" >"$tmp/excluded"
 if [ -s "$tmp/excluded" ]; then
   xargs nix-store -q --referrers-closure <"$tmp/excluded" | LC_ALL=C sort -u >"$tmp/drop"
-  LC_ALL=C comm -23 "$tmp/closure" "$tmp/drop" >"$tmp/kept"
+  drop_in "$tmp/drop" <"$tmp/closure" >"$tmp/kept"
   mv "$tmp/kept" "$tmp/closure"
 fi
 # Used by this job, for the least-recently-used order of the prune: what it
