@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   CONFIG_PATH,
   type Config,
   ConfigError,
+  DEFAULT_CACHE_DIR,
   type Mode,
   type Platform,
   type ProjectFacts,
@@ -18,6 +19,7 @@ import { initPlan, renderConfigFile } from "./init.js";
 import { VERSION } from "./package.js";
 import { makePlan } from "./plan.js";
 import { render } from "./render.js";
+import { cacheStats, formatStats } from "./stats.js";
 import { applyChanges, type Change, ForeignFilesError, planChanges, unifiedDiff } from "./write.js";
 
 export const USAGE = `nix-ci-cache ${VERSION}: turn your CI provider's cache directory into a Nix binary cache
@@ -26,6 +28,8 @@ Usage:
   npx nix-ci-cache init [options]    write ${CONFIG_PATH} and generate the files
   npx nix-ci-cache generate          regenerate the files from ${CONFIG_PATH}
   npx nix-ci-cache check             exit 1 with a diff when generated files are out of date
+  npx nix-ci-cache stats [dir]       what a cache directory holds and what the last saves did
+                                     (default: cacheDir of ${CONFIG_PATH})
 
 Options:
   --provider <id>[,<id>…]   CI providers: github, gitlab (init; default: detected, else github)
@@ -130,6 +134,18 @@ function check(root: string, io: Io): number {
   return 1;
 }
 
+function stats(root: string, dirArg: string | undefined, io: Io): number {
+  const configured = existsSync(join(root, CONFIG_PATH)) ? readConfig(root).cacheDir : DEFAULT_CACHE_DIR;
+  const dir = resolve(root, dirArg ?? configured);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(
+      `${dir}: no such cache directory; run it where the cache was restored, or name it: npx nix-ci-cache stats <dir>`,
+    );
+  }
+  for (const line of formatStats(dir, cacheStats(dir), Math.floor(Date.now() / 1000))) io.out(line);
+  return 0;
+}
+
 async function init(root: string, values: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
   const force = values.force === true;
   if (existsSync(join(root, CONFIG_PATH)) && !force) {
@@ -192,7 +208,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     }
     const root = resolve(values.cwd ?? ".");
     const [command, ...rest] = positionals;
-    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"; see --help`);
+    if (rest.length > (command === "stats" ? 1 : 0)) throw new UsageError(`unexpected argument "${rest[0]}"; see --help`);
     switch (command) {
       case "init":
         return await init(root, values, io);
@@ -201,11 +217,13 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         return 0;
       case "check":
         return check(root, io);
+      case "stats":
+        return stats(root, rest[0], io);
       case undefined:
         io.err(USAGE);
         return 2;
       default:
-        throw new UsageError(`unknown command "${command}"; the commands are init, generate and check (see --help)`);
+        throw new UsageError(`unknown command "${command}"; the commands are init, generate, check and stats (see --help)`);
     }
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof ForeignFilesError) {

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
+import { cacheStats } from "../src/stats.js";
 import {
   BASE_NIX_CONFIG,
   cleanEnv,
@@ -247,6 +248,10 @@ describe("save.sh prune (real Nix)", () => {
       expect(save).toMatchObject({ added: "1", pruned: "1" });
       expect(cachedNames(cache)).toEqual([`busybox-src-${tag}`, `leaf-v2-${tag}`, `lib-${tag}`, `toolchain-${tag}`]);
       expectClosureComplete(cache);
+      // What `npx nix-ci-cache stats` reads.
+      const stats = cacheStats(cache);
+      expect(stats).toMatchObject({ kind: "file", entries: 4, damaged: 0, orphans: 0, untracked: 0, compression: { zstd: 4 } });
+      expect(stats.saves.map((s) => s.pruned)).toEqual(["0", "1"]);
 
       dropResults(dir);
       deleteGraph(tag);
