@@ -7,6 +7,7 @@ import { github } from "./github.js";
 import { gitlab } from "./gitlab.js";
 import { jenkins } from "./jenkins.js";
 import { semaphore } from "./semaphore.js";
+import { sourcehut } from "./sourcehut.js";
 import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
 import { woodpecker } from "./woodpecker.js";
@@ -23,6 +24,7 @@ export const PROVIDER_IDS = [
   "semaphore",
   "jenkins",
   "azure",
+  "sourcehut",
 ] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
@@ -38,6 +40,7 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   semaphore,
   jenkins,
   azure,
+  sourcehut,
 };
 
 export function isProviderId(id: string): id is ProviderId {

@@ -1,0 +1,66 @@
+import type { Config } from "../config.js";
+import { shellQuote } from "../plan.js";
+import type { Provider, TemplateContext } from "./types.js";
+
+const MANIFEST = ".build.yml";
+
+/**
+ * builds.sr.ht clones the repository into ~/<name> and starts every task in ~;
+ * the name is not known here, so go to the clone that holds our files.
+ */
+const CD_PROJECT = 'for nix_ci_cache_dir in ~/*/.nix-ci-cache; do cd "$nix_ci_cache_dir/.." || exit; break; done';
+const RSYNC = 'rsync -a -e "ssh -o StrictHostKeyChecking=accept-new"';
+
+function context(config: Config): TemplateContext {
+  const cache = shellQuote(config.cacheDir);
+  return {
+    restoreScript: [
+      CD_PROJECT,
+      'if [ -n "${NIX_CI_CACHE_REMOTE:-}" ]; then',
+      `  mkdir -p ${cache}`,
+      `  ${RSYNC} "$NIX_CI_CACHE_REMOTE/" ${cache}/ || echo "nix-ci-cache: nothing restored from $NIX_CI_CACHE_REMOTE (first build?)"`,
+      "else",
+      '  echo "nix-ci-cache: NIX_CI_CACHE_REMOTE is empty: building without a cache"',
+      "fi",
+    ].join("\n"),
+    buildScript: [
+      CD_PROJECT,
+      ". .nix-ci-cache/env.sh",
+      // Tasks stop at the first failure and none runs after a failed one: the save
+      // runs on the way out of this task, also after a failed build, keeping its status.
+      "nix_ci_cache_save() {",
+      '  sh .nix-ci-cache/save.sh || echo "nix-ci-cache: save.sh failed" >&2',
+      '  if [ -n "${NIX_CI_CACHE_REMOTE:-}" ]; then',
+      `    ${RSYNC} ${cache}/ "$NIX_CI_CACHE_REMOTE/" || echo "nix-ci-cache: could not upload the cache to $NIX_CI_CACHE_REMOTE" >&2`,
+      "  fi",
+      "}",
+      "trap nix_ci_cache_save EXIT",
+      config.build.replace(/\n+$/, ""),
+    ].join("\n"),
+  };
+}
+
+export const sourcehut: Provider = {
+  id: "sourcehut",
+  name: "SourceHut builds",
+  pipelinePath: MANIFEST,
+  // builds.sr.ht runs Linux and BSD virtual machines, no macOS.
+  platforms: ["linux"],
+  installsNix: "the `nixos/latest` image",
+  settingsReach: "every task is a new login session: env.sh is sourced in the task that builds",
+  keyStrategy:
+    "none: builds.sr.ht has no cache; a remote you provide (rsync over ssh, key as a secret) is restored before and added to after every build",
+  scope: "whoever holds the ssh key secret writes the remote; builds.sr.ht gives secrets only to builds their owner submits",
+  validatedBy: "SchemaStore's builds.sr.ht schema, shellcheck; run twice on real Nix with a local directory as the remote",
+  detectEnv: "CI_NAME",
+  detectFiles: [MANIFEST, ".builds"],
+  keysImmutable: false,
+  // The build task saves on its way out (trap), also after a failed build.
+  saveOnFailure: true,
+  cacheLimit: "no cache feature: the remote's space is yours; the remote only grows (save.sh prunes the local copy)",
+  defaultMaxSize: "4G",
+  rules: () => [],
+  context,
+  userFiles: [],
+  detectPlatforms: () => [],
+};
