@@ -1,4 +1,5 @@
 import { azure } from "./azure.js";
+import { bitbucket } from "./bitbucket.js";
 import { buildkite } from "./buildkite.js";
 import { circleci } from "./circleci.js";
 import { drone } from "./drone.js";
@@ -25,6 +26,7 @@ export const PROVIDER_IDS = [
   "jenkins",
   "azure",
   "sourcehut",
+  "bitbucket",
 ] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
@@ -41,6 +43,7 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   jenkins,
   azure,
   sourcehut,
+  bitbucket,
 };
 
 export function isProviderId(id: string): id is ProviderId {
