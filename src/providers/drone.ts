@@ -11,6 +11,9 @@ import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".drone.yml";
 
+const key = (branchVariable: string) =>
+  `nix-ci-cache-${variable("DRONE_REPO_NAMESPACE")}-${variable("DRONE_REPO_NAME")}-linux-${variable(branchVariable)}`;
+
 function context(config: Config): TemplateContext {
   return {
     cachePlugin: DRONE_CACHE_IMAGE,
@@ -19,7 +22,10 @@ function context(config: Config): TemplateContext {
     volumeName: "nix-ci-cache",
     // The plugin overwrites a key on every save. For pull requests Drone sets
     // DRONE_COMMIT_BRANCH to the target branch, so they read that branch's cache.
-    cacheKey: `nix-ci-cache-${variable("DRONE_REPO_NAMESPACE")}-${variable("DRONE_REPO_NAME")}-linux-${variable("DRONE_COMMIT_BRANCH")}`,
+    cacheKey: key("DRONE_COMMIT_BRANCH"),
+    // drone-cache has no fallback keys: a branch without a cache of its own gets the
+    // default branch's (DRONE_REPO_BRANCH) from a restore step before its own.
+    defaultBranchCacheKey: key("DRONE_REPO_BRANCH"),
     mount: escapeDollars(config.cacheDir),
     nixImage: "nixos/nix:latest",
     buildCommand: escapeDollars(config.build),
@@ -36,7 +42,7 @@ export const drone: Provider = {
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; pull requests read their target branch's",
+    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per runner; only push and custom builds save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "SchemaStore's Drone schema (when available), shellcheck; run twice on real Nix",

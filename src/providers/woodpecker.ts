@@ -11,6 +11,9 @@ import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".woodpecker.yaml";
 
+const key = (branchVariable: string) =>
+  `nix-ci-cache-${variable("CI_REPO_OWNER")}-${variable("CI_REPO_NAME")}-linux-${variable(branchVariable)}`;
+
 function context(config: Config): TemplateContext {
   return {
     cachePlugin: DRONE_CACHE_IMAGE,
@@ -18,7 +21,11 @@ function context(config: Config): TemplateContext {
     hostCacheDir: HOST_CACHE_DIR,
     // The plugin overwrites a key on every save. For pull requests Woodpecker sets
     // CI_COMMIT_BRANCH to the target branch, so they read that branch's cache.
-    cacheKey: `nix-ci-cache-${variable("CI_REPO_OWNER")}-${variable("CI_REPO_NAME")}-linux-${variable("CI_COMMIT_BRANCH")}`,
+    cacheKey: key("CI_COMMIT_BRANCH"),
+    // drone-cache has no fallback keys: a branch without a cache of its own gets the
+    // default branch's from a restore step before its own.
+    defaultBranchCacheKey: key("CI_REPO_DEFAULT_BRANCH"),
+    notDefaultBranch: "CI_COMMIT_BRANCH != CI_REPO_DEFAULT_BRANCH",
     mount: escapeDollars(config.cacheDir),
     nixImage: "nixos/nix:latest",
     buildCommand: escapeDollars(config.build),
@@ -35,7 +42,7 @@ export const woodpecker: Provider = {
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; pull requests read their target branch's",
+    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",

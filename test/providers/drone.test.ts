@@ -73,7 +73,7 @@ describe("Drone pipeline", () => {
     expect((await shellcheckErrors('trap "sh $1" EXIT', "sh")).length).toBeGreaterThan(0);
   });
 
-  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache and builds nothing; a failed build still saves", async () => {
+  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache, a new branch the default branch's, and both build nothing; a failed build still saves", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "drone"]);
     const file = parse(readFileSync(join(project.source, PIPELINE), "utf8"));
@@ -85,8 +85,13 @@ describe("Drone pipeline", () => {
 
     function pipeline(dir: string, event: string, branch: string) {
       // For pull requests DRONE_COMMIT_BRANCH is the target branch.
-      const vars = { DRONE_REPO_NAMESPACE: "owner", DRONE_REPO_NAME: "repo", DRONE_COMMIT_BRANCH: branch };
-      let restored: string | undefined;
+      const vars = {
+        DRONE_REPO_NAMESPACE: "owner",
+        DRONE_REPO_NAME: "repo",
+        DRONE_COMMIT_BRANCH: branch,
+        DRONE_REPO_BRANCH: "main",
+      };
+      const restored: string[] = [];
       const run: Step[] = steps.flatMap((s): Step[] => {
         const { runs, always } = stepRuns(s, event);
         if (!runs) return [];
@@ -101,7 +106,9 @@ describe("Drone pipeline", () => {
               {
                 name: s.name,
                 action: () => {
-                  restored = store.restoreExact(dir, [key]);
+                  // Each restore extracts over what is there: the branch's own cache goes on top.
+                  const hit = store.restoreExact(dir, [key]);
+                  if (hit) restored.push(hit);
                 },
               },
             ];
@@ -112,33 +119,43 @@ describe("Drone pipeline", () => {
         // The nixos/nix image: this machine has Nix, so the commands run here.
         return [{ name: s.name, always, script: substitute((s.commands ?? []).join("\n"), vars), shell: ["sh", "-e"] }];
       });
-      return { ...runSteps(dir, run, "none"), restored: () => restored };
+      return { ...runSteps(dir, run, "none"), restored };
     }
 
+    const main = "nix-ci-cache-owner-repo-linux-main";
     const first = checkout(project, "run 1");
     const cold = pipeline(first, "push", "main");
     expect(cold.status, cold.log).toBe(0);
-    expect(cold.restored()).toBeUndefined();
+    expect(cold.restored).toEqual([]);
     expect(cold.built).toBe(project.graph.packages.length + 1);
     expect(cold.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    expect(store.keys).toEqual([main]);
     forgetGraph(project, first);
 
     const second = checkout(project, "run 2");
-    const warm = pipeline(second, "pull_request", "main");
-    expect(warm.status, warm.log).toBe(0);
-    expect(warm.restored()).toBe("nix-ci-cache-owner-repo-linux-main");
-    expect(warm.built, warm.log).toBe(0);
-    // The pull request did not save: only push and custom builds write the cache.
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    const pr = pipeline(second, "pull_request", "main");
+    expect(pr.status, pr.log).toBe(0);
+    expect(pr.restored).toEqual(["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-main"]);
+    expect(pr.built, pr.log).toBe(0);
+    // The pull request did not save: it cannot write its target branch's cache.
+    expect(store.keys).toEqual([main]);
     forgetGraph(project, second);
 
-    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
+    // A new branch has no cache of its own: it starts from the default branch's.
     const third = checkout(project, "run 3");
-    rmSync(join(third, "default.nix"));
-    const failed = pipeline(third, "push", "topic");
+    const topic = pipeline(third, "push", "topic");
+    expect(topic.status, topic.log).toBe(0);
+    expect(topic.restored).toEqual([main]);
+    expect(topic.built, topic.log).toBe(0);
+    expect(store.keys).toEqual([main, "nix-ci-cache-owner-repo-linux-topic"]);
+    forgetGraph(project, third);
+
+    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
+    const fourth = checkout(project, "run 4");
+    rmSync(join(fourth, "default.nix"));
+    const failed = pipeline(fourth, "push", "broken");
     expect(failed.status, failed.log).not.toBe(0);
     expect(failed.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-topic"]);
+    expect(store.keys).toContain("nix-ci-cache-owner-repo-linux-broken");
   });
 });

@@ -13,6 +13,7 @@ const withWoodpecker = exampleDirs(PIPELINE);
 interface WhenCondition {
   event?: string[];
   status?: string[];
+  evaluate?: string;
 }
 
 interface WoodpeckerStep {
@@ -44,10 +45,17 @@ function substitute(text: string, vars: Record<string, string>): string {
  * Whether a step runs for this event, and whether it also runs after a failure
  * (`status: [success, failure]`; runSteps applies that part).
  */
-function stepRuns(step: WoodpeckerStep, event: string): { runs: boolean; always: boolean } {
+function stepRuns(step: WoodpeckerStep, event: string, vars: Record<string, string>): { runs: boolean; always: boolean } {
   const conditions = step.when ?? [{}];
   const always = conditions.some((c) => c.status?.includes("failure") ?? false);
-  return { runs: conditions.some((c) => c.event === undefined || c.event.includes(event)), always };
+  const holds = (c: WhenCondition) => {
+    if (c.evaluate === undefined) return true;
+    // The only expression we generate: one variable unequal to another.
+    const m = /^(\w+) != (\w+)$/.exec(c.evaluate);
+    if (!m) throw new Error(`unexpected evaluate expression ${c.evaluate}`);
+    return vars[m[1] as string] !== vars[m[2] as string];
+  };
+  return { runs: conditions.some((c) => (c.event === undefined || c.event.includes(event)) && holds(c)), always };
 }
 
 describe("Woodpecker pipeline", () => {
@@ -77,7 +85,7 @@ describe("Woodpecker pipeline", () => {
     expect((await shellcheckErrors('trap "sh $1" EXIT', "sh")).length).toBeGreaterThan(0);
   });
 
-  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache and builds nothing; a failed build still saves", async () => {
+  it("runs twice on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache, a new branch the default branch's, and both build nothing; a failed build still saves", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "woodpecker"]);
     const steps: WoodpeckerStep[] = parse(readFileSync(join(project.source, PIPELINE), "utf8")).steps;
@@ -86,10 +94,10 @@ describe("Woodpecker pipeline", () => {
 
     function pipeline(dir: string, event: string, branch: string) {
       // For pull requests CI_COMMIT_BRANCH is the target branch.
-      const vars = { CI_REPO_OWNER: "owner", CI_REPO_NAME: "repo", CI_COMMIT_BRANCH: branch };
-      let restored: string | undefined;
+      const vars = { CI_REPO_OWNER: "owner", CI_REPO_NAME: "repo", CI_COMMIT_BRANCH: branch, CI_REPO_DEFAULT_BRANCH: "main" };
+      const restored: string[] = [];
       const run: Step[] = steps.flatMap((s): Step[] => {
-        const { runs, always } = stepRuns(s, event);
+        const { runs, always } = stepRuns(s, event, vars);
         if (!runs) return [];
         if (s.settings) {
           // The drone-cache plugin (a container this machine does not run): restore or rebuild by exact key.
@@ -101,7 +109,9 @@ describe("Woodpecker pipeline", () => {
               {
                 name: s.name,
                 action: () => {
-                  restored = store.restoreExact(dir, [key]);
+                  // Each restore extracts over what is there: the branch's own cache goes on top.
+                  const hit = store.restoreExact(dir, [key]);
+                  if (hit) restored.push(hit);
                 },
               },
             ];
@@ -112,33 +122,43 @@ describe("Woodpecker pipeline", () => {
         // The nixos/nix image: this machine has Nix, so the commands run here.
         return [{ name: s.name, always, script: substitute((s.commands ?? []).join("\n"), vars), shell: ["sh", "-e"] }];
       });
-      return { ...runSteps(dir, run, "none"), restored: () => restored };
+      return { ...runSteps(dir, run, "none"), restored };
     }
 
+    const main = "nix-ci-cache-owner-repo-linux-main";
     const first = checkout(project, "run 1");
     const cold = pipeline(first, "push", "main");
     expect(cold.status, cold.log).toBe(0);
-    expect(cold.restored()).toBeUndefined();
+    expect(cold.restored).toEqual([]);
     expect(cold.built).toBe(project.graph.packages.length + 1);
     expect(cold.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    expect(store.keys).toEqual([main]);
     forgetGraph(project, first);
 
     const second = checkout(project, "run 2");
-    const warm = pipeline(second, "pull_request", "main");
-    expect(warm.status, warm.log).toBe(0);
-    expect(warm.restored()).toBe("nix-ci-cache-owner-repo-linux-main");
-    expect(warm.built, warm.log).toBe(0);
-    // The pull request did not save: only push and manual pipelines write the cache.
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    const pr = pipeline(second, "pull_request", "main");
+    expect(pr.status, pr.log).toBe(0);
+    expect(pr.restored).toEqual(["nix-ci-cache-owner-repo-linux-main"]);
+    expect(pr.built, pr.log).toBe(0);
+    // The pull request did not save: it cannot write its target branch's cache.
+    expect(store.keys).toEqual([main]);
     forgetGraph(project, second);
 
-    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
+    // A new branch has no cache of its own: it starts from the default branch's.
     const third = checkout(project, "run 3");
-    rmSync(join(third, "default.nix"));
-    const failed = pipeline(third, "push", "topic");
+    const topic = pipeline(third, "push", "topic");
+    expect(topic.status, topic.log).toBe(0);
+    expect(topic.restored).toEqual([main]);
+    expect(topic.built, topic.log).toBe(0);
+    expect(store.keys).toEqual([main, "nix-ci-cache-owner-repo-linux-topic"]);
+    forgetGraph(project, third);
+
+    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
+    const fourth = checkout(project, "run 4");
+    rmSync(join(fourth, "default.nix"));
+    const failed = pipeline(fourth, "push", "broken");
     expect(failed.status, failed.log).not.toBe(0);
     expect(failed.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toEqual(["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-topic"]);
+    expect(store.keys).toContain("nix-ci-cache-owner-repo-linux-broken");
   });
 });
