@@ -4,6 +4,8 @@ import { MARKER } from "../plan.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";
+/** The reusable piece: loaded by the Jenkinsfile, kept up to date by generate. */
+const LIBRARY = ".jenkins/nix-ci-cache.groovy";
 
 /** Agent labels are each site's own; these are the usual ones. */
 const LABELS: Record<Platform, string> = { linux: "linux", darwin: "macos" };
@@ -27,28 +29,23 @@ const groovyScript = (text: string, indent: number) =>
     .map((line) => (line ? " ".repeat(indent) + line : ""))
     .join("\n");
 
-/** Login shells get Nix from this profile; Jenkins' `sh` steps are not login shells. */
-const NIX_PROFILE =
-  "if [ -e /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh ]; then . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; fi";
-
 function context(config: Config): TemplateContext {
   const MiB = 1024 * 1024;
   return {
-    // Jenkinsfiles are Groovy: the marker is a `//` comment.
+    // The library is Groovy: the marker is a `//` comment.
     marker: MARKER.replace(/^#/, "//"),
+    libraryPath: LIBRARY,
     cachePath: groovyString(config.cacheDir),
     // Job Cacher deletes the whole cache once it is larger than maxCacheSize (MB);
     // save.sh keeps it under maxSize, so this is only a backstop above it.
     maxCacheSizeMb: Math.ceil((parseSize(config.maxSize) * 1.25) / MiB),
     defaultBranch: groovyString(DEFAULT_BRANCH),
-    nixProfile: NIX_PROFILE,
     installNix:
       "command -v nix >/dev/null 2>&1 || curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm",
     build: groovyScript(config.build, 36),
     stages: config.platforms.map((platform) => ({
       platform,
       label: groovyString(LABELS[platform]),
-      cacheName: groovyString(`nix-ci-cache-${platform}`),
     })),
   };
 }
@@ -56,7 +53,7 @@ function context(config: Config): TemplateContext {
 export const jenkins: Provider = {
   id: "jenkins",
   name: "Jenkins",
-  pipelinePath: PIPELINE,
+  pipelinePath: `${PIPELINE} (+ ${LIBRARY})`,
   platforms: ["linux", "darwin"],
   installsNix: "already on the agent, else the Determinate Systems installer (needs sudo)",
   settingsReach: "none: every `sh` step is a new shell, so env.sh is sourced in the build's own `sh` step",
@@ -74,7 +71,14 @@ export const jenkins: Provider = {
   defaultMaxSize: "2G",
   rules: () => [],
   context,
-  userFiles: [],
+  userFiles: [
+    {
+      path: PIPELINE,
+      // Groovy cannot be edited safely from here: a Jenkinsfile of the user's is left
+      // as it is, and docs/providers.md shows the withNixCache lines to add to it.
+      update: () => undefined,
+    },
+  ],
   detectPlatforms(readFile) {
     const found: PlatformEvidence[] = [];
     for (const line of (readFile(PIPELINE) ?? "").split("\n")) {

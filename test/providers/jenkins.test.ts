@@ -9,16 +9,18 @@ import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Ste
 import { shellcheckErrors } from "../support/validators.js";
 
 const PIPELINE = "Jenkinsfile";
-const withJenkins = exampleDirs(PIPELINE);
+const LIBRARY = ".jenkins/nix-ci-cache.groovy";
+const withJenkins = exampleDirs(LIBRARY);
 
 /**
  * No parser or schema for Jenkinsfiles exists outside Jenkins, so this file
- * states the rules it checks: Groovy's delimiters balance, the declarative
- * skeleton (pipeline, agent, stages, stage, steps), and the Job Cacher `cache`
- * step as its documentation gives it (jenkins.io/doc/pipeline/steps/jobcacher):
- * maxCacheSize in MB, defaultBranch, caches of arbitraryFileCache(path,
- * includes, excludes, useDefaultExcludes, cacheName, cacheValidityDecidingFile,
- * compressionMethod ∈ NONE, ZIP, TARGZ, TARGZ_BEST_SPEED, TAR, TAR_ZSTD).
+ * states the rules it checks: Groovy's strings and delimiters close, the
+ * declarative skeleton (pipeline, agent, stages, stage, steps, script around
+ * `load`), and the Job Cacher `cache` step as its documentation gives it
+ * (jenkins.io/doc/pipeline/steps/jobcacher): maxCacheSize in MB, defaultBranch,
+ * caches of arbitraryFileCache(path, includes, excludes, useDefaultExcludes,
+ * cacheName, cacheValidityDecidingFile, compressionMethod ∈ NONE, ZIP, TARGZ,
+ * TARGZ_BEST_SPEED, TAR, TAR_ZSTD).
  */
 const COMPRESSION = ["NONE", "ZIP", "TARGZ", "TARGZ_BEST_SPEED", "TAR", "TAR_ZSTD"];
 const CACHE_PARAMS = [
@@ -30,21 +32,43 @@ const CACHE_PARAMS = [
   "cacheValidityDecidingFile",
   "compressionMethod",
 ];
+const TRIPLE = "'''";
+/** The GString the library names its caches with. */
+const PLATFORM_VARIABLE = `\${platform}`;
 
-interface ShStep {
-  script: string;
+/** An `sh` step with a triple-quoted script, or the call of the closure the Jenkinsfile passes in. */
+interface GroovyStep {
+  script?: string;
+  body?: true;
   /** Inside catchError: a failure marks the build failed and the block goes on. */
   caught: boolean;
+}
+
+interface Library {
+  cache: { maxCacheSize: number; defaultBranch: string; caches: Record<string, string>[] };
+  steps: GroovyStep[];
 }
 
 interface JenkinsStage {
   name: string;
   label: string;
-  cache: { maxCacheSize: number; defaultBranch: string; caches: Record<string, string>[] };
-  steps: ShStep[];
+  loads: string;
+  platform: string;
+  steps: GroovyStep[];
 }
 
-/** The text with comments blanked out (strings kept), or the first delimiter error. */
+/** The quote that opens a string at `rest`, if one does. */
+const quoteAt = (rest: string) =>
+  rest.startsWith(TRIPLE) ? TRIPLE : rest[0] === "'" || rest[0] === '"' ? (rest[0] as string) : undefined;
+
+/** Index just past the string that opens at `i` with `quote`, or -1 when it never closes. */
+function stringEnd(text: string, i: number, quote: string): number {
+  let end = i + quote.length;
+  while (end < text.length && !text.startsWith(quote, end)) end += text[end] === "\\" ? 2 : 1;
+  return end >= text.length ? -1 : end + quote.length;
+}
+
+/** The text with comments blanked out (strings kept), and any string or delimiter that does not close. */
 function scan(text: string): { code: string; errors: string[] } {
   const pairs: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
   const stack: string[] = [];
@@ -53,16 +77,16 @@ function scan(text: string): { code: string; errors: string[] } {
   let i = 0;
   while (i < text.length) {
     const rest = text.slice(i);
-    const quote = rest.startsWith("'''") ? "'''" : rest[0] === "'" || rest[0] === '"' ? (rest[0] as string) : undefined;
+    const quote = quoteAt(rest);
     if (quote) {
-      let end = i + quote.length;
-      while (end < text.length && !text.startsWith(quote, end)) end += text[end] === "\\" ? 2 : 1;
-      if (end >= text.length) return { code, errors: [`unterminated string at offset ${i}`] };
-      code += text.slice(i, end + quote.length);
-      i = end + quote.length;
-    } else if (rest.startsWith("//")) {
-      const end = text.indexOf("\n", i);
-      const stop = end < 0 ? text.length : end;
+      const end = stringEnd(text, i, quote);
+      if (end < 0) return { code, errors: [`unterminated string at offset ${i}`] };
+      code += text.slice(i, end);
+      i = end;
+    } else if (rest.startsWith("//") || rest.startsWith("/*")) {
+      const line = rest.startsWith("//");
+      const found = text.indexOf(line ? "\n" : "*/", i + 2);
+      const stop = found < 0 ? text.length : line ? found : found + 2;
       code += " ".repeat(stop - i);
       i = stop;
     } else {
@@ -77,18 +101,15 @@ function scan(text: string): { code: string; errors: string[] } {
   return { code, errors };
 }
 
-/** Index just past the delimiter that closes the one at `open`. */
+/** Index just past the delimiter that closes the one at `open` (comments already blanked). */
 function closing(code: string, open: number): number {
   const pair: Record<string, string> = { "(": ")", "[": "]", "{": "}" };
   const opener = code[open] as string;
   let depth = 0;
   for (let i = open; i < code.length; i++) {
-    const rest = code.slice(i);
-    if (rest.startsWith("'''") || rest[0] === "'") {
-      const q = rest.startsWith("'''") ? "'''" : "'";
-      let end = i + q.length;
-      while (!code.startsWith(q, end)) end += code[end] === "\\" ? 2 : 1;
-      i = end + q.length - 1;
+    const quote = quoteAt(code.slice(i));
+    if (quote) {
+      i = stringEnd(code, i, quote) - 1;
       continue;
     }
     if (code[i] === opener) depth++;
@@ -97,148 +118,212 @@ function closing(code: string, open: number): number {
   throw new Error(`no closing delimiter for offset ${open}`);
 }
 
-/** What Groovy makes of a `'…'` or `'''…'''` literal. */
+/** What Groovy makes of the inside of a single- or triple-quoted literal. */
 const groovyText = (literal: string) => literal.replace(/\\(.)/g, "$1");
 
+/** `name: value` arguments; strings without their quotes (a GString keeps its `${…}`). */
 function namedArgs(args: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of args.matchAll(/(\w+):\s*('(?:[^'\\]|\\.)*'|\d+|true|false|\[)/g)) {
+  for (const m of args.matchAll(/(\w+):\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\d+|true|false|\[)/g)) {
     const value = m[2] as string;
-    out[m[1] as string] = value.startsWith("'") ? groovyText(value.slice(1, -1)) : value;
+    out[m[1] as string] = /^['"]/.test(value) ? groovyText(value.slice(1, -1)) : value;
   }
   return out;
+}
+
+/** The sh steps and `body()` calls of a block, in order, each marked when inside catchError. */
+function blockSteps(block: string): GroovyStep[] {
+  const caught = [...block.matchAll(/catchError\([^)]*\)\s*\{/g)].map((c) => [
+    c.index,
+    closing(block, c.index + c[0].length - 1),
+  ]);
+  const inside = (at: number) => caught.some(([from, to]) => at > (from as number) && at < (to as number));
+  return [...block.matchAll(/\bsh\s+'''([\s\S]*?)'''|\bbody\(\)/g)].map(
+    (s): GroovyStep =>
+      s[0].startsWith("body")
+        ? { body: true, caught: inside(s.index) }
+        : { script: groovyText(s[1] as string).replace(/^\n/, ""), caught: inside(s.index) },
+  );
+}
+
+function parseLibrary(text: string): { library?: Library; errors: string[] } {
+  const { code, errors } = scan(text);
+  if (errors.length > 0) return { errors };
+  const def = /def withNixCache\(String platform, Closure body\)\s*\{/.exec(code);
+  if (!def) return { errors: ["no def withNixCache(String platform, Closure body)"] };
+  if (!/\breturn this\s*$/.test(code)) errors.push("does not end with `return this`, so `load` returns nothing to call");
+  const fn = code.slice(def.index, closing(code, def.index + def[0].length - 1));
+  const call = /\bcache\(/.exec(fn);
+  if (!call) return { errors: [...errors, "withNixCache has no cache step"] };
+  const argsEnd = closing(fn, call.index + "cache".length);
+  const args = fn.slice(call.index + "cache(".length, argsEnd - 1);
+  const top = namedArgs(args.replace(/\[[\s\S]*\]/, "["));
+  const caches = [...args.matchAll(/arbitraryFileCache\(([^)]*)\)/g)].map((c) => namedArgs(c[1] as string));
+  const blockStart = fn.indexOf("{", argsEnd);
+  const steps = blockSteps(fn.slice(blockStart, closing(fn, blockStart)));
+  return {
+    library: { cache: { maxCacheSize: Number(top.maxCacheSize), defaultBranch: top.defaultBranch ?? "", caches }, steps },
+    errors,
+  };
 }
 
 function parseJenkinsfile(text: string): { stages: JenkinsStage[]; errors: string[] } {
   const { code, errors } = scan(text);
   if (errors.length > 0) return { stages: [], errors };
-  for (const word of ["pipeline", "agent", "stages", "steps"]) {
+  for (const word of ["pipeline", "agent", "stages", "steps", "script"]) {
     if (!new RegExp(`\\b${word}\\b`).test(code)) errors.push(`declarative pipeline without "${word}"`);
   }
   const stages: JenkinsStage[] = [];
-  for (const m of code.matchAll(/stage\('([^']+)'\)\s*\{\s*agent\s*\{\s*label\s+'([^']+)'\s*\}\s*steps\s*\{/g)) {
+  for (const m of code.matchAll(/stage\('([^']+)'\)\s*\{\s*agent\s*\{\s*label\s+'([^']+)'\s*\}\s*steps\s*\{\s*script\s*\{/g)) {
     const body = code.slice(m.index, closing(code, m.index + m[0].length - 1));
-    const call = /cache\(/.exec(body);
-    if (!call) {
-      errors.push(`stage ${m[1]}: no cache step`);
+    const use = /load\('([^']+)'\)\.withNixCache\('([^']+)'\)\s*\{/.exec(body);
+    if (!use) {
+      errors.push(`stage ${m[1]}: does not call withNixCache`);
       continue;
     }
-    const argsEnd = closing(body, call.index + "cache".length);
-    const args = body.slice(call.index + "cache(".length, argsEnd - 1);
-    const top = namedArgs(args.replace(/\[[\s\S]*\]/, "["));
-    const caches = [...args.matchAll(/arbitraryFileCache\(([^)]*)\)/g)].map((c) => namedArgs(c[1] as string));
-    const blockStart = body.indexOf("{", argsEnd);
-    const block = body.slice(blockStart, closing(body, blockStart));
-    const caughtRanges = [...block.matchAll(/catchError\([^)]*\)\s*\{/g)].map((c) => [
-      c.index,
-      closing(block, c.index + c[0].length - 1),
-    ]);
-    const steps = [...block.matchAll(/\bsh\s+'''([\s\S]*?)'''/g)].map((s) => ({
-      script: groovyText(s[1] as string).replace(/^\n/, ""),
-      caught: caughtRanges.some(([from, to]) => s.index > (from as number) && s.index < (to as number)),
-    }));
+    const open = use.index + use[0].length - 1;
     stages.push({
       name: m[1] as string,
       label: m[2] as string,
-      cache: { maxCacheSize: Number(top.maxCacheSize), defaultBranch: top.defaultBranch ?? "", caches },
-      steps,
+      loads: use[1] as string,
+      platform: use[2] as string,
+      steps: blockSteps(body.slice(open, closing(body, open))),
     });
   }
-  if (stages.length === 0) errors.push("no stage with an agent label and steps");
+  if (stages.length === 0) errors.push("no stage with an agent label whose script calls withNixCache");
   return { stages, errors };
 }
 
 /** The Job Cacher rules for our cache step: what makes Jenkins save and restore the directory. */
-function jobCacherErrors(stage: JenkinsStage, cacheDir: string, maxSizeBytes: number): string[] {
+function jobCacherErrors(library: Library, cacheDir: string, maxSizeBytes: number): string[] {
   const errors: string[] = [];
-  const { maxCacheSize, defaultBranch, caches } = stage.cache;
-  if (!Number.isInteger(maxCacheSize)) errors.push(`${stage.name}: maxCacheSize must be a whole number of MB`);
+  const { maxCacheSize, defaultBranch, caches } = library.cache;
+  if (!Number.isInteger(maxCacheSize)) errors.push("maxCacheSize must be a whole number of MB");
   // Above maxCacheSize Job Cacher deletes everything: it must sit above save.sh's budget.
-  else if (maxCacheSize * 1024 * 1024 <= maxSizeBytes)
-    errors.push(`${stage.name}: maxCacheSize ${maxCacheSize} MB is not above the budget`);
-  if (!defaultBranch) errors.push(`${stage.name}: no defaultBranch, so a new branch starts empty`);
-  if (caches.length !== 1) errors.push(`${stage.name}: expected one arbitraryFileCache, found ${caches.length}`);
+  else if (maxCacheSize * 1024 * 1024 <= maxSizeBytes) errors.push(`maxCacheSize ${maxCacheSize} MB is not above the budget`);
+  if (!defaultBranch) errors.push("no defaultBranch, so a new branch starts empty");
+  if (caches.length !== 1) errors.push(`expected one arbitraryFileCache, found ${caches.length}`);
   for (const cache of caches) {
-    for (const key of Object.keys(cache)) if (!CACHE_PARAMS.includes(key)) errors.push(`${stage.name}: unknown parameter ${key}`);
-    if (cache.path !== cacheDir) errors.push(`${stage.name}: path ${cache.path} is not ${cacheDir}`);
-    if (!COMPRESSION.includes(cache.compressionMethod ?? ""))
-      errors.push(`${stage.name}: compressionMethod ${cache.compressionMethod}`);
+    for (const key of Object.keys(cache)) if (!CACHE_PARAMS.includes(key)) errors.push(`unknown parameter ${key}`);
+    if (cache.path !== cacheDir) errors.push(`path ${cache.path} is not ${cacheDir}`);
+    if (!COMPRESSION.includes(cache.compressionMethod ?? "")) errors.push(`compressionMethod ${cache.compressionMethod}`);
     // With a deciding file the cache is only saved when that file changed.
-    if (cache.cacheValidityDecidingFile) errors.push(`${stage.name}: cacheValidityDecidingFile stops saves`);
+    if (cache.cacheValidityDecidingFile) errors.push("cacheValidityDecidingFile stops saves");
+    // Linux and macOS caches must not mix.
+    if (!cache.cacheName?.includes(PLATFORM_VARIABLE)) errors.push(`cacheName ${cache.cacheName} is not per platform`);
   }
-  const save = stage.steps.findIndex((s) => s.script.includes("sh .nix-ci-cache/save.sh"));
-  const build = stage.steps.findIndex((s) => s.script.includes(". .nix-ci-cache/env.sh"));
-  if (build < 0 || !stage.steps[build]?.caught)
-    errors.push(`${stage.name}: the build is not inside catchError, so a failure skips the save`);
-  if (save <= build || stage.steps[save]?.caught)
-    errors.push(`${stage.name}: save.sh must run after the build, outside catchError`);
+  const body = library.steps.findIndex((s) => s.body);
+  const save = library.steps.findIndex((s) => s.script?.includes("sh .nix-ci-cache/save.sh"));
+  if (body < 0 || !library.steps[body]?.caught) errors.push("body() is not inside catchError, so a failed build skips the save");
+  if (save <= body || library.steps[save]?.caught) errors.push("save.sh must run after body(), outside catchError");
   return errors;
 }
 
-function checkExample(name: string): { stages: JenkinsStage[]; errors: string[] } {
-  const root = join(examples, name);
-  const config = parse(readFileSync(join(root, ".nix-ci-cache/config.yaml"), "utf8"));
-  const text = readFileSync(join(root, PIPELINE), "utf8");
-  const { stages, errors } = parseJenkinsfile(text);
-  const budget = parseSize(config.maxSize ?? "2G");
-  return { stages, errors: [...errors, ...stages.flatMap((s) => jobCacherErrors(s, config.cacheDir, budget))] };
+/** Each stage loads our library on its platform's agent and sources env.sh with its build. */
+function stageErrors(stage: JenkinsStage): string[] {
+  const errors: string[] = [];
+  if (stage.loads !== LIBRARY) errors.push(`${stage.name}: loads ${stage.loads}, not ${LIBRARY}`);
+  if (!["linux", "darwin"].includes(stage.platform)) errors.push(`${stage.name}: platform ${stage.platform}`);
+  if (!stage.steps.every((s) => s.script?.includes(". .nix-ci-cache/env.sh")))
+    errors.push(`${stage.name}: an sh step without env.sh`);
+  return errors;
 }
 
-describe("Jenkinsfile", () => {
+function checkExample(name: string) {
+  const root = join(examples, name);
+  const config = parse(readFileSync(join(root, ".nix-ci-cache/config.yaml"), "utf8"));
+  const { library, errors: libraryErrors } = parseLibrary(readFileSync(join(root, LIBRARY), "utf8"));
+  const { stages, errors } = parseJenkinsfile(readFileSync(join(root, PIPELINE), "utf8"));
+  const budget = parseSize(config.maxSize ?? "2G");
+  const all = [
+    ...libraryErrors,
+    ...errors,
+    ...(library ? jobCacherErrors(library, config.cacheDir, budget) : []),
+    ...stages.flatMap(stageErrors),
+  ];
+  return { library, stages, errors: all };
+}
+
+describe("Jenkins pipeline", () => {
   it("there are examples to check", () => expect(withJenkins).toEqual(["jenkins/linux", "jenkins/linux-macos"]));
 
   it.each(withJenkins)("examples/%s follows the declarative and Job Cacher rules; its sh steps pass shellcheck", async (name) => {
-    const { stages, errors } = checkExample(name);
+    const { library, stages, errors } = checkExample(name);
     expect(errors).toEqual([]);
-    expect(stages.map((s) => s.label)).toEqual(name.endsWith("macos") ? ["linux", "macos"] : ["linux"]);
-    for (const step of stages.flatMap((s) => s.steps)) {
-      // Jenkins runs each sh step with `sh -xe`. SC1091: env.sh and Nix's profile are checked elsewhere.
-      expect(await shellcheckErrors(step.script, "sh", ["SC1091"])).toEqual([]);
+    expect(stages.map((s) => [s.platform, s.label])).toEqual(
+      name.endsWith("macos")
+        ? [
+            ["linux", "linux"],
+            ["darwin", "macos"],
+          ]
+        : [["linux", "linux"]],
+    );
+    for (const step of [...(library?.steps ?? []), ...stages.flatMap((s) => s.steps)]) {
+      // Jenkins runs each sh step with `sh -xe`. SC1091: env.sh is checked on its own.
+      if (step.script !== undefined) expect(await shellcheckErrors(step.script, "sh", ["SC1091"])).toEqual([]);
     }
   });
 
-  it("the checks can fail: broken Groovy, a wrong Job Cacher option and a broken script are reported", async () => {
-    const text = readFileSync(join(examples, "jenkins/linux", PIPELINE), "utf8");
-    expect(parseJenkinsfile(text.replace("steps {", "steps {{")).errors.length).toBeGreaterThan(0);
-    const wrong = parseJenkinsfile(
-      text.replace("compressionMethod: 'TAR'", "compressionMethod: 'GZIP', cacheValidityDecidingFile: 'flake.lock'"),
-    );
-    expect(wrong.errors).toEqual([]);
-    expect(wrong.stages.flatMap((s) => jobCacherErrors(s, ".nix-ci-cache/cache", parseSize("2G")))).toHaveLength(2);
-    const uncaught = parseJenkinsfile(text.replace("catchError(buildResult: 'FAILURE', stageResult: 'FAILURE') {", "dir('.') {"));
-    expect(uncaught.stages.flatMap((s) => jobCacherErrors(s, ".nix-ci-cache/cache", parseSize("2G")))).toHaveLength(1);
+  it("the checks can fail: broken Groovy, wrong Job Cacher options, a misplaced save and a broken script are reported", async () => {
+    const library = readFileSync(join(examples, "jenkins/linux", LIBRARY), "utf8");
+    const pipeline = readFileSync(join(examples, "jenkins/linux", PIPELINE), "utf8");
+    const libraryErrors = (text: string) => {
+      const parsed = parseLibrary(text);
+      return [
+        ...parsed.errors,
+        ...(parsed.library ? jobCacherErrors(parsed.library, ".nix-ci-cache/cache", parseSize("2G")) : []),
+      ];
+    };
+    expect(libraryErrors(library)).toEqual([]);
+    expect(libraryErrors(library.replace("body()", "body(")).length).toBeGreaterThan(0);
+    expect(libraryErrors(library.replace("return this", ""))).toHaveLength(1);
+    expect(
+      libraryErrors(
+        library.replace("compressionMethod: 'TAR'", "compressionMethod: 'GZIP', cacheValidityDecidingFile: 'flake.lock'"),
+      ),
+    ).toHaveLength(2);
+    expect(
+      libraryErrors(library.replace("catchError(buildResult: 'FAILURE', stageResult: 'FAILURE') {", "dir('.') {")),
+    ).toHaveLength(1);
+    expect(parseJenkinsfile(pipeline.replace("steps {", "steps {{")).errors.length).toBeGreaterThan(0);
+    expect(parseJenkinsfile(pipeline.replace("script {", "{")).errors.length).toBeGreaterThan(0);
     expect((await shellcheckErrors('trap "sh $1" EXIT', "sh")).length).toBeGreaterThan(0);
   });
 
   it("runs twice on real Nix with Job Cacher's branch caches; a pull request starts from main's cache and builds nothing; a failed build still saves", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "jenkins"]);
+    const { library, errors: libraryErrors } = parseLibrary(readFileSync(join(project.source, LIBRARY), "utf8"));
     const { stages, errors } = parseJenkinsfile(readFileSync(join(project.source, PIPELINE), "utf8"));
-    expect(errors).toEqual([]);
+    expect([...libraryErrors, ...errors]).toEqual([]);
+    const lib = library as Library;
     const stage = stages[0] as JenkinsStage;
-    const cache = stage.cache.caches[0] as Record<string, string>;
+    const cache = lib.cache.caches[0] as Record<string, string>;
     const cacheDir = cache.path as string;
+    const cacheName = (cache.cacheName as string).replace(PLATFORM_VARIABLE, stage.platform);
     const store = new CacheStore();
 
     function build(dir: string, job: string) {
       // Job Cacher keeps one cache per job (a branch or pull request) and name; a
       // job without one reads defaultBranch's.
-      const key = (branch: string) => `${branch}/${cache.cacheName}`;
+      const key = (branch: string) => `${branch}/${cacheName}`;
       let restored: string | undefined;
+      // withNixCache's steps, with the Jenkinsfile's closure where body() is called.
+      const groovySteps = lib.steps.flatMap((s) => (s.body ? stage.steps.map((b) => ({ ...b, caught: s.caught })) : [s]));
       let caught = false;
       const steps: Step[] = [
         {
           name: "restore",
           action: () => {
-            restored = store.restoreExact(dir, [key(job), key(stage.cache.defaultBranch)]);
+            restored = store.restoreExact(dir, [key(job), key(lib.cache.defaultBranch)]);
           },
         },
         // Every sh step, the Nix installer's included: it does nothing where Nix is on PATH, as here.
-        ...stage.steps.map((s, i): Step => {
+        ...groovySteps.map((s, i): Step => {
           // After a caught failure the block goes on, so the later steps still run.
           const always = caught;
           caught ||= s.caught;
-          return { name: `sh ${i}`, script: s.script, shell: ["sh", "-xe"], always };
+          return { name: `sh ${i}`, script: s.script ?? "", shell: ["sh", "-xe"], always };
         }),
         // The block finished (catchError caught the build's failure): Job Cacher saves.
         { name: "save", always: true, action: () => void store.save(dir, cacheDir, key(job), false) },
@@ -267,7 +352,7 @@ describe("Jenkinsfile", () => {
     rmSync(join(third, "default.nix"));
     const failed = build(third, "PR-2");
     expect(failed.status, failed.log).not.toBe(0);
-    expect(failed.log).toMatch(/--- sh 2 \(exit 0\)\n[^]*nix-ci-cache: saved \d+ new paths/);
+    expect(failed.log).toMatch(/--- sh 2 \(exit 0\)\n[\s\S]*nix-ci-cache: saved \d+ new paths/);
     expect(store.keys).toContain("PR-2/nix-ci-cache-linux");
   });
 });
