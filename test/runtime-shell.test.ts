@@ -70,11 +70,7 @@ describe("rendered shell files", () => {
         const abs = `${dir}/.nix-ci-cache/cache`;
         expect(cacheDir).toBe(abs);
         if (mode === "file") {
-          expect(conf).toMatch(
-            new RegExp(
-              `^keep-going = true\\nextra-substituters = file:///\\S+\\?trusted=1\\npost-build-hook = ${escapeRegExp(dir)}/\\.nix-ci-cache/hook\\.sh\\nfallback = true$`,
-            ),
-          );
+          expect(conf).toMatch(/^keep-going = true\nextra-substituters = file:\/\/\/\S+\?trusted=1\nfallback = true$/);
         } else {
           expect(conf).toBe(`keep-going = true\nstore = ${abs}/root\nfallback = true`);
           expect(path?.startsWith(`${dir}/.nix-ci-cache/bin:`)).toBe(true);
@@ -106,7 +102,3 @@ describe("rendered shell files", () => {
     expect(readFileSync(ghPath, "utf8")).toBe(`${dir}/.nix-ci-cache/bin\n`);
   });
 });
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}

@@ -101,7 +101,6 @@ _ncc_settings() {
   # trusted=1: the paths are unsigned (honoured by Nix 2.8.0, measured). A file://
   # cache without "Priority:" in nix-cache-info is asked before cache.nixos.org (40).
   printf 'extra-substituters = file://%s?trusted=1\n' "$_ncc_cache_url_path"
-  printf 'post-build-hook = %s\n' "$_ncc_root/.nix-ci-cache/hook.sh"
   # A corrupt or partial cache entry must not fail the job: build instead.
   printf 'fallback = true\n'
 }

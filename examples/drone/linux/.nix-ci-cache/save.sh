@@ -324,7 +324,9 @@ repaired=$damaged
 sweep
 size_before=$size
 
-# 2. Capture.
+# 2. Capture. Every Nix call costs tens of milliseconds, so each policy makes as
+# few as it can, and filters for validity only when a call fails (a path collected
+# during the job).
 : >"$tmp/built-outs"
 : >"$tmp/drvs"
 if [ -f "$state/built" ]; then
@@ -334,54 +336,77 @@ if [ -f "$state/built" ]; then
     [ -z "$drv" ] || printf '%s\n' "$drv" >>"$tmp/drvs"
   done <"$state/built"
 fi
-# shellcheck disable=SC2086 # $flags is a list of words
-nix $flags path-info --all | LC_ALL=C sort >"$tmp/valid-now" || fail "\"nix path-info --all\" failed"
-LC_ALL=C sort -u "$tmp/drvs" | keep_in "$tmp/valid-now" >"$tmp/valid-drvs"
-# Nix 2.8.0 leaves OUT_PATHS empty (NixOS/nix#6446): the derivation tells.
-if [ -s "$tmp/valid-drvs" ]; then
-  xargs nix-store -q --outputs <"$tmp/valid-drvs" >>"$tmp/built-outs" || fail "nix-store -q --outputs failed"
-fi
-# The results: out links, extra roots, and what was built last (outputs of built
-# derivations that no other built derivation used).
+LC_ALL=C sort -u -o "$tmp/drvs" "$tmp/drvs"
+# Runs "nix-store $@" on the paths in file $1; when that fails, again on those still
+# valid.
+query() {
+  f=$1
+  shift
+  [ -s "$f" ] || return 0
+  if ! xargs nix-store "$@" <"$f" 2>/dev/null; then
+    xargs nix-store --check-validity --print-invalid <"$f" >"$tmp/invalid" 2>/dev/null
+    drop_in "$tmp/invalid" <"$f" >"$f.valid"
+    [ ! -s "$f.valid" ] || xargs nix-store "$@" <"$f.valid" || fail "nix-store $* failed"
+  fi
+}
+# The results: out links and extra roots ...
 {
   out_links
   resolve_extra_roots
-  if [ -s "$tmp/valid-drvs" ]; then
-    xargs nix-store -q --references <"$tmp/valid-drvs" | grep '\.drv$' | LC_ALL=C sort -u >"$tmp/inputs"
-    drop_in "$tmp/inputs" <"$tmp/valid-drvs" | xargs nix-store -q --outputs
-  fi
-} | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/roots"
-roots=$(wc -l <"$tmp/roots" | tr -d ' ')
+} | LC_ALL=C sort -u >"$tmp/roots"
+# What the job added to the store, and the derivations of that and of the results.
+# Without the post-build hook (installed only for capture "built": it costs about
+# 15% of a cold build, BENCHMARKS.md), this is how save.sh learns what was built,
+# and it sees downloads, which the hook never does. One query of the store's
+# database.
+: >"$tmp/new-paths"
+if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
+  # shellcheck disable=SC2086 # $flags is a list of words
+  nix $flags path-info --all >"$tmp/valid-now" || fail "\"nix path-info --all\" failed"
+  drop_in "$state/valid-at-start" <"$tmp/valid-now" | grep -v '\.drv$' >"$tmp/new-paths"
+  cat "$tmp/roots" "$tmp/new-paths" | LC_ALL=C sort -u >"$tmp/made"
+  query "$tmp/made" -q --deriver | grep '\.drv$' >>"$tmp/drvs"
+  LC_ALL=C sort -u -o "$tmp/drvs" "$tmp/drvs"
+fi
 : >"$tmp/build-closure"
-if [ "$capture" = build-closure ]; then
-  # Everything needed to build the results again without the network, downloads
-  # and build-time-only dependencies (compilers) included: the valid paths of the
-  # build closure of the built derivations and of the results' derivations. Chosen
-  # over the store's new paths (valid after the job minus before it), which cost
-  # about the same (BENCHMARKS.md) but also take in whatever other jobs add to a
-  # shared store at the same time, and miss inputs that were valid before the job.
-  {
-    cat "$tmp/valid-drvs"
-    if [ -s "$tmp/roots" ]; then
-      xargs nix-store -q --deriver <"$tmp/roots" | grep '\.drv$' | LC_ALL=C sort -u | keep_in "$tmp/valid-now"
-    fi
-  } | LC_ALL=C sort -u >"$tmp/build-drvs"
-  if [ -s "$tmp/build-drvs" ]; then
-    xargs nix-store -qR --include-outputs <"$tmp/build-drvs" >"$tmp/build-closure" ||
-      fail "nix-store -qR --include-outputs failed"
-  fi
-fi
+: >"$tmp/closed"
 case $capture in
-  built) cat "$tmp/built-outs" "$tmp/roots" ;;
-  runtime-closure) cat "$tmp/roots" ;;
-  *) cat "$tmp/built-outs" "$tmp/roots" "$tmp/build-closure" ;;
-esac | grep -v '\.drv$' | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/selected"
-: >"$tmp/closure"
-if [ -s "$tmp/selected" ]; then
-  # With everything it needs at run time: a cache entry is usable only with its
-  # references.
-  xargs nix-store -qR <"$tmp/selected" | LC_ALL=C sort -u >"$tmp/closure" || fail "nix-store -qR failed"
-fi
+  built)
+    # Nix 2.8.0 leaves OUT_PATHS empty (NixOS/nix#6446): the derivation tells.
+    query "$tmp/drvs" -q --outputs >>"$tmp/built-outs"
+    cat "$tmp/built-outs" "$tmp/roots" | LC_ALL=C sort -u >"$tmp/selected"
+    ;;
+  runtime-closure)
+    # ... and the top of what the job made: outputs of its derivations that no other
+    # of them used.
+    query "$tmp/drvs" -q --references | grep '\.drv$' | LC_ALL=C sort -u >"$tmp/inputs"
+    drop_in "$tmp/inputs" <"$tmp/drvs" >"$tmp/top"
+    query "$tmp/top" -q --outputs >>"$tmp/roots"
+    LC_ALL=C sort -u "$tmp/roots" >"$tmp/selected"
+    ;;
+  *)
+    # build-closure: everything needed to build the results again without the
+    # network, downloads and build-time-only dependencies (compilers) included: the
+    # valid paths of the build closure (nix-store -qR --include-outputs) of the
+    # derivations of what the job added and of its results, and what it added. The
+    # build closure, not only the new paths, so that inputs that were in the store
+    # before the job (a runner that keeps its store) are cached too.
+    query "$tmp/drvs" -qR --include-outputs >"$tmp/build-closure"
+    # That is closed under references already: only paths outside it (an extra root
+    # or a download that no derivation of the job made) need another query.
+    grep -v '\.drv$' "$tmp/build-closure" >"$tmp/closed"
+    cat "$tmp/roots" "$tmp/new-paths" | drop_in "$tmp/build-closure" >"$tmp/selected"
+    ;;
+esac
+# Derivations are left out: evaluation recreates them and substitution never needs
+# them. With everything the rest needs at run time: a cache entry is usable only
+# with its references.
+grep -v '\.drv$' "$tmp/selected" >"$tmp/selected.out"
+{
+  cat "$tmp/closed"
+  query "$tmp/selected.out" -qR
+} | LC_ALL=C sort -u >"$tmp/closure"
+roots=$(wc -l <"$tmp/roots" | tr -d ' ')
 # Excluded paths leave with what refers to them: nix copy would otherwise copy them
 # along, and a narinfo without its references is unusable.
 excluded <"$tmp/closure" >"$tmp/excluded"
@@ -391,15 +416,12 @@ if [ -s "$tmp/excluded" ]; then
   mv "$tmp/kept" "$tmp/closure"
 fi
 # Used by this job, for the least-recently-used order of the prune: what it
-# captured and, under build-closure, the cached outputs of every derivation of the
-# build closure, so that a warm run that substitutes only run-time paths keeps the
-# compilers fresh too.
-{
-  cat "$tmp/closure"
-  if [ -s "$tmp/build-closure" ]; then
-    grep '\.drv$' "$tmp/build-closure" | xargs nix-store -q --outputs 2>/dev/null
-  fi
-} | awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
+# captured and, under build-closure, the outputs of every derivation of the build
+# closure, so that a warm run that substitutes only run-time paths keeps the
+# compilers fresh too. Asked while nix copy runs.
+grep '\.drv$' "$tmp/build-closure" >"$tmp/closure-drvs"
+query "$tmp/closure-drvs" -q --outputs >"$tmp/closure-outs" 2>/dev/null &
+asking=$!
 # Not yet in the cache (a narinfo is written last, after its NAR).
 while read -r p; do
   h=${p##*/}
@@ -414,6 +436,9 @@ if [ "$count" -gt 0 ]; then
     fail "nix copy of $count paths to '$cache' failed (above)"
   fi
 fi
+wait "$asking"
+cat "$tmp/closure" "$tmp/closure-outs" |
+  awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
 
 # 3. Prune to the budget, least recently used first.
 examine "$budget"

@@ -1,0 +1,333 @@
+// npm run bench: the generated runtime against the alternatives on a hermetic graph
+// (no network, no nixpkgs), with real Nix. Prints Markdown for BENCHMARKS.md.
+//
+// BENCH_PACKAGES (default 80) packages of BENCH_PACKAGE_KIB (default 1024) KiB each,
+// half random and half text, in a chain, built with a toolchain (static busybox as a
+// store path). BENCH_RUNS (default 10) runs for the size-over-time measurement.
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Config } from "../src/config.js";
+import { makePlan } from "../src/plan.js";
+import { render } from "../src/render.js";
+
+const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
+const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 3);
+const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
+const CACHE = ".nix-ci-cache/cache";
+
+interface Timed {
+  status: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function sh(cmd: string, cwd: string, env: Record<string, string> = {}): Timed {
+  const t0 = performance.now();
+  const r = spawnSync("/bin/sh", ["-c", cmd], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NIX_CONFIG, ...env },
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`failed (${r.status}): ${cmd}\n${r.stderr}`);
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, seconds };
+}
+
+const built = (stderr: string) => stderr.split("\n").filter((l) => /^building '\/nix\/store\/[^']+\.drv'/.test(l)).length;
+
+function config(mode: "file" | "chroot", more: Partial<Config> = {}): Config {
+  return {
+    providers: ["github"],
+    platforms: ["linux"],
+    mode,
+    cacheDir: CACHE,
+    keyFiles: [],
+    compression: "zstd",
+    build: "nix-build",
+    capture: "build-closure",
+    maxSize: "1T",
+    extraRoots: [],
+    exclude: [],
+    ...more,
+  };
+}
+
+function writeRuntime(dir: string, c: Config): void {
+  for (const f of render(makePlan(c)).files) {
+    if (!f.path.startsWith(".nix-ci-cache/")) continue;
+    mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+    writeFileSync(join(dir, f.path), f.content);
+    chmodSync(join(dir, f.path), f.mode);
+  }
+}
+
+/** The graph: toolchain, then p0 … p<n-1> in a chain; `top` (the leaf) changes with `variant`. */
+function writeGraph(dir: string, tag: string, variant = "v0"): void {
+  mkdirSync(join(dir, "busybox-src", "bin"), { recursive: true });
+  copyFileSync("/bin/busybox", join(dir, "busybox-src", "bin", "sh"));
+  chmodSync(join(dir, "busybox-src", "bin", "sh"), 0o755);
+  const half = (KIB * 1024) / 2;
+  writeFileSync(
+    join(dir, "graph.nix"),
+    `let
+  system = builtins.currentSystem;
+  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
+  toolchain = derivation {
+    name = "toolchain-${tag}";
+    inherit system;
+    builder = "\${src}/bin/sh";
+    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
+  };
+  pkg = name: variant: dep: derivation {
+    name = "\${name}-${tag}";
+    inherit system variant;
+    builder = "\${toolchain}/bin/sh";
+    dep = if dep == null then "" else toString dep;
+    args = [ "-c" ''
+      mkdir -p $out
+      echo "$dep" > $out/dep
+      head -c ${half} /dev/urandom > $out/random
+      yes "\${name} ${tag} some text that compresses well" | head -c ${half} > $out/text
+    '' ];
+  };
+  chain = builtins.foldl' (prev: i: pkg "p\${toString i}" "" prev) null (builtins.genList (i: i) ${PACKAGES - 1});
+in { top = pkg "top" "${variant}" chain; }
+`,
+  );
+}
+
+function deleteGraph(tag: string): void {
+  const paths = readdirSync("/nix/store")
+    .filter((n) => n.includes(`-${tag}`))
+    .map((n) => `/nix/store/${n}`);
+  if (paths.length) sh(`nix-store --delete ${paths.map((p) => `'${p}'`).join(" ")} >/dev/null 2>&1`, "/");
+}
+
+function dropLinks(dir: string): void {
+  for (const n of readdirSync(dir)) if (n.startsWith("result")) rmSync(join(dir, n));
+}
+
+function cacheBytes(cache: string): number {
+  return Number(sh(`du -sk "$C" | awk '{print $1}'`, "/", { C: cache }).stdout.trim()) * 1024;
+}
+
+function narinfoPaths(cache: string): string[] {
+  return readdirSync(cache)
+    .filter((n) => n.endsWith(".narinfo"))
+    .map((n) => /^StorePath: (.*)$/m.exec(readFileSync(join(cache, n), "utf8"))?.[1] as string);
+}
+
+/** The cache size save.sh computed at its last save: compressed NARs plus narinfos. */
+function savedSize(cache: string): number {
+  const last = readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8").trim().split("\n").at(-1) ?? "";
+  return Number(/ size=(\d+)/.exec(last)?.[1]);
+}
+
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const s = (x: number) => `${x.toFixed(2)} s`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+function main(): void {
+  const work = mkdtempSync(join(tmpdir(), "ncc-bench-"));
+  const tag = `b${Date.now().toString(36)}`;
+  const lines: string[] = [];
+  const out = (l = "") => {
+    lines.push(l);
+    console.log(l);
+  };
+  try {
+    const nix = sh("nix --version", "/").stdout.trim();
+    out(`Graph: toolchain + ${PACKAGES} packages of ${KIB} KiB (half random, half text), ${nix}, ${RUNS} runs.`);
+    out();
+    const build = "nix-build graph.nix -A top -o result";
+
+    // 1. Cold build without capture, and with ours (env.sh + hook), twice each, alternating.
+    const plain = join(work, "plain");
+    mkdirSync(plain);
+    writeGraph(plain, tag);
+    const ours = join(work, "ours");
+    mkdirSync(ours);
+    writeGraph(ours, tag);
+    writeRuntime(ours, config("file"));
+    const coldPlain: number[] = [];
+    const coldOurs: number[] = [];
+    const coldHook: number[] = [];
+    const coldNoHook: number[] = [];
+    const envTimes: number[] = [];
+    let save = { seconds: 0, stderr: "" };
+    let diff = { seconds: 0, stdout: "" };
+    let drvs = { seconds: 0, stdout: "" };
+    for (let i = 0; i < COLD_REPEATS; i++) {
+      deleteGraph(tag);
+      const p = sh(build, plain);
+      if (built(p.stderr) !== PACKAGES + 1) throw new Error(`cold build built ${built(p.stderr)}`);
+      coldPlain.push(p.seconds);
+      dropLinks(plain);
+      deleteGraph(tag);
+      // Our hook alone, without env.sh.
+      mkdirSync(join(plain, ".nix-ci-cache", "state"), { recursive: true });
+      copyFileSync(join(ours, ".nix-ci-cache", "hook.sh"), join(plain, ".nix-ci-cache", "hook.sh"));
+      chmodSync(join(plain, ".nix-ci-cache", "hook.sh"), 0o755);
+      const hk = sh(build, plain, { NIX_CONFIG: `${NIX_CONFIG}\npost-build-hook = ${plain}/.nix-ci-cache/hook.sh` });
+      coldHook.push(hk.seconds);
+      dropLinks(plain);
+      deleteGraph(tag);
+      rmSync(join(ours, CACHE), { recursive: true, force: true });
+      envTimes.push(sh(". .nix-ci-cache/env.sh", ours).seconds);
+      rmSync(join(ours, ".nix-ci-cache", "state"), { recursive: true, force: true });
+      rmSync(join(ours, CACHE), { recursive: true, force: true });
+      // env.sh's settings without the hook: what capture costs beyond the substituter.
+      const nh = sh(
+        `. .nix-ci-cache/env.sh && NIX_CONFIG=$(printf '%s\\n' "$NIX_CONFIG" | grep -v '^post-build-hook') ${build}`,
+        ours,
+      );
+      coldNoHook.push(nh.seconds);
+      dropLinks(ours);
+      deleteGraph(tag);
+      rmSync(join(ours, ".nix-ci-cache", "state"), { recursive: true, force: true });
+      const o = sh(`. .nix-ci-cache/env.sh && ${build}`, ours);
+      coldOurs.push(o.seconds);
+      // The two ways to find the build closure, on the store as the job left it.
+      diff = sh(
+        `nix path-info --all | LC_ALL=C sort >"$W/after" && LC_ALL=C comm -13 .nix-ci-cache/state/valid-at-start "$W/after" | grep -v '\\.drv$' | wc -l`,
+        ours,
+        { W: work },
+      );
+      drvs = sh(
+        `nix-store -qR --include-outputs "$(nix-store -q --deriver "$(readlink result)")" | grep -v '\\.drv$' | wc -l`,
+        ours,
+      );
+      save = sh(".nix-ci-cache/save.sh", ours);
+      dropLinks(ours);
+    }
+    if (process.env.BENCH_DEBUG) console.error({ coldPlain, coldHook, coldNoHook, coldOurs, envTimes });
+    const cold0 = Math.min(...coldPlain);
+    const cold1 = Math.min(...coldOurs);
+    if (process.env.BENCH_ONLY_COLD) return;
+    const saved = narinfoPaths(join(ours, CACHE));
+    const narBytes = cacheBytes(join(ours, CACHE));
+
+    // 2. The same paths, the other ways.
+    const list = join(work, "paths");
+    writeFileSync(list, `${saved.join("\n")}\n`);
+    const xz = sh(`xargs nix copy --to "file://$W/xz" <"$L"`, work, { W: work, L: list });
+    const tar = sh(`xargs tar -cf - <"$L" 2>/dev/null | zstd -q -T0 >"$W/paths.tar.zst"`, work, { W: work, L: list });
+    const tarBytes = cacheBytes(join(work, "paths.tar.zst"));
+    const hookDir = join(work, "hook");
+    mkdirSync(hookDir);
+    writeGraph(hookDir, tag);
+    writeFileSync(
+      join(hookDir, "hook.sh"),
+      `#!/bin/sh\nexec nix copy --extra-experimental-features nix-command --to "file://${hookDir}/cache?compression=zstd" \${OUT_PATHS:-$(nix-store -q --outputs "$DRV_PATH")}\n`,
+    );
+    chmodSync(join(hookDir, "hook.sh"), 0o755);
+    dropLinks(ours);
+    deleteGraph(tag);
+    const hooked = sh(build, hookDir, { NIX_CONFIG: `${NIX_CONFIG}\npost-build-hook = ${hookDir}/hook.sh` });
+    const hookSave = hooked.seconds - cold0;
+    dropLinks(hookDir);
+
+    out("| measurement | result | target |");
+    out("|---|---|---|");
+    out(
+      `| save: ours (save.sh, zstd, one batch, with prune) | ${s(save.seconds)} for ${saved.length} paths, ${mib(narBytes)} on disk | |`,
+    );
+    out(`| save: naive \`nix copy --to file://\` (xz) | ${s(xz.seconds)}: ours is ${ratio(xz.seconds, save.seconds)} faster | ≥ 30× |`);
+    out(
+      `| save: post-build-hook running \`nix copy\` per build | ${s(hookSave)} added to the build (${s(hooked.seconds)} vs ${s(cold0)}): ours is ${ratio(hookSave, save.seconds)} faster | |`,
+    );
+    out(
+      `| save: \`tar \\| zstd -T0\` of the same paths | ${s(tar.seconds)}, ${mib(tarBytes)}: ours takes ${ratio(save.seconds, tar.seconds)} as long | ≤ 2× |`,
+    );
+    out(
+      `| cold build with capture (env.sh + build) vs without | ${s(cold1)} vs ${s(cold0)} (best of ${COLD_REPEATS} each, alternating): ${ratio(cold1, cold0)} | ≤ 1.10× |`,
+    );
+    out(
+      `| of which: our post-build-hook alone; sourcing env.sh alone | ${s(Math.min(...coldHook))} build (${ratio(Math.min(...coldHook), cold0)}); ${s(Math.min(...envTimes))} | |`,
+    );
+    out(
+      `| build closure: store diff vs \`nix-store -qR --include-outputs\` | ${s(diff.seconds)} (${diff.stdout.trim()} paths) vs ${s(drvs.seconds)} (${drvs.stdout.trim()} paths) | |`,
+    );
+
+    // 3. Warm runs from the carried-over cache: file mode, then chroot mode.
+    const warm = join(work, "warm");
+    cpSync(ours, warm, { recursive: true });
+    rmSync(join(warm, ".nix-ci-cache", "state"), { recursive: true, force: true });
+    dropLinks(warm);
+    deleteGraph(tag);
+    const wf = sh(`. .nix-ci-cache/env.sh && ${build}`, warm);
+    out(
+      `| warm run, file mode: derivations built, time vs cold | ${built(wf.stderr)} built, ${s(wf.seconds)} vs ${s(cold1)}: ${ratio(wf.seconds, cold1)} | 0 built |`,
+    );
+    dropLinks(warm);
+    deleteGraph(tag);
+    const chroot = join(work, "chroot");
+    mkdirSync(chroot);
+    writeGraph(chroot, tag);
+    writeRuntime(chroot, config("chroot"));
+    const cc = sh(`. .nix-ci-cache/env.sh && ${build} && .nix-ci-cache/save.sh`, chroot);
+    const chrootWarm = join(work, "chroot-warm");
+    sh(`tar -C "$A" -cf - . | (mkdir -p "$B" && tar -C "$B" -xf -)`, work, { A: chroot, B: chrootWarm });
+    rmSync(join(chrootWarm, ".nix-ci-cache", "state"), { recursive: true, force: true });
+    dropLinks(chrootWarm);
+    const wc = sh(`. .nix-ci-cache/env.sh && ${build}`, chrootWarm);
+    out(
+      `| warm run, chroot mode: derivations built, time vs cold | ${built(wc.stderr)} built, ${s(wc.seconds)} vs ${s(cc.seconds)} (cold incl. save): ${ratio(wc.seconds, cc.seconds)} | 0 built |`,
+    );
+    deleteGraph(tag);
+
+    // 4. Runs in which the leaf changes: the cache with a budget vs without prune.
+    // The live closure: what one job needs, as save.sh counts it (NAR files and narinfos).
+    const live = savedSize(join(ours, CACHE));
+    // Room for a few changed leaves beyond the live closure, so that the prune acts within the runs.
+    const budget = Math.ceil((live * 1.03) / 1024);
+    const sizes: Record<string, number[]> = { pruned: [], unpruned: [] };
+    const builtPerRun: number[] = [];
+    for (const [name, maxSize] of [
+      ["pruned", `${budget}K`],
+      ["unpruned", "1T"],
+    ] as const) {
+      const dir = join(work, `runs-${name}`);
+      mkdirSync(dir);
+      writeGraph(dir, tag);
+      writeRuntime(dir, config("file", { maxSize }));
+      for (let run = 1; run <= RUNS; run++) {
+        writeGraph(dir, tag, `v${run}`);
+        dropLinks(dir);
+        deleteGraph(tag);
+        const r = sh(`. .nix-ci-cache/env.sh && ${build} && .nix-ci-cache/save.sh`, dir);
+        if (name === "pruned") builtPerRun.push(built(r.stderr));
+        if (process.env.BENCH_DEBUG) console.error(name, run, built(r.stderr), r.stderr.trim().split("\n").at(-1));
+        sizes[name]?.push(savedSize(join(dir, CACHE)));
+      }
+      dropLinks(dir);
+      deleteGraph(tag);
+    }
+    const pruned = sizes.pruned ?? [];
+    const unpruned = sizes.unpruned ?? [];
+    out(
+      `| cache size after ${RUNS} runs, one leaf changed per run: with budget ${mib(budget * 1024)} vs no prune | ${mib(pruned.at(-1) ?? 0)} (${ratio(pruned.at(-1) ?? 0, live)} of the live closure, ${mib(live)}) vs ${mib(unpruned.at(-1) ?? 0)} | within budget, ≤ 1.3× live |`,
+    );
+    out();
+    out(`Sizes per run, with budget: ${pruned.map(mib).join(", ")}`);
+    out(`Sizes per run, no prune: ${unpruned.map(mib).join(", ")}`);
+    out(`Derivations built per run, with budget: ${builtPerRun.join(", ")} (only the changed leaf)`);
+    out(`Our save, last line: ${save.stderr.trim().split("\n").at(-1)}`);
+  } finally {
+    for (const d of readdirSync(work)) {
+      try {
+        dropLinks(join(work, d));
+      } catch {}
+    }
+    deleteGraph(tag);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main();
