@@ -68,7 +68,7 @@ function writeRuntime(dir: string, c: Config): void {
 }
 
 /** The graph: toolchain, then p0 … p<n-1> in a chain; `top` (the leaf) changes with `variant`. */
-function writeGraph(dir: string, tag: string, variant = "v0"): void {
+export function writeGraph(dir: string, tag: string, variant = "v0"): void {
   mkdirSync(join(dir, "busybox-src", "bin"), { recursive: true });
   copyFileSync("/bin/busybox", join(dir, "busybox-src", "bin", "sh"));
   chmodSync(join(dir, "busybox-src", "bin", "sh"), 0o755);
@@ -330,4 +330,4 @@ function main(): void {
   }
 }
 
-main();
+if (!process.env.BENCH_NO_MAIN) main();

@@ -188,6 +188,11 @@ url=$(cat "$state/cache-url") || fail "$state/cache-url is missing: source .nix-
 compression=$(cat "$state/compression") || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
 [ -d "${url#file://}" ] || fail "'${url#file://}' (the cache directory) does not exist"
 
+# The prune is POSIX awk over the narinfos rather than a helper program: it runs
+# wherever this script runs (macOS' BSD awk, busybox, GNU), needs nothing installed,
+# and reads a few thousand narinfos in milliseconds. Nix has no garbage collector
+# for binary caches to delegate to.
+#
 # One line per narinfo: "<hash> <NAR url> <NAR file size> <narinfo bytes> <reference
 # hashes>". A narinfo without StorePath or URL, or whose StorePath does not match its
 # name, is left out: it is damaged and gets removed. Nix writes the NAR first and the
@@ -300,6 +305,10 @@ examine() {
     grep -v '^drop ' "$tmp/checked" | LC_ALL=C sort -n -k1,1 |
       awk -v budget="$1" -v now="$start" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
   ) || fail "cannot read the cache '$cache'"
+}
+
+# Reads what examine found.
+examined() {
   damaged=$(wc -l <"$tmp/damaged" | tr -d ' ')
   size=$(sed -n 's/^total \([0-9]*\) .*/\1/p' "$tmp/plan")
   paths=$(sed -n 's/^total [0-9]* //p' "$tmp/plan")
@@ -319,10 +328,9 @@ sweep() {
 : >"$tmp/used"
 # 1. Repair: damaged entries and leftovers of interrupted saves go, so that what
 # this job has in its store is copied again below.
-examine -1
-repaired=$damaged
-sweep
-size_before=$size
+# In the background: it reads the cache while the capture below asks the store.
+examine -1 &
+examining=$!
 
 # 2. Capture. Every Nix call costs tens of milliseconds, so each policy makes as
 # few as it can, and filters for validity only when a call fails (a path collected
@@ -422,6 +430,11 @@ fi
 grep '\.drv$' "$tmp/build-closure" >"$tmp/closure-drvs"
 query "$tmp/closure-drvs" -q --outputs >"$tmp/closure-outs" 2>/dev/null &
 asking=$!
+wait "$examining" || exit 1
+examined
+repaired=$damaged
+sweep
+size_before=$size
 # Not yet in the cache (a narinfo is written last, after its NAR).
 while read -r p; do
   h=${p##*/}
@@ -442,6 +455,7 @@ cat "$tmp/closure" "$tmp/closure-outs" |
 
 # 3. Prune to the budget, least recently used first.
 examine "$budget"
+examined
 repaired=$((repaired + damaged))
 added=$count
 awk '$1 == "evict" { n++; b += $3 } END { printf "%d %d\n", n, b }' "$tmp/plan" >"$tmp/evicted"
