@@ -217,7 +217,20 @@ function main(): void {
     const list = join(work, "paths");
     writeFileSync(list, `${saved.join("\n")}\n`);
     const xz = sh(`xargs nix copy --to "file://$W/xz" <"$L"`, work, { W: work, L: list });
-    const tar = sh(`xargs tar -cf - <"$L" 2>/dev/null | zstd -q -T0 >"$W/paths.tar.zst"`, work, { W: work, L: list });
+    // The fast ones are repeated, alternating, and the best taken: this machine is shared.
+    const rounds: Record<"ours" | "zstd" | "tar", number[]> = { ours: [], zstd: [], tar: [] };
+    for (let i = 0; i < 3; i++) {
+      for (const n of readdirSync(join(ours, CACHE))) rmSync(join(ours, CACHE, n), { recursive: true, force: true });
+      save = sh(".nix-ci-cache/save.sh", ours);
+      rounds.ours.push(save.seconds);
+      rmSync(join(work, "zstd"), { recursive: true, force: true });
+      rounds.zstd.push(sh(`xargs nix copy --to "file://$W/zstd?compression=zstd" <"$L"`, work, { W: work, L: list }).seconds);
+      rounds.tar.push(sh(`xargs tar -cf - <"$L" 2>/dev/null | zstd -q -T0 >"$W/paths.tar.zst"`, work, { W: work, L: list }).seconds);
+    }
+    if (process.env.BENCH_DEBUG) console.error(rounds);
+    save.seconds = Math.min(...rounds.ours);
+    const plainZstd = { seconds: Math.min(...rounds.zstd) };
+    const tar = { seconds: Math.min(...rounds.tar) };
     const tarBytes = cacheBytes(join(work, "paths.tar.zst"));
     const hookDir = join(work, "hook");
     mkdirSync(hookDir);
@@ -236,14 +249,17 @@ function main(): void {
     out("| measurement | result | target |");
     out("|---|---|---|");
     out(
-      `| save: ours (save.sh, zstd, one batch, with prune) | ${s(save.seconds)} for ${saved.length} paths, ${mib(narBytes)} on disk | |`,
+      `| save: ours (save.sh, zstd, one batch, with prune; best of 3) | ${s(save.seconds)} for ${saved.length} paths, ${mib(narBytes)} on disk | |`,
     );
     out(`| save: naive \`nix copy --to file://\` (xz) | ${s(xz.seconds)}: ours is ${ratio(xz.seconds, save.seconds)} faster | ≥ 30× |`);
+    out(
+      `| of which: one plain \`nix copy --to file://…?compression=zstd\` of the same paths | ${s(plainZstd.seconds)}: ${ratio(plainZstd.seconds, tar.seconds)} of \`tar \\| zstd\`; the rest of ours (capture queries, checks, prune, lock) ${s(save.seconds - plainZstd.seconds)} | |`,
+    );
     out(
       `| save: post-build-hook running \`nix copy\` per build | ${s(hookSave)} added to the build (${s(hooked.seconds)} vs ${s(cold0)}): ours is ${ratio(hookSave, save.seconds)} faster | |`,
     );
     out(
-      `| save: \`tar \\| zstd -T0\` of the same paths | ${s(tar.seconds)}, ${mib(tarBytes)}: ours takes ${ratio(save.seconds, tar.seconds)} as long | ≤ 2× |`,
+      `| save: \`tar \\| zstd -T0\` of the same paths (best of 3) | ${s(tar.seconds)}, ${mib(tarBytes)}: ours takes ${ratio(save.seconds, tar.seconds)} as long | ≤ 2× |`,
     );
     out(
       `| cold build with capture (env.sh + build) vs without | ${s(cold1)} vs ${s(cold0)} (best of ${COLD_REPEATS} each, alternating): ${ratio(cold1, cold0)} | ≤ 1.10× |`,

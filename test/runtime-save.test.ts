@@ -293,6 +293,29 @@ describe("save.sh prune (real Nix)", () => {
 });
 
 describe("save.sh under real conditions (real Nix)", () => {
+  it("takes over a lock more than an hour old, and writes the summary to $GITHUB_STEP_SUMMARY", () => {
+    requireNix();
+    const dir = project("lock");
+    const cache = join(dir, CACHE);
+    const lock = join(cache, "nix-ci-cache", "lock");
+    mkdirSync(lock, { recursive: true });
+    // Another host's: its process cannot be asked, only the lock's age tells.
+    writeFileSync(join(lock, "owner"), "another-runner 4242 0\n");
+    const summary = join(dirname(dir), "step summary.md");
+    const r = run('. .nix-ci-cache/env.sh && touch -t 202001010000 "$L" && .nix-ci-cache/save.sh', {
+      cwd: dir,
+      env: cleanEnv({ L: lock, GITHUB_STEP_SUMMARY: summary }),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("removed a stale lock (another-runner 4242 0): it is more than an hour old");
+    expect(existsSync(lock)).toBe(false);
+    const md = readFileSync(summary, "utf8");
+    expect(md).toMatch(
+      /^### nix-ci-cache \(file mode, capture build-closure\)\n\n\| added \| pruned \| repaired \| cache size \| budget \| paths \| time \|\n\|---/,
+    );
+    expect(md).toMatch(/\| 0 paths, 0 B \| 0 paths, 0 B \| 0 \| 0 B \(0%\) \| 4\.0 GiB \| 0 \| \d+s \|/);
+  });
+
   it("two saves into one cache directory at once: both complete, nothing lost, nothing corrupt", async () => {
     requireNix();
     const shared = join(mkdtempSync(join(tmpdir(), "ncc-shared-")), "shared cache $x");

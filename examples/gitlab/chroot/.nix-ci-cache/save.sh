@@ -144,14 +144,6 @@ out_links() {
 keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
 drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 
-human() {
-  awk -v b="$1" 'BEGIN {
-    split("B KiB MiB GiB TiB", u, " "); i = 1
-    while (b >= 1024 && i < 5) { b /= 1024; i++ }
-    fmt = i == 1 ? "%d %s" : "%.1f %s"
-    printf fmt, b, u[i]
-  }'
-}
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -163,23 +155,35 @@ log_save() {
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
+# One awk for every number of the summary, and for the Markdown table of the
+# provider's step summary. Paths go through the environment: awk -v would read
+# backslashes in them as escapes.
 summary() {
   secs=$(($(date +%s) - start))
-  pct=$(awk -v s="$size" -v b="$budget" 'BEGIN { printf "%d", (b > 0 ? 100 * s / b : 0) }')
-  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
-  if [ "$size" -gt "$budget" ]; then
-    say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
+  md=${GITHUB_STEP_SUMMARY:-}
+  if [ -n "$md" ] && ! : >>"$md"; then
+    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
+    md=
   fi
-  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-    {
-      printf '### nix-ci-cache (chroot mode, capture %s)\n\n' "$capture"
-      printf '| added | pruned | repaired | cache size | budget | paths | time |\n'
-      printf '|---|---|---|---|---|---|---|\n'
-      printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' \
-        "$added" "$(human "$added_bytes")" "$pruned" "$(human "$pruned_bytes")" "$repaired" \
-        "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
-    } >>"$GITHUB_STEP_SUMMARY" 2>/dev/null || say "warning: cannot write to \$GITHUB_STEP_SUMMARY"
-  fi
+  NCC_MD=$md NCC_CACHE=$cache awk -v added="$added" -v added_bytes="$added_bytes" -v pruned="$pruned" \
+    -v pruned_bytes="$pruned_bytes" -v repaired="$repaired" -v size="$size" -v budget="$budget" \
+    -v paths="$paths" -v secs="$secs" -v capture="$capture" '
+    function human(b,  i, u) {
+      split("B KiB MiB GiB TiB", u, " "); i = 1
+      while (b >= 1024 && i < 5) { b /= 1024; i++ }
+      return i == 1 ? sprintf("%d %s", b, u[i]) : sprintf("%.1f %s", b, u[i])
+    }
+    BEGIN {
+      cache = ENVIRON["NCC_CACHE"]; md = ENVIRON["NCC_MD"]
+      pct = budget > 0 ? int(100 * size / budget) : 0
+      printf "nix-ci-cache: saved %d new paths (%d KiB) to %s; pruned %d paths (%d KiB); repaired %d; cache %s of %s budget (%d%%), %d paths; %ds\n", added, added_bytes / 1024, cache, pruned, pruned_bytes / 1024, repaired, human(size), human(budget), pct, paths, secs > "/dev/stderr"
+      if (size > budget) print "nix-ci-cache: warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths" > "/dev/stderr"
+      if (md == "") exit
+      printf "### nix-ci-cache (chroot mode, capture %s)\n\n", capture > md
+      print "| added | pruned | repaired | cache size | budget | paths | time |" > md
+      print "|---|---|---|---|---|---|---|" > md
+      printf "| %d paths, %s | %d paths, %s | %d | %s (%d%%) | %s | %d | %ds |\n\n", added, human(added_bytes), pruned, human(pruned_bytes), repaired, human(size), pct, human(budget), paths, secs > md
+    }'
 }
 
 take_lock

@@ -144,14 +144,6 @@ out_links() {
 keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
 drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 
-human() {
-  awk -v b="$1" 'BEGIN {
-    split("B KiB MiB GiB TiB", u, " "); i = 1
-    while (b >= 1024 && i < 5) { b /= 1024; i++ }
-    fmt = i == 1 ? "%d %s" : "%.1f %s"
-    printf fmt, b, u[i]
-  }'
-}
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -163,23 +155,35 @@ log_save() {
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
+# One awk for every number of the summary, and for the Markdown table of the
+# provider's step summary. Paths go through the environment: awk -v would read
+# backslashes in them as escapes.
 summary() {
   secs=$(($(date +%s) - start))
-  pct=$(awk -v s="$size" -v b="$budget" 'BEGIN { printf "%d", (b > 0 ? 100 * s / b : 0) }')
-  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
-  if [ "$size" -gt "$budget" ]; then
-    say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
+  md=${GITHUB_STEP_SUMMARY:-}
+  if [ -n "$md" ] && ! : >>"$md"; then
+    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
+    md=
   fi
-  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-    {
-      printf '### nix-ci-cache (file mode, capture %s)\n\n' "$capture"
-      printf '| added | pruned | repaired | cache size | budget | paths | time |\n'
-      printf '|---|---|---|---|---|---|---|\n'
-      printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' \
-        "$added" "$(human "$added_bytes")" "$pruned" "$(human "$pruned_bytes")" "$repaired" \
-        "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
-    } >>"$GITHUB_STEP_SUMMARY" 2>/dev/null || say "warning: cannot write to \$GITHUB_STEP_SUMMARY"
-  fi
+  NCC_MD=$md NCC_CACHE=$cache awk -v added="$added" -v added_bytes="$added_bytes" -v pruned="$pruned" \
+    -v pruned_bytes="$pruned_bytes" -v repaired="$repaired" -v size="$size" -v budget="$budget" \
+    -v paths="$paths" -v secs="$secs" -v capture="$capture" '
+    function human(b,  i, u) {
+      split("B KiB MiB GiB TiB", u, " "); i = 1
+      while (b >= 1024 && i < 5) { b /= 1024; i++ }
+      return i == 1 ? sprintf("%d %s", b, u[i]) : sprintf("%.1f %s", b, u[i])
+    }
+    BEGIN {
+      cache = ENVIRON["NCC_CACHE"]; md = ENVIRON["NCC_MD"]
+      pct = budget > 0 ? int(100 * size / budget) : 0
+      printf "nix-ci-cache: saved %d new paths (%d KiB) to %s; pruned %d paths (%d KiB); repaired %d; cache %s of %s budget (%d%%), %d paths; %ds\n", added, added_bytes / 1024, cache, pruned, pruned_bytes / 1024, repaired, human(size), human(budget), pct, paths, secs > "/dev/stderr"
+      if (size > budget) print "nix-ci-cache: warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths" > "/dev/stderr"
+      if (md == "") exit
+      printf "### nix-ci-cache (file mode, capture %s)\n\n", capture > md
+      print "| added | pruned | repaired | cache size | budget | paths | time |" > md
+      print "|---|---|---|---|---|---|---|" > md
+      printf "| %d paths, %s | %d paths, %s | %d | %s (%d%%) | %s | %d | %ds |\n\n", added, human(added_bytes), pruned, human(pruned_bytes), repaired, human(size), pct, human(budget), paths, secs > md
+    }'
 }
 
 take_lock
@@ -215,17 +219,20 @@ FNR == 1 { flush(); f = FILENAME; path = ""; url = ""; fs = ""; ns = ""; refs = 
 /^References:/ { for (i = 2; i <= NF; i++) { r = $i; sub(/-.*$/, "", r); refs = refs " " r } }
 END { flush() }'
 
-# Inputs: "nars" (ls -ln of nar/), "times" (hash, last used), the inventory. Keeps an
-# entry whose NAR exists with the size its narinfo says (a truncated or missing NAR
-# is damage) and whose references are all kept; prints "drop <hash>" for the others
-# and "<time> <hash> <url> <size> <bytes> <refs>" for the rest.
+# Inputs: "nars" (ls -ln of nar/), the last-used times (entries, then this save's),
+# the list of narinfo files, the inventory. Keeps an entry whose NAR exists with the
+# size its narinfo says (a truncated or missing NAR is damage) and whose references
+# are all kept, and prints "<time> <hash> <url> <size> <bytes> <refs>" for it. Writes
+# the narinfo files of the others (damaged, or unparsable: never in the inventory)
+# to the file "damaged", and their number to "ndamaged".
 # shellcheck disable=SC2016 # an awk program
 check_awk='
 FILENAME == ARGV[1] { if (NF >= 9 && $1 !~ /^d/) nar["nar/" $9] = $5; next }
-FILENAME == ARGV[2] { if (!($1 in t) || $2 > t[$1]) t[$1] = $2; next }
+FILENAME == ARGV[2] || FILENAME == ARGV[3] { if (!($1 in t) || $2 > t[$1]) t[$1] = $2; next }
+FILENAME == ARGV[4] { listed[++nl] = $0; next }
 {
   h = $1
-  if (!($2 in nar) || nar[$2] != $3) { print "drop " h; next }
+  if (!($2 in nar) || nar[$2] != $3) next
   ok[h] = 1; line[h] = $0; refs[h] = ""
   for (i = 5; i <= NF; i++) refs[h] = refs[h] " " $i
 }
@@ -234,17 +241,23 @@ END {
     changed = 0
     for (h in ok) {
       n = split(refs[h], r, " ")
-      for (i = 1; i <= n; i++) if (r[i] != h && !(r[i] in ok)) { delete ok[h]; print "drop " h; changed = 1; break }
+      for (i = 1; i <= n; i++) if (r[i] != h && !(r[i] in ok)) { delete ok[h]; changed = 1; break }
     }
   } while (changed)
   for (h in ok) { tt = 0; if (h in t) tt = t[h]; print tt, line[h] }
+  bad = 0
+  for (i = 1; i <= nl; i++) {
+    h = listed[i]; sub(/^.*\//, "", h); sub(/\.narinfo$/, "", h)
+    if (!(h in ok)) { print listed[i] > damaged; bad++ }
+  }
+  print bad > ndamaged
 }'
 
 # Input: "nars", then the kept entries sorted by last use, oldest first. Evicts the
 # oldest until the cache fits the budget (-1: no eviction), each with everything in
 # the cache that refers to it; never what this save used (time >= now). Prints
-# "evict <hash> <size>", "keep <hash> <time>", "orphan <NAR file>" and
-# "total <bytes> <entries>".
+# "evict <hash> <size>", "keep <hash> <time>" and "orphan <NAR file>", and writes
+# "<bytes> <entries>" after all that to the file "totals".
 # shellcheck disable=SC2016 # an awk program
 prune_awk='
 FILENAME == ARGV[1] { if (NF >= 9 && $1 !~ /^d/) nar["nar/" $9] = $5; next }
@@ -279,7 +292,7 @@ END {
   count = 0
   for (i = 1; i <= n; i++) { h = order[i]; if (!(h in gone)) { print "keep " h, time[h]; count++ } }
   for (u in nar) if (!(users[u] > 0)) { sub(/^nar\//, "", u); print "orphan " u }
-  print "total " total + 0, count
+  print total + 0, count > totals
 }'
 
 # Runs the check and the prune over the cache with budget $1; the result is in
@@ -288,7 +301,7 @@ END {
 examine() {
   (
     cd "$cache" || exit 1
-    find . ! -name . -prune -name '*.narinfo' -type f | sed 's|^\./||' >"$tmp/narinfos"
+    find . ! -name . -prune -name '*.narinfo' -type f >"$tmp/narinfos"
     # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
     # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
     if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
@@ -296,22 +309,21 @@ examine() {
     if [ -s "$tmp/narinfos" ]; then
       xargs awk "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
     fi
-    cat "$meta/entries" "$tmp/used" 2>/dev/null >"$tmp/times"
-    awk "$check_awk" "$tmp/nars" "$tmp/times" "$tmp/inventory" >"$tmp/checked" || exit 1
-    # Every narinfo that is not kept (unparsable ones never reach the inventory).
-    awk '$1 != "drop" { print $2 ".narinfo" }' "$tmp/checked" | LC_ALL=C sort >"$tmp/good"
-    drop_in "$tmp/good" <"$tmp/narinfos" >"$tmp/damaged"
-    while read -r f; do rm -f "./$f"; done <"$tmp/damaged"
-    grep -v '^drop ' "$tmp/checked" | LC_ALL=C sort -n -k1,1 |
-      awk -v budget="$1" -v now="$start" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
+    [ -f "$meta/entries" ] || : >"$meta/entries"
+    : >"$tmp/damaged"
+    awk -v damaged="$tmp/damaged" -v ndamaged="$tmp/ndamaged" "$check_awk" \
+      "$tmp/nars" "$meta/entries" "$tmp/used" "$tmp/narinfos" "$tmp/inventory" |
+      LC_ALL=C sort -n -k1,1 |
+      awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
+    # Names are <hash>.narinfo: no spaces.
+    if [ -s "$tmp/damaged" ]; then xargs rm -f <"$tmp/damaged"; fi
   ) || fail "cannot read the cache '$cache'"
 }
 
 # Reads what examine found.
 examined() {
-  damaged=$(wc -l <"$tmp/damaged" | tr -d ' ')
-  size=$(sed -n 's/^total \([0-9]*\) .*/\1/p' "$tmp/plan")
-  paths=$(sed -n 's/^total [0-9]* //p' "$tmp/plan")
+  read -r damaged <"$tmp/ndamaged"
+  read -r size paths <"$tmp/totals"
 }
 
 # Removes NAR files no narinfo points to (an interrupted save, or evicted entries),
