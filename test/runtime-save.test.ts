@@ -444,6 +444,10 @@ describe("save.sh prune in chroot mode (real Nix)", () => {
     r = job(dir, "nix-build leaf.nix -o result");
     expect(r.status, r.stderr).toBe(0);
     expect(countBuilt(r.stderr)).toBe(0);
+    const stats = cacheStats(join(dir, CACHE));
+    expect(stats).toMatchObject({ kind: "chroot" });
+    expect(stats.kind === "chroot" && stats.entries).toBe(names.filter((n) => !n.startsWith(".") && !n.endsWith(".lock")).length);
+    expect(stats.saves.map((s) => s.mode)).toEqual(["chroot", "chroot", "chroot"]);
   });
 });
 
