@@ -344,6 +344,8 @@ _ncc_main() {
   # save.sh copies through the same plain path Nix was given.
   printf 'file://%s\n' "$_ncc_cache_url_path" >"$_ncc_state/cache-url"
   printf '%s\n' "$_ncc_compression" >"$_ncc_state/compression"
+  # save.sh reads it instead of asking "nix --version" again (tens of milliseconds).
+  printf '%s\n' "$_ncc_version" >"$_ncc_state/nix-version"
 
   # Also when the daemon has the settings: a client's own "substituters = ..." (its
   # NIX_CONFIG, its nix.conf) replaces the daemon's list for the connection, filtered

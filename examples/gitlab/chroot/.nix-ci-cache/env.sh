@@ -167,6 +167,8 @@ _ncc_main() {
     rm -f "$_ncc_state/note-shown"
     printf '%s\n' "$_ncc_cache" >"$_ncc_state/started"
   fi
+  # save.sh reads it instead of asking "nix --version" again (tens of milliseconds).
+  printf '%s\n' "$_ncc_version" >"$_ncc_state/nix-version"
 
   # Also when the daemon has the settings: a client's own "substituters = ..." (its
   # NIX_CONFIG, its nix.conf) replaces the daemon's list for the connection, filtered

@@ -35,7 +35,10 @@ if [ ! -f "$state/started" ]; then
 fi
 [ -d "$cache" ] || fail "the cache directory '$cache' does not exist"
 command -v nix >/dev/null 2>&1 || fail "nix is not on PATH"
-version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+# As env.sh found it in this job, else asked again.
+version=
+[ ! -f "$state/nix-version" ] || read -r version <"$state/nix-version"
+[ -n "$version" ] || version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
 major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%[!0-9]*}
@@ -106,7 +109,7 @@ take_lock() {
 # Lines "<hash> <path>" in, the paths whose name (after the hash) matches an
 # exclude pattern out.
 excluded() {
-  cat >/dev/null
+  :
 }
 
 # The configured extra roots, one per line.
@@ -214,13 +217,13 @@ if [ -f "$meta/valid-after-save" ]; then
 else
   cp "$tmp/valid-now" "$tmp/new"
 fi
-added=$(wc -l <"$tmp/new" | tr -d ' ')
+added=$(($(wc -l <"$tmp/new")))
 {
   out_links
   resolve_extra_roots
   [ "$capture" = runtime-closure ] || cat "$tmp/new"
 } | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/roots"
-roots=$(wc -l <"$tmp/roots" | tr -d ' ')
+roots=$(($(wc -l <"$tmp/roots")))
 cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
 before_k=$(du -sk "$store_root" 2>/dev/null | awk '{print $1}')
 if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
@@ -246,7 +249,7 @@ if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
   fi
   rm -rf "$gcroots"
   valid >"$tmp/valid-after" || fail "cannot list the chroot store's valid paths"
-  pruned=$(drop_in "$tmp/valid-after" <"$tmp/valid-now" | wc -l | tr -d ' ')
+  pruned=$(($(drop_in "$tmp/valid-after" <"$tmp/valid-now" | wc -l)))
   cp "$tmp/valid-after" "$tmp/valid-now"
 fi
 cp "$tmp/valid-now" "$meta/valid-after-save.tmp.$$" && mv "$meta/valid-after-save.tmp.$$" "$meta/valid-after-save"
@@ -255,6 +258,6 @@ size=$((${size_k:-0} * 1024))
 [ -n "${before_k:-}" ] && pruned_bytes=$(((before_k - ${size_k:-0}) * 1024))
 [ "$pruned" -gt 0 ] || pruned_bytes=0
 added_bytes=0
-paths=$(wc -l <"$tmp/valid-now" | tr -d ' ')
+paths=$(($(wc -l <"$tmp/valid-now")))
 log_save
 summary

@@ -35,7 +35,10 @@ if [ ! -f "$state/started" ]; then
 fi
 [ -d "$cache" ] || fail "the cache directory '$cache' does not exist"
 command -v nix >/dev/null 2>&1 || fail "nix is not on PATH"
-version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+# As env.sh found it in this job, else asked again.
+version=
+[ ! -f "$state/nix-version" ] || read -r version <"$state/nix-version"
+[ -n "$version" ] || version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
 major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%[!0-9]*}
@@ -106,7 +109,7 @@ take_lock() {
 # Lines "<hash> <path>" in, the paths whose name (after the hash) matches an
 # exclude pattern out.
 excluded() {
-  cat >/dev/null
+  :
 }
 
 # The configured extra roots, one per line.
@@ -426,7 +429,7 @@ grep -v '\.drv$' "$tmp/selected" >"$tmp/selected.out"
   cat "$tmp/closed"
   query "$tmp/selected.out" -qR
 } | LC_ALL=C sort -u >"$tmp/closure"
-roots=$(wc -l <"$tmp/roots" | tr -d ' ')
+roots=$(($(wc -l <"$tmp/roots")))
 # Excluded paths leave with what refers to them: nix copy would otherwise copy them
 # along, and a narinfo without its references is unusable.
 excluded <"$tmp/closure" >"$tmp/excluded"
@@ -452,7 +455,7 @@ while read -r p; do
   h=${p##*/}
   [ -f "$cache/${h%%-*}.narinfo" ] || printf '%s\n' "$p"
 done <"$tmp/closure" >"$tmp/new"
-count=$(wc -l <"$tmp/new" | tr -d ' ')
+count=$(($(wc -l <"$tmp/new")))
 if [ "$count" -gt 0 ]; then
   # One batch: nix copy compresses in parallel and skips what is there.
   # shellcheck disable=SC2086 # $flags is a list of words
