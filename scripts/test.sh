@@ -3,4 +3,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+npm run --silent typecheck
+npx biome check src test bin
 npx vitest run "$@"

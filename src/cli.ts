@@ -18,6 +18,7 @@ import { UsageError } from "./errors.js";
 import { initPlan, renderConfigFile } from "./init.js";
 import { VERSION } from "./package.js";
 import { makePlan } from "./plan.js";
+import { PROVIDER_IDS } from "./providers/index.js";
 import { render } from "./render.js";
 import { cacheStats, formatStats } from "./stats.js";
 import { applyChanges, type Change, ForeignFilesError, planChanges, unifiedDiff } from "./write.js";
@@ -32,7 +33,8 @@ Usage:
                                      (default: cacheDir of ${CONFIG_PATH})
 
 Options:
-  --provider <id>[,<id>…]   CI providers: github, gitlab (init; default: detected, else github)
+  --provider <id>[,<id>…]   CI providers (init; default: detected, else github):
+                            ${PROVIDER_IDS.join(", ")}
   --platform <os>[,<os>…]   runner platforms: linux, darwin (init; default: detected)
   --mode file|chroot        file: a file:// binary cache beside /nix/store (Linux, macOS);
                             chroot: the cache directory is the store (Linux only)

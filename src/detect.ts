@@ -24,6 +24,12 @@ export function projectFacts(root: string): ProjectFacts {
   };
 }
 
+/** `NAME` is set and not empty, or `NAME=value` holds exactly. */
+function envMatches(env: NodeJS.ProcessEnv, spec: string): boolean {
+  const [name, value] = spec.split("=", 2) as [string, string | undefined];
+  return value === undefined ? Boolean(env[name]) : env[name] === value;
+}
+
 export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Detection {
   const readFile = (path: string) => {
     try {
@@ -40,11 +46,13 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Dete
     }
   };
   const providers: Detection["providers"] = [];
+  const runningOn = PROVIDER_IDS.filter((id) => envMatches(env, PROVIDERS[id].detectEnv));
   for (const id of PROVIDER_IDS) {
     const provider = PROVIDERS[id];
     const file = provider.detectFiles.find((f) => existsSync(join(root, f)));
     if (file) providers.push({ id, reason: `found ${file}` });
-    else if (env[provider.detectEnv])
+    // Forgejo also sets GITHUB_ACTIONS: the more specific provider wins.
+    else if (runningOn.includes(id) && !runningOn.some((other) => PROVIDERS[other].supersedes?.includes(id)))
       providers.push({ id, reason: `running on ${provider.name} (${provider.detectEnv} is set)` });
   }
   return {

@@ -87,6 +87,17 @@ describe("init", () => {
     expect(chroot.stderr).toContain("runs-on: macos-14");
   });
 
+  it.each([
+    [{ FORGEJO_ACTIONS: "true", GITHUB_ACTIONS: "true" }, "forgejo"],
+    [{ GITHUB_ACTIONS: "true" }, "github"],
+    [{ CI_NAME: "sourcehut" }, "sourcehut"],
+    [{ CI_NAME: "codeship" }, "github"],
+  ])("detects the provider it runs on from %j", async (env, id) => {
+    const result = await runCli(tempProject(), ["init", "--yes"], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^providers: ${id} \\(`, "m"));
+  });
+
   it("takes chroot mode on Linux and generates the wrappers", async () => {
     const root = tempProject();
     const result = await runCli(root, ["init", "--yes", "--mode", "chroot", "--provider", "gitlab"]);

@@ -33,6 +33,7 @@ export const forgejo: Provider = {
     "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",
   validatedBy: "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix",
   detectEnv: "FORGEJO_ACTIONS",
+  supersedes: ["github"],
   detectFiles: [WORKFLOWS],
   keysImmutable: true,
   saveOnFailure: true,

@@ -52,7 +52,7 @@ export const sourcehut: Provider = {
     "none: builds.sr.ht has no cache; a remote you provide (rsync over ssh, key as a secret) is restored before and added to after every build",
   scope: "whoever holds the ssh key secret writes the remote; builds.sr.ht gives secrets only to builds their owner submits",
   validatedBy: "SchemaStore's builds.sr.ht schema, shellcheck; run twice on real Nix with a local directory as the remote",
-  detectEnv: "CI_NAME",
+  detectEnv: "CI_NAME=sourcehut",
   detectFiles: [MANIFEST, ".builds"],
   keysImmutable: false,
   // The build task saves on its way out (trap), also after a failed build.

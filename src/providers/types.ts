@@ -42,8 +42,10 @@ export interface Provider {
   scope: string;
   /** What checks the generated files in our tests, in words. */
   validatedBy: string;
-  /** Environment variable the provider sets in every job. */
+  /** Environment variable the provider sets in every job: `NAME` (set) or `NAME=value`. */
   detectEnv: string;
+  /** Providers whose detection variables this one also sets, so they must not be detected with it. */
+  supersedes?: string[];
   /** Files whose presence shows that a repository uses this provider. */
   detectFiles: string[];
   /** Saved cache keys cannot be overwritten, so each run saves under a new key. */

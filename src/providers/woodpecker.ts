@@ -46,7 +46,7 @@ export const woodpecker: Provider = {
   scope:
     "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",
-  detectEnv: "CI_SYSTEM_NAME",
+  detectEnv: "CI=woodpecker",
   detectFiles: [PIPELINE, ".woodpecker.yml", ".woodpecker"],
   keysImmutable: false,
   saveOnFailure: true,
