@@ -176,3 +176,31 @@ export function forgetGraph(project: Project, checkoutDir: string): void {
   }
   deleteGraph(project.graph.tag);
 }
+
+/**
+ * Where saved keys are immutable: run 1 on an empty cache builds the whole graph and
+ * saves one key; run 2 in a fresh checkout on an emptied store restores that key by
+ * prefix, builds nothing, and saves under a key of its own.
+ */
+export function coldThenWarmWithImmutableKeys(
+  project: Project,
+  store: CacheStore,
+  job: (dir: string, runId: number) => StepsResult & { restoredKey: () => string | undefined },
+): void {
+  const first = checkout(project, "run 1");
+  const cold = job(first, 101);
+  expect(cold.status, cold.log).toBe(0);
+  expect(cold.built).toBe(project.graph.packages.length + 1);
+  expect(cold.restoredKey()).toBeUndefined();
+  expect(store.keys).toHaveLength(1);
+  forgetGraph(project, first);
+
+  const second = checkout(project, "run 2");
+  const warm = job(second, 102);
+  expect(warm.status, warm.log).toBe(0);
+  expect(warm.restoredKey()).toBe(store.keys[0]);
+  expect(warm.built, warm.log).toBe(0);
+  // Keys are immutable: the second run saved under its own key.
+  expect(store.keys).toHaveLength(2);
+  forgetGraph(project, second);
+}
