@@ -10,7 +10,6 @@ import {
   type Platform,
   type ProjectFacts,
   parseConfigText,
-  type RawConfig,
   validateConfig,
 } from "./config.js";
 import { type Detection, detect, projectFacts } from "./detect.js";

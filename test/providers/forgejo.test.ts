@@ -5,15 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import {
-  CacheStore,
-  checkout,
-  coldThenWarmWithImmutableKeys,
-  forgetGraph,
-  projectWithGraph,
-  runSteps,
-  type Step,
-} from "../support/provider-run.js";
+import { CacheStore, coldThenWarmWithImmutableKeys, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
 import {
   actionlintErrors,
   sharedSchemaErrors,
