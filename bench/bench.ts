@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "../src/config.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
+import { toolchainBindings } from "../test/support/nix.js";
 
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
 const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);
@@ -76,14 +77,7 @@ export function writeGraph(dir: string, tag: string, variant = "v0"): void {
   writeFileSync(
     join(dir, "graph.nix"),
     `let
-  system = builtins.currentSystem;
-  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
-  toolchain = derivation {
-    name = "toolchain-${tag}";
-    inherit system;
-    builder = "\${src}/bin/sh";
-    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
-  };
+${toolchainBindings(tag)}
   pkg = name: variant: dep: derivation {
     name = "\${name}-${tag}";
     inherit system variant;

@@ -28,6 +28,7 @@ import {
   removeDir,
   requireNix,
   run,
+  toolchainBindings,
   uniqueTag,
   writeGraph,
   writeRuntime,
@@ -179,14 +180,7 @@ function writeLeafGraph(dir: string, tag: string, variant: string): void {
   writeFileSync(
     join(dir, "leaf.nix"),
     `let
-  system = builtins.currentSystem;
-  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
-  toolchain = derivation {
-    name = "toolchain-${tag}";
-    inherit system;
-    builder = "\${src}/bin/sh";
-    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
-  };
+${toolchainBindings(tag)}
   lib = derivation {
     name = "lib-${tag}";
     inherit system;

@@ -79,6 +79,23 @@ export interface Graph {
 }
 
 /**
+ * Nix `let` bindings shared by every hermetic graph: `system`, the busybox source from
+ * ./busybox-src, and `toolchain`, the build-time-only derivation whose bin/sh is that
+ * busybox (it picks the applet from argv[0], which Nix sets to "sh").
+ */
+export function toolchainBindings(tag: string): string {
+  return `  system = builtins.currentSystem;
+  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
+  toolchain = derivation {
+    name = "toolchain-${tag}";
+    inherit system;
+    builder = "\${src}/bin/sh";
+    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
+  };
+`.trimEnd();
+}
+
+/**
  * Writes graph.nix and busybox-src/ into dir. The toolchain derivation is busybox
  * copied into its output as bin/sh (busybox picks the applet from argv[0], and Nix
  * sets argv[0] to the builder's base name); the packages need it only to build. At run
@@ -96,14 +113,7 @@ export function writeGraph(dir: string, tag: string, n = 12): Graph {
   writeFileSync(
     join(dir, "graph.nix"),
     `let
-  system = builtins.currentSystem;
-  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
-  toolchain = derivation {
-    name = "toolchain-${tag}";
-    inherit system;
-    builder = "\${src}/bin/sh";
-    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
-  };
+${toolchainBindings(tag)}
   pkg = name: deps: derivation {
     name = "\${name}-${tag}";
     inherit system;
