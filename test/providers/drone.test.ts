@@ -4,7 +4,15 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import {
+  CacheStore,
+  checkout,
+  droneCacheStep,
+  forgetGraph,
+  projectWithGraph,
+  runSteps,
+  type Step,
+} from "../support/provider-run.js";
 import { sharedSchemaErrors, sharedSchemasAvailable, shellcheckErrors } from "../support/validators.js";
 
 const PIPELINE = ".drone.yml";
@@ -96,25 +104,9 @@ describe("Drone pipeline", () => {
         const { runs, always } = stepRuns(s, event);
         if (!runs) return [];
         if (s.settings) {
-          // The drone-cache plugin (a container this machine does not run): restore or rebuild by exact key.
-          expect(s.image).toMatch(/^meltwater\/drone-cache:/);
-          expect(s.settings).toMatchObject({ backend: "filesystem", archive_format: "tar", mount: [cacheDir] });
           expect(s.volumes?.map((v) => v.name)).toEqual(hostVolumes);
-          const key = substitute(s.settings.cache_key ?? "", vars);
-          if (s.settings.restore) {
-            return [
-              {
-                name: s.name,
-                action: () => {
-                  // Each restore extracts over what is there: the branch's own cache goes on top.
-                  const hit = store.restoreExact(dir, [key]);
-                  if (hit) restored.push(hit);
-                },
-              },
-            ];
-          }
-          if (s.settings.rebuild) return [{ name: s.name, always, action: () => void store.save(dir, cacheDir, key, false) }];
-          throw new Error(`plugin step ${s.name} neither restores nor rebuilds`);
+          const key = substitute(String(s.settings.cache_key ?? ""), vars);
+          return [droneCacheStep({ ...s, settings: s.settings }, { store, dir, cacheDir, key, always, restored })];
         }
         // The nixos/nix image: this machine has Nix, so the commands run here.
         return [{ name: s.name, always, script: substitute((s.commands ?? []).join("\n"), vars), shell: ["sh", "-e"] }];

@@ -204,3 +204,36 @@ export function coldThenWarmWithImmutableKeys(
   expect(store.keys).toHaveLength(2);
   forgetGraph(project, second);
 }
+
+/** What the tests read of a drone-cache plugin step (Woodpecker and Drone). */
+export interface DroneCacheStep {
+  name: string;
+  image?: string;
+  settings: { restore?: boolean; rebuild?: boolean; [key: string]: unknown };
+}
+
+/**
+ * The drone-cache plugin, a container this machine does not run: it restores or
+ * rebuilds the cache directory by exact key. Each restore extracts over what is there,
+ * so a later restore (the branch's own cache) goes on top of an earlier one.
+ */
+export function droneCacheStep(
+  step: DroneCacheStep,
+  run: { store: CacheStore; dir: string; cacheDir: string; key: string; always: boolean; restored: string[] },
+): Step {
+  expect(step.image).toMatch(/^meltwater\/drone-cache:/);
+  expect(step.settings).toMatchObject({ backend: "filesystem", archive_format: "tar", mount: [run.cacheDir] });
+  if (step.settings.restore) {
+    return {
+      name: step.name,
+      action: () => {
+        const hit = run.store.restoreExact(run.dir, [run.key]);
+        if (hit) run.restored.push(hit);
+      },
+    };
+  }
+  if (step.settings.rebuild) {
+    return { name: step.name, always: run.always, action: () => void run.store.save(run.dir, run.cacheDir, run.key, false) };
+  }
+  throw new Error(`plugin step ${step.name} neither restores nor rebuilds`);
+}
