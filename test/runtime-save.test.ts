@@ -132,7 +132,8 @@ describe("save.sh capture policies (real Nix)", () => {
       expect(countBuilt(r.stderr)).toBe(4);
       // The source is an input of the toolchain's derivation, valid since evaluation.
       expect(cachedNames(join(closure, CACHE)), r.stderr).toEqual([`busybox-src-${tag}`, ...packages, `toolchain-${tag}`].sort());
-      expect(lastSave(join(closure, CACHE))).toMatchObject({ capture: "build-closure", added: "6" });
+      // The copy started from the store listing took everything; the one after the queries had nothing left.
+      expect(lastSave(join(closure, CACHE))).toMatchObject({ capture: "build-closure", added: "6", head_start: "ok" });
       deleteGraph(tag);
 
       r = job(built, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, withSubstituter(upstream));
@@ -140,6 +141,30 @@ describe("save.sh capture policies (real Nix)", () => {
       expect(countBuilt(r.stderr)).toBe(4);
       expect(cachedNames(join(built, CACHE))).toEqual([...packages].sort());
       expectClosureComplete(join(built, CACHE));
+      expect(lastSave(join(built, CACHE))).toMatchObject({ capture: "built", head_start: "none" });
+    } finally {
+      deleteGraph(tag);
+    }
+  });
+
+  it("build-closure: a name in the store that is not a valid path fails the head-start copy, and the copy after the queries takes everything", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("partial");
+    // What a build killed halfway, or another job's build in progress, leaves in the store directory.
+    const partial = `/nix/store/${"0".repeat(32)}-partial-${tag}`;
+    cleanup.push(() => rmSync(partial, { recursive: true, force: true }));
+    try {
+      const g = writeGraph(dir, tag, 4);
+      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link && mkdir "${partial}"`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(5);
+      expect(cachedNames(join(dir, CACHE))).toEqual(
+        [`busybox-src-${tag}`, ...g.packages.map((p) => `${p}-${tag}`), `toolchain-${tag}`].sort(),
+      );
+      expectClosureComplete(join(dir, CACHE));
+      expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "failed" });
+      expect(r.stderr).not.toMatch(/is not valid/);
     } finally {
       deleteGraph(tag);
     }

@@ -54,10 +54,9 @@ else
 fi
 
 meta=$cache/nix-ci-cache
-mkdir -p "$meta" || fail "cannot create '$meta'"
-tmp=$(mktemp -d) || fail "mktemp failed"
 lock=$meta/lock
 locked=
+tmp=$(mktemp -d) || fail "mktemp failed"
 cleanup() {
   [ -n "$locked" ] && rm -rf "$lock"
   rm -rf "$tmp"
@@ -67,6 +66,7 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+mkdir -p "$meta" || fail "cannot create '$meta'"
 
 # Takes the lock, waiting up to 15 minutes. A lock is stale when its owner is a
 # process of this host that is gone, or when it is older than an hour (another host,
@@ -153,8 +153,8 @@ drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 log_save() {
   {
     tail -n 99 "$meta/saves" 2>/dev/null
-    printf 'time=%s mode=chroot capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$(($(date +%s) - start))"
+    printf 'time=%s mode=chroot capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${early:-none}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -162,7 +162,6 @@ log_save() {
 # provider's step summary. Paths go through the environment: awk -v would read
 # backslashes in them as escapes.
 summary() {
-  secs=$(($(date +%s) - start))
   md=${GITHUB_STEP_SUMMARY:-}
   if [ -n "$md" ] && ! : >>"$md"; then
     say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
@@ -259,5 +258,6 @@ size=$((${size_k:-0} * 1024))
 [ "$pruned" -gt 0 ] || pruned_bytes=0
 added_bytes=0
 paths=$(($(wc -l <"$tmp/valid-now")))
+secs=$(($(date +%s) - start))
 log_save
 summary

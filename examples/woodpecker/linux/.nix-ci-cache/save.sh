@@ -54,10 +54,9 @@ else
 fi
 
 meta=$cache/nix-ci-cache
-mkdir -p "$meta" || fail "cannot create '$meta'"
-tmp=$(mktemp -d) || fail "mktemp failed"
 lock=$meta/lock
 locked=
+tmp=$(mktemp -d) || fail "mktemp failed"
 cleanup() {
   [ -n "$locked" ] && rm -rf "$lock"
   rm -rf "$tmp"
@@ -67,6 +66,15 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# The store's valid paths, for what the job added: asked now, since the lock and the
+# cache check below need none of it and the query takes tens of milliseconds.
+listing=
+if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
+  # shellcheck disable=SC2086 # $flags is a list of words
+  nix $flags path-info --all >"$tmp/valid-now" 2>"$tmp/valid-now.err" &
+  listing=$!
+fi
+mkdir -p "$meta" || fail "cannot create '$meta'"
 
 # Takes the lock, waiting up to 15 minutes. A lock is stale when its owner is a
 # process of this host that is gone, or when it is older than an hour (another host,
@@ -153,8 +161,8 @@ drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 log_save() {
   {
     tail -n 99 "$meta/saves" 2>/dev/null
-    printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$(($(date +%s) - start))"
+    printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${early:-none}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -162,7 +170,6 @@ log_save() {
 # provider's step summary. Paths go through the environment: awk -v would read
 # backslashes in them as escapes.
 summary() {
-  secs=$(($(date +%s) - start))
   md=${GITHUB_STEP_SUMMARY:-}
   if [ -n "$md" ] && ! : >>"$md"; then
     say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
@@ -191,8 +198,12 @@ summary() {
 
 take_lock
 store_root=
-url=$(cat "$state/cache-url") || fail "$state/cache-url is missing: source .nix-ci-cache/env.sh again"
-compression=$(cat "$state/compression") || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
+url=
+compression=
+read -r url <"$state/cache-url" 2>/dev/null
+read -r compression <"$state/compression" 2>/dev/null
+[ -n "$url" ] || fail "$state/cache-url is missing: source .nix-ci-cache/env.sh again"
+[ -n "$compression" ] || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
 [ -d "${url#file://}" ] || fail "'${url#file://}' (the cache directory) does not exist"
 
 # The prune is POSIX awk over the narinfos rather than a helper program: it runs
@@ -259,8 +270,9 @@ END {
 # Input: "nars", then the kept entries sorted by last use, oldest first. Evicts the
 # oldest until the cache fits the budget (-1: no eviction), each with everything in
 # the cache that refers to it; never what this save used (time >= now). Prints
-# "evict <hash> <size>", "keep <hash> <time>" and "orphan <NAR file>", and writes
-# "<bytes> <entries>" after all that to the file "totals".
+# "evict <hash> <size>" and "orphan <NAR file>", writes "<hash> <time>" of every kept
+# entry to the file "entries", and "<bytes> <entries> <evicted> <evicted NAR bytes>
+# <orphans>" after all that to the file "totals".
 # shellcheck disable=SC2016 # an awk program
 prune_awk='
 FILENAME == ARGV[1] { if (NF >= 9 && $1 !~ /^d/) nar["nar/" $9] = $5; next }
@@ -290,16 +302,18 @@ END {
       total -= bytes[p]
       if (--users[url[p]] == 0) total -= size[p]
       print "evict " p, size[p]
+      evicted++; evicted_bytes += size[p]
     }
   }
   count = 0
-  for (i = 1; i <= n; i++) { h = order[i]; if (!(h in gone)) { print "keep " h, time[h]; count++ } }
-  for (u in nar) if (!(users[u] > 0)) { sub(/^nar\//, "", u); print "orphan " u }
-  print total + 0, count > totals
+  printf "" > entries
+  for (i = 1; i <= n; i++) { h = order[i]; if (!(h in gone)) { print h, time[h] > entries; count++ } }
+  for (u in nar) if (!(users[u] > 0)) { sub(/^nar\//, "", u); print "orphan " u; orphans++ }
+  print total + 0, count, evicted + 0, evicted_bytes + 0, orphans + 0 > totals
 }'
 
 # Runs the check and the prune over the cache with budget $1; the result is in
-# $tmp/plan. Damaged entries are removed at once: narinfo first, so that no reader
+# $tmp/plan and the kept entries in the file $2. Damaged entries are removed at once: narinfo first, so that no reader
 # ever sees a narinfo without its NAR.
 examine() {
   (
@@ -317,7 +331,7 @@ examine() {
     awk -v damaged="$tmp/damaged" -v ndamaged="$tmp/ndamaged" "$check_awk" \
       "$tmp/nars" "$meta/entries" "$tmp/used" "$tmp/narinfos" "$tmp/inventory" |
       LC_ALL=C sort -n -k1,1 |
-      awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
+      awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" -v entries="$2" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
     # Names are <hash>.narinfo: no spaces.
     if [ -s "$tmp/damaged" ]; then xargs rm -f <"$tmp/damaged"; fi
   ) || fail "cannot read the cache '$cache'"
@@ -326,16 +340,17 @@ examine() {
 # Reads what examine found.
 examined() {
   read -r damaged <"$tmp/ndamaged"
-  read -r size paths <"$tmp/totals"
+  read -r size paths pruned pruned_bytes orphans <"$tmp/totals"
 }
 
 # Removes NAR files no narinfo points to (an interrupted save, or evicted entries),
-# and temporary files of writes that were killed (Nix names them <file>.tmp.<pid>.<n>).
+# and with $1 "all", temporary files of writes that were killed (Nix names them
+# <file>.tmp.<pid>.<n>).
 sweep() {
   (
     cd "$cache" || exit 1
-    sed -n 's/^orphan //p' "$tmp/plan" | while read -r f; do rm -f "nar/$f"; done
-    find . -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null
+    [ "$orphans" -eq 0 ] || sed -n 's/^orphan //p' "$tmp/plan" | while read -r f; do rm -f "nar/$f"; done
+    [ "${1:-}" != all ] || find . -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null
     :
   )
 }
@@ -344,8 +359,42 @@ sweep() {
 # 1. Repair: damaged entries and leftovers of interrupted saves go, so that what
 # this job has in its store is copied again below.
 # In the background: it reads the cache while the capture below asks the store.
-examine -1 &
+examine -1 "$tmp/entries-now" &
 examining=$!
+# Waits for that, once, before the first copy: nix copy skips a path whose narinfo
+# exists, damaged or not.
+repair() {
+  [ -n "$examining" ] || return 0
+  wait "$examining" || exit 1
+  examining=
+  examined
+  repaired=$damaged
+  sweep all
+  size_before=$size
+  paths_before=$paths
+}
+head_start=
+early=none
+# Under build-closure, everything the job added to the store is cached, with its
+# references. The copy of that starts at once, from a listing of the store directory
+# (milliseconds, where the store's own list of valid paths takes tens), and runs on
+# its own core while the queries below find the rest. Only a head start: a name in
+# the listing that is not a valid path (a failed build, another job's build in
+# progress) makes it fail, and the copy after the queries takes over.
+if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d /nix/store ]; then
+  repair
+  # shellcheck disable=SC2012 # store path names have no newlines
+  (cd /nix/store && ls) | awk '
+    FILENAME == ARGV[1] { s[$0] = 1; next }
+    length($0) > 33 && substr($0, 33, 1) == "-" && $0 !~ /\.(drv|lock|chroot|check)$/ {
+      p = "/nix/store/" $0; if (!(p in s)) print p
+    }' "$state/valid-at-start" - >"$tmp/head-start"
+  if [ -s "$tmp/head-start" ]; then
+    # shellcheck disable=SC2086 # $flags is a list of words
+    xargs nix $flags copy --to "$url?compression=$compression" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
+    head_start=$!
+  fi
+fi
 
 # 2. Capture. Every Nix call costs tens of milliseconds, so each policy makes as
 # few as it can, and filters for validity only when a call fails (a path collected
@@ -383,9 +432,8 @@ query() {
 # and it sees downloads, which the hook never does. One query of the store's
 # database.
 : >"$tmp/new-paths"
-if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
-  # shellcheck disable=SC2086 # $flags is a list of words
-  nix $flags path-info --all >"$tmp/valid-now" || fail "\"nix path-info --all\" failed"
+if [ -n "$listing" ]; then
+  wait "$listing" || fail "\"nix path-info --all\" failed: $(head -n 1 "$tmp/valid-now.err")"
   drop_in "$state/valid-at-start" <"$tmp/valid-now" | grep -v '\.drv$' >"$tmp/new-paths"
   cat "$tmp/roots" "$tmp/new-paths" | LC_ALL=C sort -u >"$tmp/made"
   query "$tmp/made" -q --deriver | grep '\.drv$' >>"$tmp/drvs"
@@ -445,11 +493,16 @@ fi
 grep '\.drv$' "$tmp/build-closure" >"$tmp/closure-drvs"
 query "$tmp/closure-drvs" -q --outputs >"$tmp/closure-outs" 2>/dev/null &
 asking=$!
-wait "$examining" || exit 1
-examined
-repaired=$damaged
-sweep
-size_before=$size
+used() {
+  wait "$asking"
+  cat "$tmp/closure" "$tmp/closure-outs" |
+    awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
+}
+repair
+[ -z "$head_start" ] || used
+if [ -n "$head_start" ]; then
+  if wait "$head_start"; then early=ok; else early=failed; fi
+fi
 # Not yet in the cache (a narinfo is written last, after its NAR).
 while read -r p; do
   h=${p##*/}
@@ -457,32 +510,35 @@ while read -r p; do
 done <"$tmp/closure" >"$tmp/new"
 count=$(($(wc -l <"$tmp/new")))
 if [ "$count" -gt 0 ]; then
-  # One batch: nix copy compresses in parallel and skips what is there.
+  # One batch: nix copy skips what is there and writes each path after its
+  # references, so that a reader never finds a narinfo whose references are missing.
   # shellcheck disable=SC2086 # $flags is a list of words
   if ! xargs nix $flags copy --to "$url?compression=$compression" <"$tmp/new" >"$tmp/log" 2>&1; then
     cat "$tmp/log" >&2
     fail "nix copy of $count paths to '$cache' failed (above)"
   fi
 fi
-wait "$asking"
-cat "$tmp/closure" "$tmp/closure-outs" |
-  awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
+[ -n "$head_start" ] || used
 
 # 3. Prune to the budget, least recently used first.
-examine "$budget"
+examine "$budget" "$meta/entries.tmp.$$"
 examined
 repaired=$((repaired + damaged))
-added=$count
-awk '$1 == "evict" { n++; b += $3 } END { printf "%d %d\n", n, b }' "$tmp/plan" >"$tmp/evicted"
-read -r pruned pruned_bytes <"$tmp/evicted"
+# Counted on the cache, not on the copy lists: the head start also copies what the
+# cache already had references to. Nothing else writes while the lock is held.
+added=$((paths + pruned + damaged - paths_before))
+[ "$added" -ge 0 ] || added=0
 added_bytes=$((size + pruned_bytes - size_before))
 [ "$added_bytes" -ge 0 ] || added_bytes=0
-(
-  cd "$cache" || exit 1
-  sed -n 's/^evict \([^ ]*\) .*/\1.narinfo/p' "$tmp/plan" | while read -r f; do rm -f "./$f"; done
-)
+if [ "$pruned" -gt 0 ]; then
+  (
+    cd "$cache" || exit 1
+    sed -n 's/^evict \([^ ]*\) .*/\1.narinfo/p' "$tmp/plan" | while read -r f; do rm -f "./$f"; done
+  )
+fi
 sweep
-sed -n 's/^keep //p' "$tmp/plan" >"$meta/entries.tmp.$$" && mv "$meta/entries.tmp.$$" "$meta/entries"
-cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
+mv "$meta/entries.tmp.$$" "$meta/entries"
+while IFS= read -r r; do printf '%s\n' "$r"; done <"$tmp/roots" >"$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
+secs=$(($(date +%s) - start))
 log_save
 summary
