@@ -81,6 +81,28 @@ describe("rendered shell files", () => {
     }
   }
 
+  // The listing runs beside the trust probe; with job control on (an interactive
+  // shell) it runs in turn, since the shell would print job notices.
+  for (const [name, source] of [
+    ["dash", "/bin/dash -c '. ./.nix-ci-cache/env.sh && echo sourced'"],
+    // script(1) gives bash a terminal, so that it is interactive with job control.
+    ["interactive bash", "script -qec \"bash --norc -i -c '. ./.nix-ci-cache/env.sh && echo sourced'\" /dev/null"],
+  ] as const) {
+    it(`file: env.sh sourced by ${name} records the store's valid paths, and prints no job notice`, () => {
+      requireNix();
+      const dir = makeProjectDir("listing");
+      dirs.push(dir);
+      writeRuntime(dir, runtimeContext("file"));
+      const r = run(source, { cwd: dir, env: cleanEnv() });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/sourced/);
+      expect(`${r.stdout}${r.stderr}`).not.toMatch(/\[1\]|Done/);
+      const valid = run("nix path-info --all | LC_ALL=C sort", { env: cleanEnv() }).stdout;
+      expect(valid.split("\n").length).toBeGreaterThan(1);
+      expect(readFileSync(join(dir, ".nix-ci-cache", "state", "valid-at-start"), "utf8")).toBe(valid);
+    });
+  }
+
   it("env.sh writes NIX_CONFIG to $GITHUB_ENV with the multiline syntax", () => {
     requireNix();
     const dir = makeProjectDir("gh");

@@ -105,6 +105,13 @@ _ncc_settings() {
   printf 'fallback = true\n'
 }
 
+# Writes the store's valid paths, sorted, to file $1; exit 1 when Nix fails (a pipe
+# into sort would hide that).
+_ncc_list_valid() {
+  # shellcheck disable=SC2086 # $_ncc_flags is a list of words
+  nix $_ncc_flags path-info --all >"$1.tmp" 2>/dev/null && LC_ALL=C sort -o "$1" "$1.tmp" && rm -f "$1.tmp"
+}
+
 # Runs "nix store ping" (2.3: "nix ping-store") with a substituter no daemon lists as
 # trusted, output in $_ncc_ping. A daemon that does not trust this client filters the
 # client's substituters and says so ("ignoring untrusted substituter", measured on
@@ -313,6 +320,21 @@ _ncc_main() {
 
   _ncc_in_daemon=
   _ncc_dconf=
+  # What is valid now, for save.sh to find what appeared during the job (also
+  # substituted paths, which the hook never sees). The store's own list of valid
+  # paths: a listing of the store directory would include partial and invalid paths.
+  # Tens of milliseconds (one SQL query), so it runs while the daemon is asked about
+  # trust below; not in an interactive shell, which would print job notices.
+  _ncc_listing=
+  if [ -z "$_ncc_continuing" ]; then
+    case $- in
+      *m*) ;;
+      *)
+        _ncc_list_valid "$_ncc_state/valid-at-start" &
+        _ncc_listing=$!
+        ;;
+    esac
+  fi
   if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
     _ncc_in_daemon=1
     _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
@@ -331,12 +353,10 @@ _ncc_main() {
     # that the next job on a reused runner can truncate it.
     : >"$_ncc_state/built" || { _ncc_fail "cannot write $_ncc_state/built" || return 1; }
     rm -f "$_ncc_state/note-shown"
-    # What is valid now, for save.sh to find what appeared during the job (also
-    # substituted paths, which the hook never sees). The store's own list of valid
-    # paths: a listing of the store directory would include partial and invalid
-    # paths. Tens of milliseconds for thousands of paths (one SQL query).
-    # shellcheck disable=SC2086
-    if ! nix $_ncc_flags path-info --all 2>/dev/null | LC_ALL=C sort >"$_ncc_state/valid-at-start"; then
+    # Listed again when the listing above failed: a daemon restart ran meanwhile.
+    if [ -n "$_ncc_listing" ] && wait "$_ncc_listing"; then
+      :
+    elif ! _ncc_list_valid "$_ncc_state/valid-at-start"; then
       _ncc_fail "\"nix path-info --all\" failed: cannot list the store's valid paths" || return 1
     fi
     printf '%s\n' "$_ncc_cache" >"$_ncc_state/started"
@@ -379,12 +399,12 @@ _ncc_main
 _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
   _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
-  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
+  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main _ncc_list_valid
 unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
   _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
   _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim _ncc_v _ncc_val \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
   _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
-  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i
+  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_listing
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"

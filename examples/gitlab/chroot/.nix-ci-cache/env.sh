@@ -207,12 +207,12 @@ _ncc_main
 _ncc_rc=$?
 unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
   _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
-  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main
+  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main _ncc_list_valid
 unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
   _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
   _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim _ncc_v _ncc_val \
   _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
   _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
-  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i
+  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_listing
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"
