@@ -5,7 +5,17 @@
 // half random and half text, in a chain, built with a toolchain (static busybox as a
 // store path). BENCH_RUNS (default 10) runs for the size-over-time measurement.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Config } from "../src/config.js";
@@ -16,7 +26,9 @@ import { toolchainBindings } from "../test/support/nix.js";
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
 const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
-const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 3);
+const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 5);
+const SAVE_ROUNDS = Number(process.env.BENCH_SAVE_ROUNDS ?? 5);
+const XZ_ROUNDS = Math.min(3, SAVE_ROUNDS);
 const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
 const CACHE = ".nix-ci-cache/cache";
 
@@ -119,13 +131,25 @@ function narinfoPaths(cache: string): string[] {
 
 /** The cache size save.sh computed at its last save: compressed NARs plus narinfos. */
 function savedSize(cache: string): number {
-  const last = readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8").trim().split("\n").at(-1) ?? "";
+  const last =
+    readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
+      .trim()
+      .split("\n")
+      .at(-1) ?? "";
   return Number(/ size=(\d+)/.exec(last)?.[1]);
 }
 
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 const s = (x: number) => `${x.toFixed(2)} s`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const median = (xs: number[]) => {
+  const o = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(o.length / 2);
+  return o.length % 2 ? (o[m] as number) : ((o[m - 1] as number) + (o[m] as number)) / 2;
+};
+const times = (xs: number[]) => `**${median(xs).toFixed(2)}×**`;
+const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×`;
+const perPair = (a: number[], b: number[]) => a.map((x, i) => x / (b[i] as number));
 
 function main(): void {
   const work = mkdtempSync(join(tmpdir(), "ncc-bench-"));
@@ -201,8 +225,9 @@ function main(): void {
       dropLinks(ours);
     }
     if (process.env.BENCH_DEBUG) console.error({ coldPlain, coldHook, coldNoHook, coldOurs, envTimes });
-    const cold0 = Math.min(...coldPlain);
-    const cold1 = Math.min(...coldOurs);
+    const cold0 = median(coldPlain);
+    const cold1 = median(coldOurs);
+    const coldRatios = perPair(coldOurs, coldPlain);
     if (process.env.BENCH_ONLY_COLD) return;
     const saved = narinfoPaths(join(ours, CACHE));
     const narBytes = cacheBytes(join(ours, CACHE));
@@ -210,21 +235,28 @@ function main(): void {
     // 2. The same paths, the other ways.
     const list = join(work, "paths");
     writeFileSync(list, `${saved.join("\n")}\n`);
-    const xz = sh(`xargs nix copy --to "file://$W/xz" <"$L"`, work, { W: work, L: list });
-    // The fast ones are repeated, alternating, and the best taken: this machine is shared.
-    const rounds: Record<"ours" | "zstd" | "tar", number[]> = { ours: [], zstd: [], tar: [] };
-    for (let i = 0; i < 5; i++) {
+    // Rounds of the four, back to back, and the ratios taken within each round: this
+    // machine is shared, and its speed drifts by more than the differences measured.
+    const rounds: Record<"ours" | "zstd" | "tar" | "xz", number[]> = { ours: [], zstd: [], tar: [], xz: [] };
+    for (let i = 0; i < SAVE_ROUNDS; i++) {
       for (const n of readdirSync(join(ours, CACHE))) rmSync(join(ours, CACHE, n), { recursive: true, force: true });
       save = sh(".nix-ci-cache/save.sh", ours);
       rounds.ours.push(save.seconds);
       rmSync(join(work, "zstd"), { recursive: true, force: true });
       rounds.zstd.push(sh(`xargs nix copy --to "file://$W/zstd?compression=zstd" <"$L"`, work, { W: work, L: list }).seconds);
-      rounds.tar.push(sh(`xargs tar -cf - <"$L" 2>/dev/null | zstd -q -T0 >"$W/paths.tar.zst"`, work, { W: work, L: list }).seconds);
+      rounds.tar.push(
+        sh(`xargs tar -cf - <"$L" 2>/dev/null | zstd -q -T0 >"$W/paths.tar.zst"`, work, { W: work, L: list }).seconds,
+      );
+      if (i < XZ_ROUNDS) {
+        rmSync(join(work, "xz"), { recursive: true, force: true });
+        rounds.xz.push(sh(`xargs nix copy --to "file://$W/xz" <"$L"`, work, { W: work, L: list }).seconds);
+      }
     }
     if (process.env.BENCH_DEBUG) console.error(rounds);
-    save.seconds = Math.min(...rounds.ours);
-    const plainZstd = { seconds: Math.min(...rounds.zstd) };
-    const tar = { seconds: Math.min(...rounds.tar) };
+    const xzRatios = perPair(rounds.xz, rounds.ours);
+    const tarRatios = perPair(rounds.ours, rounds.tar);
+    const zstdTarRatios = perPair(rounds.zstd, rounds.tar);
+    const restOfOurs = rounds.ours.map((x, i) => x - (rounds.zstd[i] as number));
     const tarBytes = cacheBytes(join(work, "paths.tar.zst"));
     const hookDir = join(work, "hook");
     mkdirSync(hookDir);
@@ -243,23 +275,25 @@ function main(): void {
     out("| measurement | result | target |");
     out("|---|---|---|");
     out(
-      `| save: ours (save.sh, zstd, one batch, with prune; best of 5) | ${s(save.seconds)} for ${saved.length} paths, ${mib(narBytes)} on disk | |`,
-    );
-    out(`| save: naive \`nix copy --to file://\` (xz) | ${s(xz.seconds)}: ours is ${ratio(xz.seconds, save.seconds)} faster | ≥ 30× |`);
-    out(
-      `| of which: one plain \`nix copy --to file://…?compression=zstd\` of the same paths | ${s(plainZstd.seconds)}: ${ratio(plainZstd.seconds, tar.seconds)} of \`tar \\| zstd\`; the rest of ours (capture queries, checks, prune, lock) ${s(save.seconds - plainZstd.seconds)} | |`,
+      `| save: ours (save.sh, zstd, one batch, with prune; median of ${SAVE_ROUNDS} rounds) | ${s(median(rounds.ours))} for ${saved.length} paths, ${mib(narBytes)} on disk | |`,
     );
     out(
-      `| save: post-build-hook running \`nix copy\` per build | ${s(hookSave)} added to the build (${s(hooked.seconds)} vs ${s(cold0)}): ours is ${ratio(hookSave, save.seconds)} faster | |`,
+      `| save: naive \`nix copy --to file://\` (xz) | ${s(median(rounds.xz))}: ours is ${times(xzRatios)} faster (median of ${XZ_ROUNDS} rounds; ${range(xzRatios)}) | ≥ 30× |`,
     );
     out(
-      `| save: \`tar \\| zstd -T0\` of the same paths (best of 5) | ${s(tar.seconds)}, ${mib(tarBytes)}: ours takes ${ratio(save.seconds, tar.seconds)} as long | ≤ 2× |`,
+      `| of which: one plain \`nix copy --to file://…?compression=zstd\` of the same paths | ${s(median(rounds.zstd))}: ${times(zstdTarRatios)} of \`tar \\| zstd\` (${range(zstdTarRatios)}); the rest of ours (capture queries, checks, prune, lock) ${s(median(restOfOurs))} | |`,
     );
     out(
-      `| cold build with capture (env.sh + build) vs without | ${s(cold1)} vs ${s(cold0)} (best of ${COLD_REPEATS} each, alternating): ${ratio(cold1, cold0)} | ≤ 1.10× |`,
+      `| save: post-build-hook running \`nix copy\` per build | ${s(hookSave)} added to the build (${s(hooked.seconds)} vs ${s(cold0)}): ours is ${ratio(hookSave, median(rounds.ours))} faster | |`,
     );
     out(
-      `| of which: our post-build-hook alone; sourcing env.sh alone | ${s(Math.min(...coldHook))} build (${ratio(Math.min(...coldHook), cold0)}); ${s(Math.min(...envTimes))} | |`,
+      `| save: \`tar \\| zstd -T0\` of the same paths | ${s(median(rounds.tar))}, ${mib(tarBytes)}: ours takes ${times(tarRatios)} as long (median of ${SAVE_ROUNDS} rounds; ${range(tarRatios)}) | ≤ 2× |`,
+    );
+    out(
+      `| cold build with capture (env.sh + build) vs without | ${s(median(coldOurs))} vs ${s(median(coldPlain))}: ${times(coldRatios)} (median of ${COLD_REPEATS} alternating pairs; ${range(coldRatios)}) | ≤ 1.10× |`,
+    );
+    out(
+      `| of which: our post-build-hook alone; sourcing env.sh alone | ${s(median(coldHook))} build (${times(perPair(coldHook, coldPlain))}); ${s(median(envTimes))} | |`,
     );
     out(
       `| build closure: store diff vs \`nix-store -qR --include-outputs\` | ${s(diff.seconds)} (${diff.stdout.trim()} paths) vs ${s(drvs.seconds)} (${drvs.stdout.trim()} paths) | |`,

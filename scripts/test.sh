@@ -4,5 +4,5 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 npm run --silent typecheck
-npx biome check src test bin
+npx biome check src test bench bin
 npx vitest run "$@"
