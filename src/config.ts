@@ -34,6 +34,7 @@ export interface RawConfig {
   maxSize?: string;
   extraRoots?: string[];
   exclude?: string[];
+  publicKey?: string;
 }
 
 /** The config with every default filled in. */
@@ -50,6 +51,8 @@ export interface Config {
   maxSize: string;
   extraRoots: string[];
   exclude: string[];
+  /** Nix public key (`name:base64`) that cache entries must be signed with, or undefined: unsigned, `?trusted=1`. */
+  publicKey?: string;
 }
 
 /** What the project looks like, for defaults that depend on it. */
@@ -99,12 +102,14 @@ const EXAMPLES: Record<string, string> = {
   "/maxSize": 'e.g. maxSize: "4G"',
   "/extraRoots": "e.g. extraRoots: [.nix-ci-cache/state/dev-profile]",
   "/exclude": 'e.g. exclude: ["*-source"]',
+  "/publicKey": 'e.g. publicKey: "my-project-1:…=", made by "npx nix-ci-cache keygen"',
 };
 
 const PATTERN_MESSAGES: Record<string, string> = {
   maxSize: "must be a whole number with an optional K, M, G or T suffix (powers of 1024)",
   extraRoots: "must be one line",
   exclude: "must be a store path name glob: letters, digits, + . _ = - and the wildcards * and ?",
+  publicKey: "must be a Nix public key, <name>:<44 characters of base64> (the output of nix key convert-secret-to-public)",
 };
 
 function describeSchemaError(error: ErrorObject): Problem {
@@ -181,6 +186,16 @@ const RULES: Array<(config: Config) => Problem[]> = [
         })),
     ),
   (config) =>
+    config.mode === "chroot" && config.publicKey
+      ? [
+          {
+            key: "/publicKey",
+            message:
+              "a chroot store has no signatures: its database is the cache, trusted as a whole. Remove publicKey, or use mode: file to sign and check every entry",
+          },
+        ]
+      : [],
+  (config) =>
     /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
       ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]
       : [],
@@ -199,6 +214,7 @@ export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
     maxSize: raw.maxSize ?? smallestDefaultMaxSize(raw.providers),
     extraRoots: raw.extraRoots ?? [],
     exclude: raw.exclude ?? [],
+    publicKey: raw.publicKey,
   };
 }
 

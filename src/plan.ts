@@ -35,6 +35,10 @@ export interface Plan {
   extraRootsSh: string;
   /** A `case` pattern list such as `*-source | foo-?`, or "". The schema allows only characters that are plain in a pattern. */
   excludeCase: string;
+  /** Entries must be signed by this key (`name:base64`); "" when the cache is unsigned. */
+  publicKey: string;
+  /** The name part of publicKey: the `Sig:` lines save.sh looks for. */
+  keyName: string;
 }
 
 /** One single-quoted shell word, safe for any path (spaces, `$`, quotes). */
@@ -71,5 +75,7 @@ export function makePlan(config: Config): Plan {
     maxSizeBytes: parseSize(config.maxSize),
     extraRootsSh: config.extraRoots.map(shellQuote).join(" "),
     excludeCase: config.exclude.join(" | "),
+    publicKey: config.publicKey ?? "",
+    keyName: config.publicKey?.split(":")[0] ?? "",
   };
 }

@@ -219,3 +219,47 @@ describe("generate and check", () => {
     expect(read(root, ".gitlab-ci.yml")).toMatch(/include:\n\s+- ci\/other\.yml\n\s+- local: \.gitlab\/nix-ci-cache\.yml/);
   });
 });
+
+describe("keygen", () => {
+  it("writes the public key into the config with its comments, regenerates, and prints only the secret key on stdout", async () => {
+    const root = tempProject("ncc-keygen-");
+    expect((await runCli(root, ["init", "--yes", "--provider", "github"])).code).toBe(0);
+    const before = read(root, ".nix-ci-cache/config.yaml");
+    const r = await runCli(root, ["keygen", "--name", "my-ci-1"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^my-ci-1:[A-Za-z0-9+/]{86}==$/);
+    const after = read(root, ".nix-ci-cache/config.yaml");
+    expect(after.startsWith(before.trimEnd())).toBe(true);
+    const publicKey = /^publicKey: "(my-ci-1:[A-Za-z0-9+/]{43}=)"$/m.exec(after)?.[1];
+    expect(publicKey).toBeDefined();
+    expect(r.stderr).toContain(`Public key ${publicKey} is in .nix-ci-cache/config.yaml`);
+    expect(r.stderr).toMatch(/updated\s+\.nix-ci-cache\/env\.sh/);
+    expect(read(root, ".nix-ci-cache/nix.conf")).toContain(`extra-trusted-public-keys = ${publicKey}`);
+    expect(read(root, ".github/workflows/nix.yml")).toContain("NIX_CI_CACHE_SIGNING_KEY: ${{ secrets.NIX_CI_CACHE_SIGNING_KEY }}");
+    expect((await runCli(root, ["check"])).code).toBe(0);
+
+    const again = await runCli(root, ["keygen"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("publicKey is set already (my-ci-1)");
+    expect(read(root, ".nix-ci-cache/config.yaml")).toBe(after);
+
+    const rotated = await runCli(root, ["keygen", "--force"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/^my-ci-2:/);
+    expect(read(root, ".nix-ci-cache/config.yaml").match(/^publicKey:/gm)).toHaveLength(1);
+  });
+
+  it("refuses chroot mode and a bad name, and writes nothing", async () => {
+    const root = tempProject("ncc-keygen-");
+    expect((await runCli(root, ["init", "--yes", "--provider", "gitlab", "--mode", "chroot"])).code).toBe(0);
+    const before = read(root, ".nix-ci-cache/config.yaml");
+    const r = await runCli(root, ["keygen"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("signing needs mode: file");
+    write(root, ".nix-ci-cache/config.yaml", before.replace("mode: chroot", "mode: file"));
+    const bad = await runCli(root, ["keygen", "--name", "my key"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--name: "my key" must be letters');
+    expect(read(root, ".nix-ci-cache/config.yaml")).not.toContain("publicKey");
+  });
+});

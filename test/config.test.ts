@@ -81,12 +81,21 @@ describe("validateConfig", () => {
     [{ providers: ["github"], extraRoots: ["a\nb"] }, "/extraRoots/0", "must be one line"],
     [{ providers: ["github"], exclude: ["/nix/store/*"] }, "/exclude/0", "must be a store path name glob"],
     [{ providers: ["github"], exclude: ["$(rm -rf /)"] }, "/exclude/0", "must be a store path name glob"],
+    [{ providers: ["github"], publicKey: "cache.nixos.org-1" }, "/publicKey", "must be a Nix public key, <name>:<44 characters"],
+    [{ providers: ["github"], publicKey: `a b:${"A".repeat(43)}=` }, "/publicKey", "must be a Nix public key"],
+    [{ providers: ["github"], mode: "chroot", publicKey: `ci-1:${"A".repeat(43)}=` }, "/publicKey", "a chroot store has no signatures"],
   ])("rejects %j at %s", (data, key, message) => {
     const result = validateConfig(data, facts);
     expect(result.problems).toBeDefined();
     const problem = result.problems?.find((p) => p.key === key);
     expect(problem, JSON.stringify(result.problems)).toBeDefined();
     expect(problem?.message).toContain(message);
+  });
+
+  it("takes a Nix public key", () => {
+    const key = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+    expect(validateConfig({ providers: ["github"], publicKey: key }, facts).config?.publicKey).toBe(key);
+    expect(validateConfig({ providers: ["github"] }, facts).config?.publicKey).toBeUndefined();
   });
 
   it("allows an absolute cache dir where the provider can cache it", () => {

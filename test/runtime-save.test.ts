@@ -16,7 +16,6 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Config } from "../src/config.js";
 import { cacheStats } from "../src/stats.js";
 import {
   BASE_NIX_CONFIG,
@@ -34,68 +33,22 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
+import {
+  CACHE,
+  cachedNames,
+  dropResults,
+  expectClosureComplete,
+  job,
+  lastSave,
+  project,
+  removeProjects,
+} from "./support/save.js";
 
-const CACHE = ".nix-ci-cache/cache";
 const cleanup: Array<() => void> = [];
 afterAll(() => {
   for (const f of cleanup.reverse()) f();
+  removeProjects();
 });
-
-function project(label: string, more: Partial<Config> = {}, cacheDir = CACHE): string {
-  const dir = makeProjectDir(label);
-  cleanup.push(() => removeDir(dirname(dir)));
-  writeRuntime(dir, runtimeContext("file", cacheDir, "zstd", more));
-  return dir;
-}
-
-function job(dir: string, buildCmd: string, env = cleanEnv()) {
-  return run(`. .nix-ci-cache/env.sh || exit 90\n${buildCmd} || exit 91\n.nix-ci-cache/save.sh || exit 92`, { cwd: dir, env });
-}
-
-/** Store path names (without hash) of the cache's narinfos. */
-function cachedNames(cache: string): string[] {
-  return readdirSync(cache)
-    .filter((n) => n.endsWith(".narinfo"))
-    .map((n) => /^StorePath: \/nix\/store\/[a-z0-9]+-(.*)$/m.exec(readFileSync(join(cache, n), "utf8"))?.[1] ?? `garbage ${n}`)
-    .sort();
-}
-
-/** Every narinfo's references have a narinfo, and every NAR it names exists. */
-function expectClosureComplete(cache: string): void {
-  const hashes = new Set(
-    readdirSync(cache)
-      .filter((n) => n.endsWith(".narinfo"))
-      .map((n) => n.slice(0, 32)),
-  );
-  for (const h of hashes) {
-    const text = readFileSync(join(cache, `${h}.narinfo`), "utf8");
-    const refs = (/^References: ?(.*)$/m.exec(text)?.[1] ?? "").split(" ").filter(Boolean);
-    for (const r of refs) expect(hashes.has(r.slice(0, 32)), `${h} refers to ${r}, not cached`).toBe(true);
-    const url = /^URL: (.*)$/m.exec(text)?.[1] as string;
-    const size = Number(/^FileSize: (.*)$/m.exec(text)?.[1]);
-    expect(statSync(join(cache, url)).size).toBe(size);
-  }
-  const urls = new Set(
-    [...hashes].map((h) => /^URL: (.*)$/m.exec(readFileSync(join(cache, `${h}.narinfo`), "utf8"))?.[1]?.replace(/^nar\//, "")),
-  );
-  const nars = existsSync(join(cache, "nar")) ? readdirSync(join(cache, "nar")) : [];
-  expect(
-    nars.filter((n) => !urls.has(n)),
-    "orphan NARs",
-  ).toEqual([]);
-  expect(run(`find "$C" -name '*.tmp.*'`, { env: cleanEnv({ C: cache }) }).stdout.trim(), "temporary files").toBe("");
-}
-
-function lastSave(cache: string): Record<string, string> {
-  const lines = readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
-    .trim()
-    .split("\n");
-  return Object.fromEntries((lines.at(-1) ?? "").split(" ").map((kv) => kv.split("=") as [string, string]));
-}
-
-function dropResults(dir: string): void {
-  for (const n of readdirSync(dir)) if (n.startsWith("result") || n.endsWith("link")) rmSync(join(dir, n));
-}
 
 /** A second binary cache standing in for cache.nixos.org, holding the toolchain. */
 function upstreamWithToolchain(dir: string, tag: string): string {

@@ -23,6 +23,12 @@ const scenarios = [
   runtimeContext("chroot"),
   runtimeContext("file", '/var/cache/it\'s a "cache" $HOME', "xz"),
   runtimeContext("chroot", "ci cache/nix"),
+  // Signed, with the hook and an exclude list: the template's other branches.
+  runtimeContext("file", "signed $cache", "zstd", {
+    publicKey: `ci-1:${"A".repeat(43)}=`,
+    capture: "built",
+    exclude: ["*-source", "foo-?"],
+  }),
 ];
 
 describe("rendered shell files", () => {

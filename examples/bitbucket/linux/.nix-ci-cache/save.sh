@@ -57,9 +57,11 @@ meta=$cache/nix-ci-cache
 lock=$meta/lock
 locked=
 tmp=$(mktemp -d) || fail "mktemp failed"
+keydir=
 cleanup() {
   [ -n "$locked" ] && rm -rf "$lock"
   rm -rf "$tmp"
+  [ -z "$keydir" ] || rm -rf "$keydir"
 }
 trap cleanup EXIT
 # A signal ends the script through exit, so the EXIT trap releases the lock.
@@ -205,6 +207,7 @@ read -r compression <"$state/compression" 2>/dev/null
 [ -n "$url" ] || fail "$state/cache-url is missing: source .nix-ci-cache/env.sh again"
 [ -n "$compression" ] || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
 [ -d "${url#file://}" ] || fail "'${url#file://}' (the cache directory) does not exist"
+sign=
 
 # The prune is POSIX awk over the narinfos rather than a helper program: it runs
 # wherever this script runs (macOS' BSD awk, busybox, GNU), needs nothing installed,
@@ -213,8 +216,11 @@ read -r compression <"$state/compression" 2>/dev/null
 #
 # One line per narinfo: "<hash> <NAR url> <NAR file size> <narinfo bytes> <reference
 # hashes>". A narinfo without StorePath or URL, or whose StorePath does not match its
-# name, is left out: it is damaged and gets removed. Nix writes the NAR first and the
-# narinfo last, each through a temporary file and a rename.
+# name, is left out: it is damaged and gets removed. So is one without a signature by
+# the key named "signer" when the cache is signed: no job would accept it (an entry of
+# the cache before it was signed, or of an older key), and removed, it is copied again,
+# signed. Nix writes the NAR first and the narinfo last, each through a temporary file
+# and a rename.
 # shellcheck disable=SC2016 # an awk program
 inventory_awk='
 function flush(  h) {
@@ -222,9 +228,11 @@ function flush(  h) {
   h = f; sub(/^.*\//, "", h); sub(/\.narinfo$/, "", h)
   sp = path; sub(/^.*\//, "", sp); sub(/-.*$/, "", sp)
   z = fs != "" ? fs : ns
+  if (signer != "" && !signed) return
   if (url != "" && sp == h && z != "") print h, url, z, bytes, refs
 }
-FNR == 1 { flush(); f = FILENAME; path = ""; url = ""; fs = ""; ns = ""; refs = ""; bytes = 0 }
+FNR == 1 { flush(); f = FILENAME; path = ""; url = ""; fs = ""; ns = ""; refs = ""; bytes = 0; signed = 0 }
+/^Sig: / { if (index($2, signer ":") == 1) signed = 1 }
 { bytes += length($0) + 1 }
 /^StorePath: / { path = $2 }
 /^URL: / { url = $2 }
@@ -324,7 +332,7 @@ examine() {
     if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
     : >"$tmp/inventory"
     if [ -s "$tmp/narinfos" ]; then
-      xargs awk "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
+      xargs awk -v signer='' "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
     fi
     [ -f "$meta/entries" ] || : >"$meta/entries"
     : >"$tmp/damaged"
@@ -391,7 +399,7 @@ if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d /nix/store ]; the
     }' "$state/valid-at-start" - >"$tmp/head-start"
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
-    xargs nix $flags copy --to "$url?compression=$compression" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
+    xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
     head_start=$!
   fi
 fi
@@ -513,7 +521,7 @@ if [ "$count" -gt 0 ]; then
   # One batch: nix copy skips what is there and writes each path after its
   # references, so that a reader never finds a narinfo whose references are missing.
   # shellcheck disable=SC2086 # $flags is a list of words
-  if ! xargs nix $flags copy --to "$url?compression=$compression" <"$tmp/new" >"$tmp/log" 2>&1; then
+  if ! xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/new" >"$tmp/log" 2>&1; then
     cat "$tmp/log" >&2
     fail "nix copy of $count paths to '$cache' failed (above)"
   fi

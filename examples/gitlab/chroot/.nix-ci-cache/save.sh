@@ -57,9 +57,11 @@ meta=$cache/nix-ci-cache
 lock=$meta/lock
 locked=
 tmp=$(mktemp -d) || fail "mktemp failed"
+keydir=
 cleanup() {
   [ -n "$locked" ] && rm -rf "$lock"
   rm -rf "$tmp"
+  [ -z "$keydir" ] || rm -rf "$keydir"
 }
 trap cleanup EXIT
 # A signal ends the script through exit, so the EXIT trap releases the lock.
