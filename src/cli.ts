@@ -267,7 +267,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         io.err(USAGE);
         return 2;
       default:
-        throw new UsageError(`unknown command "${command}"; the commands are init, generate, check, stats and keygen (see --help)`);
+        throw new UsageError(
+          `unknown command "${command}"; the commands are init, generate, check, stats and keygen (see --help)`,
+        );
     }
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof ForeignFilesError) {

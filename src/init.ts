@@ -14,7 +14,8 @@ export interface InitFlags {
 }
 
 export interface InitPlan {
-  raw: Required<Omit<RawConfig, "build" | "capture" | "maxSize" | "extraRoots" | "exclude" | "publicKey">> & Pick<RawConfig, "build">;
+  raw: Required<Omit<RawConfig, "build" | "capture" | "maxSize" | "extraRoots" | "exclude" | "publicKey">> &
+    Pick<RawConfig, "build">;
   /** Why each choice was made, printed before anything is written. */
   explanation: string[];
 }

@@ -32,7 +32,10 @@ export function nextKeyName(root: string, current: string | undefined): string {
   const numbered = old ? /^(.*)-(\d+)$/.exec(old) : null;
   if (numbered) return `${numbered[1]}-${Number(numbered[2]) + 1}`;
   if (old) return `${old}-2`;
-  const project = basename(root).replace(/[^A-Za-z0-9._+-]+/g, "-").replace(/^-+|-+$/g, "") || "nix-ci-cache";
+  const project =
+    basename(root)
+      .replace(/[^A-Za-z0-9._+-]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "nix-ci-cache";
   return `${project}-1`;
 }
 

@@ -235,7 +235,9 @@ describe("keygen", () => {
     expect(r.stderr).toContain(`Public key ${publicKey} is in .nix-ci-cache/config.yaml`);
     expect(r.stderr).toMatch(/updated\s+\.nix-ci-cache\/env\.sh/);
     expect(read(root, ".nix-ci-cache/nix.conf")).toContain(`extra-trusted-public-keys = ${publicKey}`);
-    expect(read(root, ".github/workflows/nix.yml")).toContain("NIX_CI_CACHE_SIGNING_KEY: ${{ secrets.NIX_CI_CACHE_SIGNING_KEY }}");
+    expect(read(root, ".github/workflows/nix.yml")).toContain(
+      "NIX_CI_CACHE_SIGNING_KEY: ${{ secrets.NIX_CI_CACHE_SIGNING_KEY }}",
+    );
     expect((await runCli(root, ["check"])).code).toBe(0);
 
     const again = await runCli(root, ["keygen"]);

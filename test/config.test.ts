@@ -83,7 +83,11 @@ describe("validateConfig", () => {
     [{ providers: ["github"], exclude: ["$(rm -rf /)"] }, "/exclude/0", "must be a store path name glob"],
     [{ providers: ["github"], publicKey: "cache.nixos.org-1" }, "/publicKey", "must be a Nix public key, <name>:<44 characters"],
     [{ providers: ["github"], publicKey: `a b:${"A".repeat(43)}=` }, "/publicKey", "must be a Nix public key"],
-    [{ providers: ["github"], mode: "chroot", publicKey: `ci-1:${"A".repeat(43)}=` }, "/publicKey", "a chroot store has no signatures"],
+    [
+      { providers: ["github"], mode: "chroot", publicKey: `ci-1:${"A".repeat(43)}=` },
+      "/publicKey",
+      "a chroot store has no signatures",
+    ],
   ])("rejects %j at %s", (data, key, message) => {
     const result = validateConfig(data, facts);
     expect(result.problems).toBeDefined();

@@ -126,7 +126,9 @@ describe("signed cache (real Nix)", () => {
       deleteGraph(tag);
       r = job(dir, build, withKey(generateKeyPair("ci-test-1").secret));
       expect(r.status).toBe(92);
-      expect(r.stderr).toMatch(/belongs to the public key 'ci-test-1:\S+', but publicKey in \.nix-ci-cache\/config\.yaml is 'ci-test-1:/);
+      expect(r.stderr).toMatch(
+        /belongs to the public key 'ci-test-1:\S+', but publicKey in \.nix-ci-cache\/config\.yaml is 'ci-test-1:/,
+      );
       expect(cachedNames(join(dir, CACHE))).toEqual([]);
 
       deleteGraph(tag);
