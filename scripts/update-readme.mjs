@@ -1,12 +1,15 @@
-// Rewrites the provider table in README.md from the provider modules (after `npm run build`).
+// Rewrites the generated tables in README.md from the provider modules (after `npm run build`).
 import { readFileSync, writeFileSync } from "node:fs";
-import { providerTable } from "../dist/providers/table.js";
+import { providerTable, signingTable } from "../dist/providers/table.js";
 
 const readme = new URL("../README.md", import.meta.url);
-const text = readFileSync(readme, "utf8");
-const updated = text.replace(
-  /(<!-- providers:start -->\n)[\s\S]*?(<!-- providers:end -->)/,
-  (_, start, end) => `${start}${providerTable()}\n${end}`,
-);
-if (updated === text && !text.includes("<!-- providers:start -->")) throw new Error("README.md has no provider table markers");
-writeFileSync(readme, updated);
+let text = readFileSync(readme, "utf8");
+for (const [name, table] of [
+  ["providers", providerTable()],
+  ["signing", signingTable()],
+]) {
+  const markers = new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?(<!-- ${name}:end -->)`);
+  if (!markers.test(text)) throw new Error(`README.md has no <!-- ${name}:start --> … <!-- ${name}:end --> markers`);
+  text = text.replace(markers, (_, start, end) => `${start}${table}\n${end}`);
+}
+writeFileSync(readme, text);

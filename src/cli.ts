@@ -18,7 +18,7 @@ import { initPlan, renderConfigFile } from "./init.js";
 import { generateKeyPair, KEY_NAME_PATTERN, nextKeyName, withPublicKey } from "./keygen.js";
 import { VERSION } from "./package.js";
 import { makePlan } from "./plan.js";
-import { PROVIDER_IDS } from "./providers/index.js";
+import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
 import { render } from "./render.js";
 import { cacheStats, formatStats } from "./stats.js";
 import { applyChanges, type Change, ForeignFilesError, planChanges, unifiedDiff } from "./write.js";
@@ -184,6 +184,7 @@ function keygen(root: string, name: string | undefined, force: boolean, io: Io):
   io.err(
     "The secret key (on stdout) goes into your CI provider's secrets as NIX_CI_CACHE_SIGNING_KEY, and nowhere else: whoever has it can sign what every job trusts.",
   );
+  for (const id of updated.providers) io.err(`  ${PROVIDERS[id].name}: ${PROVIDERS[id].signingKey}`);
   return 0;
 }
 

@@ -14,6 +14,8 @@ export interface FileCacheStats {
   /** Bytes of the NARs uncompressed. */
   narBytes: number;
   compression: Record<string, number>;
+  /** Entries by the names of the keys that signed them ("unsigned" for none). */
+  signatures: Record<string, number>;
   /** Entries whose NAR is missing or has another size than the narinfo says. */
   damaged: number;
   /** NAR files no narinfo points to. */
@@ -79,6 +81,7 @@ export function cacheStats(dir: string): CacheStats {
     fileBytes: 0,
     narBytes: 0,
     compression: {},
+    signatures: {},
     damaged: 0,
     orphans: 0,
     untracked: 0,
@@ -100,6 +103,10 @@ export function cacheStats(dir: string): CacheStats {
     stats.narBytes += Number(field(text, "NarSize") ?? fileSize);
     const method = field(text, "Compression") ?? "none";
     stats.compression[method] = (stats.compression[method] ?? 0) + 1;
+    const signers = [...text.matchAll(/^Sig: ([^:\s]+):/gm)].map((m) => m[1] as string);
+    for (const signer of signers.length > 0 ? new Set(signers) : ["unsigned"]) {
+      stats.signatures[signer] = (stats.signatures[signer] ?? 0) + 1;
+    }
     const time = times.get(name.slice(0, -".narinfo".length));
     if (time === undefined) stats.untracked++;
     else {
@@ -152,11 +159,15 @@ export function formatStats(dir: string, stats: CacheStats, now: number, lastSav
     const methods = Object.entries(stats.compression)
       .map(([m, n]) => `${m} ${n}`)
       .join(", ");
+    const signers = Object.entries(stats.signatures)
+      .map(([k, n]) => (k === "unsigned" ? `unsigned ${n}` : `by ${k} ${n}`))
+      .join(", ");
     lines.push(
       `${dir}: binary cache`,
       `  entries       ${stats.entries}`,
       `  size          ${formatBytes(stats.fileBytes)}${ratio}`,
       `  compression   ${methods || "-"}`,
+      `  signatures    ${signers || "-"}`,
     );
     if (stats.oldestUse !== undefined && stats.newestUse !== undefined) {
       lines.push(

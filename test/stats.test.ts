@@ -11,14 +11,14 @@ function fakeCache(root: string): string {
   const cache = join(root, ".nix-ci-cache", "cache");
   mkdirSync(join(cache, "nar"), { recursive: true });
   mkdirSync(join(cache, "nix-ci-cache"));
-  const entry = (c: string, size: number, narSize: number, fileSize = size) => {
+  const entry = (c: string, size: number, narSize: number, fileSize = size, sig = "") => {
     writeFileSync(join(cache, "nar", `${c}.nar.zst`), "x".repeat(size));
     writeFileSync(
       join(cache, `${h(c)}.narinfo`),
-      `StorePath: /nix/store/${h(c)}-${c}\nURL: nar/${c}.nar.zst\nCompression: zstd\nFileSize: ${fileSize}\nNarSize: ${narSize}\nReferences: \n`,
+      `StorePath: /nix/store/${h(c)}-${c}\nURL: nar/${c}.nar.zst\nCompression: zstd\nFileSize: ${fileSize}\nNarSize: ${narSize}\nReferences: \n${sig}`,
     );
   };
-  entry("a", 1000, 4000);
+  entry("a", 1000, 4000, 1000, "Sig: ci-1:AAAA==\n");
   entry("b", 3096, 4096);
   entry("c", 10, 10, 20);
   writeFileSync(join(cache, "nar", "orphan.nar.zst"), "y");
@@ -41,6 +41,7 @@ describe("stats", () => {
       fileBytes: 4096,
       narBytes: 8096,
       compression: { zstd: 2 },
+      signatures: { "ci-1": 1, unsigned: 1 },
       damaged: 1,
       orphans: 2,
       untracked: 0,
@@ -53,6 +54,7 @@ describe("stats", () => {
     expect(lines).toContain("  entries       2");
     expect(lines).toContain("  size          4.0 KiB (51% of 7.9 KiB uncompressed)");
     expect(lines).toContain("  compression   zstd 2");
+    expect(lines).toContain("  signatures    by ci-1 1, unsigned 1");
     expect(lines).toContain("  last used     newest 60 s ago, oldest 61 min ago");
     expect(lines.at(-1)).toBe(
       "  1970-01-12T14:46:40Z (60 s ago): file build-closure, added 1 (3.0 KiB), pruned 1 (2.0 KiB), repaired 1, size 4.0 KiB of 4.0 GiB, 2 s",

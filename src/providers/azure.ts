@@ -53,6 +53,8 @@ export const azure: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "the DeterminateSystems installer on the hosted `ubuntu-latest` and `macos-latest` agents",
   settingsReach: "none: env.sh is sourced in the same script as the build; save.sh needs nothing",
+  signingKey:
+    "a secret pipeline variable NIX_CI_CACHE_SIGNING_KEY, which the template maps into save.sh's environment (secret variables are never exported by themselves)",
   keyStrategy: 'immutable: `"nix-ci-cache" | OS | arch | keyFiles | build id`, restored by prefix (`restoreKeys`)',
   scope:
     "a branch reads its own caches and the default branch's; a pull request also its target branch's, and what it saves only it can read",

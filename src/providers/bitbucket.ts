@@ -26,6 +26,7 @@ export const bitbucket: Provider = {
   platforms: ["linux"],
   installsNix: "the `nixos/nix` image",
   settingsReach: "one shell for all commands of a step's `script`",
+  signingKey: "a secured repository variable NIX_CI_CACHE_SIGNING_KEY (every step sees it)",
   keyStrategy:
     "kept until it expires (1 week): a cache is saved only when none exists for its name and the hash of `keyFiles`; no fallback",
   scope: "one cache per repository, restored and created by every branch's pipelines",

@@ -68,6 +68,8 @@ export const buildkite: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "already on most self-hosted agents; the Determinate installer otherwise",
   settingsReach: "a step's command is one script, so env.sh is sourced in it",
+  signingKey:
+    "not passed by the generated pipeline: export NIX_CI_CACHE_SIGNING_KEY from an agent `environment` hook or a secrets plugin",
   keyStrategy:
     "mutable: the cache plugin's branch level, overwritten each run (`force`), restored from the branch, else from the pipeline level that every branch also writes",
   scope: "every branch of the pipeline writes the pipeline-level entry that new branches start from",

@@ -41,6 +41,7 @@ export const drone: Provider = {
   platforms: ["linux"],
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
+  signingKey: "not passed by the generated pipeline yet: until then save.sh saves nothing",
   keyStrategy:
     "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:

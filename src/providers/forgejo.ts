@@ -28,6 +28,8 @@ export const forgejo: Provider = {
   platforms: ["linux"],
   installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
   settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
+  signingKey:
+    "a repository secret NIX_CI_CACHE_SIGNING_KEY (Settings → Actions → Secrets), which the workflow passes to the save action; pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
   scope:
     "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",

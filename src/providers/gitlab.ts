@@ -80,6 +80,8 @@ export const gitlab: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "the `nixos/nix` image; the installer on macOS runners",
   settingsReach: "one shell for before_script and script; after_script sources nothing and save.sh needs nothing",
+  signingKey:
+    "a CI/CD variable NIX_CI_CACHE_SIGNING_KEY, masked; also protected, so that only protected branches sign and save (every job sees the variables it may see)",
   keyStrategy: "mutable: one key per branch, `fallback_keys` to the default branch",
   scope: "protected and unprotected branches have separate caches by default",
   validatedBy: "GitLab's JSON schema (gitlab-ci-local), shellcheck; run twice by gitlab-ci-local on real Nix",

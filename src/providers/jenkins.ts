@@ -57,6 +57,8 @@ export const jenkins: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "already on the agent, else the Determinate Systems installer (needs sudo)",
   settingsReach: "none: every `sh` step is a new shell, so env.sh is sourced in the build's own `sh` step",
+  signingKey:
+    "your Jenkinsfile's: bind a secret-text credential as NIX_CI_CACHE_SIGNING_KEY around the build (`withCredentials`), or a secret file as NIX_CI_CACHE_SIGNING_KEY_FILE",
   keyStrategy:
     "mutable (Job Cacher): one cache per job, so per branch and pull request, overwritten by each build; a branch without one starts from `main`'s",
   scope:

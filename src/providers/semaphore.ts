@@ -45,6 +45,8 @@ export const semaphore: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "the Determinate installer (no Semaphore image has Nix)",
   settingsReach: "a job's commands run in one shell; the epilogue needs nothing from it",
+  signingKey:
+    "not passed by the generated pipeline yet: attach a secret that defines NIX_CI_CACHE_SIGNING_KEY at the organization or project level; until then save.sh saves nothing",
   keyStrategy:
     "immutable: `nix-ci-cache-<os>-<checksums of keyFiles>-<job id>`, restored from the newest key containing the prefix",
   scope: "one cache per project: every branch and pull request reads and writes the same keys",

@@ -48,6 +48,8 @@ export const sourcehut: Provider = {
   platforms: ["linux"],
   installsNix: "the `nixos/latest` image",
   settingsReach: "every task is a new login session: env.sh is sourced in the task that builds",
+  signingKey:
+    "a secret file (builds.sr.ht secrets) named by NIX_CI_CACHE_SIGNING_KEY_FILE in the manifest's environment; the generated manifest does not list it yet, so save.sh saves nothing until then",
   keyStrategy:
     "none: builds.sr.ht has no cache; a remote you provide (rsync over ssh, key as a secret) is restored before and added to after every build",
   scope: "whoever holds the ssh key secret writes the remote; builds.sr.ht gives secrets only to builds their owner submits",

@@ -14,3 +14,9 @@ export function providerTable(): string {
     ...rows,
   ].join("\n");
 }
+
+/** The README's list of how each provider hands the signing key to save.sh. */
+export function signingTable(): string {
+  const rows = PROVIDER_IDS.map((id) => `| ${PROVIDERS[id].name} | ${PROVIDERS[id].signingKey} |`);
+  return ["| provider | where NIX_CI_CACHE_SIGNING_KEY comes from |", "|---|---|", ...rows].join("\n");
+}

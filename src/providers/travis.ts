@@ -26,6 +26,8 @@ export const travis: Provider = {
   platforms: ["linux", "darwin"],
   installsNix: "`language: nix` (Travis installs Nix on Linux and macOS)",
   settingsReach: "all phases of a job run in one bash session",
+  signingKey:
+    "a repository environment variable NIX_CI_CACHE_SIGNING_KEY, not shown in the build log (every job sees it); pull requests from forks get none and save nothing",
   keyStrategy:
     "mutable: one cache per branch (and per `os`), replaced when it changed; a branch without one reads the default branch's, a pull request its own, then the target branch's, then the default branch's",
   scope: "pull requests read the target and default branch caches but write only their own",

@@ -36,6 +36,8 @@ export interface Provider {
   installsNix: string;
   /** How env.sh's settings reach the steps after it, in words. */
   settingsReach: string;
+  /** How the secret key for a signed cache (publicKey) reaches save.sh, in words. */
+  signingKey: string;
   /** The key strategy, in words. */
   keyStrategy: string;
   /** Which branches see which caches, and what that means for trust, in words. */

@@ -41,6 +41,8 @@ export const woodpecker: Provider = {
   platforms: ["linux"],
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
+  signingKey:
+    "not passed by the generated pipeline yet (a `from_secret` that is missing would stop the pipeline): until then save.sh saves nothing",
   keyStrategy:
     "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
