@@ -234,7 +234,9 @@ describe("keygen", () => {
     expect(publicKey).toBeDefined();
     expect(r.stderr).toContain(`Public key ${publicKey} is in .nix-ci-cache/config.yaml`);
     expect(r.stderr).toMatch(/updated\s+\.nix-ci-cache\/env\.sh/);
-    expect(r.stderr).toContain("GitHub Actions: a repository secret NIX_CI_CACHE_SIGNING_KEY, which the workflow passes to save.sh");
+    expect(r.stderr).toContain(
+      "GitHub Actions: a repository secret NIX_CI_CACHE_SIGNING_KEY, which the workflow passes to save.sh",
+    );
     expect(read(root, ".nix-ci-cache/nix.conf")).toContain(`extra-trusted-public-keys = ${publicKey}`);
     expect(read(root, ".github/workflows/nix.yml")).toContain(
       "NIX_CI_CACHE_SIGNING_KEY: ${{ secrets.NIX_CI_CACHE_SIGNING_KEY }}",
