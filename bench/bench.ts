@@ -19,6 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Config } from "../src/config.js";
+import { generateKeyPair } from "../src/keygen.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
 import { toolchainBindings } from "../test/support/nix.js";
@@ -237,11 +238,26 @@ function main(): void {
     writeFileSync(list, `${saved.join("\n")}\n`);
     // Rounds of the four, back to back, and the ratios taken within each round: this
     // machine is shared, and its speed drifts by more than the differences measured.
-    const rounds: Record<"ours" | "zstd" | "tar" | "xz", number[]> = { ours: [], zstd: [], tar: [], xz: [] };
+    const rounds: Record<"ours" | "signed" | "zstd" | "tar" | "xz", number[]> = {
+      ours: [],
+      signed: [],
+      zstd: [],
+      tar: [],
+      xz: [],
+    };
+    // The same save into a signed cache: the job's state, another runtime and cache.
+    const signed = join(work, "signed");
+    const pair = generateKeyPair("bench-1");
+    writeRuntime(signed, config("file", { publicKey: pair.public }));
+    cpSync(join(ours, ".nix-ci-cache", "state"), join(signed, ".nix-ci-cache", "state"), { recursive: true });
+    mkdirSync(join(signed, CACHE), { recursive: true });
+    writeFileSync(join(signed, ".nix-ci-cache", "state", "cache-url"), `file://${join(signed, CACHE)}\n`);
     for (let i = 0; i < SAVE_ROUNDS; i++) {
       for (const n of readdirSync(join(ours, CACHE))) rmSync(join(ours, CACHE, n), { recursive: true, force: true });
       save = sh(".nix-ci-cache/save.sh", ours);
       rounds.ours.push(save.seconds);
+      for (const n of readdirSync(join(signed, CACHE))) rmSync(join(signed, CACHE, n), { recursive: true, force: true });
+      rounds.signed.push(sh(".nix-ci-cache/save.sh", signed, { NIX_CI_CACHE_SIGNING_KEY: pair.secret }).seconds);
       rmSync(join(work, "zstd"), { recursive: true, force: true });
       rounds.zstd.push(sh(`xargs nix copy --to "file://$W/zstd?compression=zstd" <"$L"`, work, { W: work, L: list }).seconds);
       rounds.tar.push(
@@ -257,6 +273,8 @@ function main(): void {
     const tarRatios = perPair(rounds.ours, rounds.tar);
     const zstdTarRatios = perPair(rounds.zstd, rounds.tar);
     const restOfOurs = rounds.ours.map((x, i) => x - (rounds.zstd[i] as number));
+    const signedRatios = perPair(rounds.signed, rounds.ours);
+    const signedCount = narinfoPaths(join(signed, CACHE)).length;
     const tarBytes = cacheBytes(join(work, "paths.tar.zst"));
     const hookDir = join(work, "hook");
     mkdirSync(hookDir);
@@ -282,6 +300,9 @@ function main(): void {
     );
     out(
       `| of which: one plain \`nix copy --to file://…?compression=zstd\` of the same paths | ${s(median(rounds.zstd))}: ${times(zstdTarRatios)} of \`tar \\| zstd\` (${range(zstdTarRatios)}); the rest of ours (capture queries, checks, prune, lock) ${s(median(restOfOurs))} | |`,
+    );
+    out(
+      `| save into a signed cache (publicKey; signs every entry) | ${s(median(rounds.signed))} for ${signedCount} paths: ${times(signedRatios)} of the unsigned save (${range(signedRatios)}) | |`,
     );
     out(
       `| save: post-build-hook running \`nix copy\` per build | ${s(hookSave)} added to the build (${s(hooked.seconds)} vs ${s(cold0)}): ours is ${ratio(hookSave, median(rounds.ours))} faster | |`,
