@@ -215,6 +215,8 @@ key=${NIX_CI_CACHE_SIGNING_KEY:-}
 if [ -z "$key" ] && [ -n "${NIX_CI_CACHE_SIGNING_KEY_FILE:-}" ]; then
   key=$(cat "$NIX_CI_CACHE_SIGNING_KEY_FILE") || fail "cannot read NIX_CI_CACHE_SIGNING_KEY_FILE ('$NIX_CI_CACHE_SIGNING_KEY_FILE')"
 fi
+# Nix and the other programs below have no use for it.
+unset NIX_CI_CACHE_SIGNING_KEY
 # Azure Pipelines passes "$(NIX_CI_CACHE_SIGNING_KEY)" as it is when no such secret
 # variable is defined.
 # shellcheck disable=SC2016 # a literal "$("
