@@ -58,7 +58,7 @@ function stepRuns(step: DroneStep, event: string): { runs: boolean; always: bool
 }
 
 describe("Drone pipeline", () => {
-  it("there is an example to check", () => expect(withDrone).toEqual(["drone/linux"]));
+  it("there is an example to check", () => expect(withDrone).toEqual(["drone/linux", "drone/signed"]));
 
   it.skipIf(!sharedSchemasAvailable()).each(withDrone)("examples/%s passes SchemaStore's Drone schema", (name) => {
     expect(sharedSchemaErrors("drone.json", readFileSync(join(examples, name, PIPELINE), "utf8"))).toEqual([]);
