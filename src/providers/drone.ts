@@ -41,7 +41,8 @@ export const drone: Provider = {
   platforms: ["linux"],
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
-  signingKey: "a repository secret nix_ci_cache_signing_key (`drone secret add`), which the build step maps to NIX_CI_CACHE_SIGNING_KEY; Drone leaves it empty for pull requests from forks, which then save nothing",
+  signingKey:
+    "a repository secret nix_ci_cache_signing_key (`drone secret add`), which the build step maps to NIX_CI_CACHE_SIGNING_KEY; Drone leaves it empty for pull requests from forks, which then save nothing",
   keyStrategy:
     "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
