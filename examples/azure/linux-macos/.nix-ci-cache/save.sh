@@ -321,28 +321,55 @@ END {
 }'
 
 # Runs the check and the prune over the cache with budget $1; the result is in
-# $tmp/plan and the kept entries in the file $2. Damaged entries are removed at once: narinfo first, so that no reader
-# ever sees a narinfo without its NAR.
+# $tmp/plan and the kept entries in the file $2. Damaged entries are removed at once:
+# narinfo first, so that no reader ever sees a narinfo without its NAR.
 examine() {
   (
     cd "$cache" || exit 1
     find . ! -name . -prune -name '*.narinfo' -type f >"$tmp/narinfos"
-    # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
-    # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
-    if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || exit 1; else : >"$tmp/nars"; fi
     : >"$tmp/inventory"
     if [ -s "$tmp/narinfos" ]; then
       xargs awk -v signer='' "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
     fi
-    [ -f "$meta/entries" ] || : >"$meta/entries"
-    : >"$tmp/damaged"
-    awk -v damaged="$tmp/damaged" -v ndamaged="$tmp/ndamaged" "$check_awk" \
-      "$tmp/nars" "$meta/entries" "$tmp/used" "$tmp/narinfos" "$tmp/inventory" |
-      LC_ALL=C sort -n -k1,1 |
-      awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" -v entries="$2" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || exit 1
-    # Names are <hash>.narinfo: no spaces.
-    if [ -s "$tmp/damaged" ]; then xargs rm -f <"$tmp/damaged"; fi
+    check_and_prune "$@"
   ) || fail "cannot read the cache '$cache'"
+}
+
+# The same after the copies, reading only the narinfos written since examine: the
+# others stand as examine read them, but for those it found damaged and those Nix did
+# not trust, which are gone or replaced. A cache of thousands of entries takes a tenth
+# of a second to read.
+reexamine() {
+  (
+    cd "$cache" || exit 1
+    { sed 's/^.*\///; s/\.narinfo$//' "$tmp/damaged"; cat "$tmp/untrusted"; } >"$tmp/gone"
+    awk 'FILENAME == ARGV[1] { gone[$1] = 1; next } !($1 in gone)' "$tmp/gone" "$tmp/inventory" >"$tmp/inventory.kept"
+    # What this save wrote is in its closure.
+    awk 'FILENAME == ARGV[1] { k[$1] = 1; next } { h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); if (!(h in k)) print h }' \
+      "$tmp/inventory.kept" "$tmp/closure" |
+      while read -r h; do [ ! -f "$h.narinfo" ] || printf './%s.narinfo\n' "$h"; done >"$tmp/narinfos.new"
+    cp "$tmp/inventory.kept" "$tmp/inventory"
+    if [ -s "$tmp/narinfos.new" ]; then
+      xargs awk -v signer='' "$inventory_awk" <"$tmp/narinfos.new" >>"$tmp/inventory" || exit 1
+    fi
+    { awk '{ print "./" $1 ".narinfo" }' "$tmp/inventory.kept"; cat "$tmp/narinfos.new"; } >"$tmp/narinfos"
+    check_and_prune "$@"
+  ) || fail "cannot read the cache '$cache'"
+}
+
+# Part of examine and reexamine, in the cache directory.
+check_and_prune() {
+  # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
+  # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
+  if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || return 1; else : >"$tmp/nars"; fi
+  [ -f "$meta/entries" ] || : >"$meta/entries"
+  : >"$tmp/damaged"
+  awk -v damaged="$tmp/damaged" -v ndamaged="$tmp/ndamaged" "$check_awk" \
+    "$tmp/nars" "$meta/entries" "$tmp/used" "$tmp/narinfos" "$tmp/inventory" |
+    LC_ALL=C sort -n -k1,1 |
+    awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" -v entries="$2" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || return 1
+  # Names are <hash>.narinfo: no spaces.
+  if [ -s "$tmp/damaged" ]; then xargs rm -f <"$tmp/damaged"; fi
 }
 
 # Reads what examine found.
@@ -364,6 +391,7 @@ sweep() {
 }
 
 : >"$tmp/used"
+: >"$tmp/untrusted"
 # 1. Repair: damaged entries and leftovers of interrupted saves go, so that what
 # this job has in its store is copied again below.
 # In the background: it reads the cache while the capture below asks the store.
@@ -529,7 +557,7 @@ fi
 [ -n "$head_start" ] || used
 
 # 3. Prune to the budget, least recently used first.
-examine "$budget" "$meta/entries.tmp.$$"
+reexamine "$budget" "$meta/entries.tmp.$$"
 examined
 repaired=$((repaired + damaged))
 # Counted on the cache, not on the copy lists: the head start also copies what the
