@@ -216,6 +216,12 @@ async function init(root: string, values: Record<string, string | boolean | unde
   report([configChange, ...changes], io);
   io.out("");
   io.out(`Next: commit these files. Change ${CONFIG_PATH} later and run "npx nix-ci-cache generate".`);
+  if (config.mode === "file") {
+    io.out("");
+    io.out("Who can write the cache your default branch restores:");
+    for (const id of config.providers) io.out(`  ${PROVIDERS[id].name}: ${PROVIDERS[id].scope}.`);
+    io.out('To accept only what holders of a key wrote, sign the cache: "npx nix-ci-cache keygen" (README, "Trust").');
+  }
   return 0;
 }
 

@@ -33,6 +33,9 @@ describe("init", () => {
     expect(config).toContain("keyFiles: [ flake.lock, flake.nix ]");
     expect(config).toContain("build: nix build -L");
     expect(read(root, ".github/workflows/nix.yml")).toContain("hashFiles('flake.lock', 'flake.nix')");
+    // Who can write what the default branch restores, and how to sign.
+    expect(result.stdout).toContain("GitHub Actions: a branch sees its own caches and the default branch's");
+    expect(result.stdout).toContain('sign the cache: "npx nix-ci-cache keygen"');
   });
 
   it("refuses to run twice without --force", async () => {
