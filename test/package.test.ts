@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "./support/scratch.js";
 
 const repo = join(import.meta.dirname, "..");
 
 describe("the npm package as users get it", () => {
   it("runs init from the packed tarball in a fresh repository", () => {
-    const packDir = mkdtempSync(join(tmpdir(), "ncc-pack-"));
+    const packDir = scratchDir("ncc-pack-");
     const packed = JSON.parse(
       execFileSync("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: repo, encoding: "utf8" }),
     );
@@ -20,7 +20,7 @@ describe("the npm package as users get it", () => {
     expect(files).toContain("dist/cli.js");
     expect(files.filter((f) => f.startsWith("src/") || f.startsWith("test/"))).toEqual([]);
 
-    const project = mkdtempSync(join(tmpdir(), "ncc-fresh-"));
+    const project = scratchDir("ncc-fresh-");
     execFileSync("git", ["init", "-q"], { cwd: project });
     writeFileSync(join(project, "flake.lock"), "{}\n");
     const tarball = join(packDir, packed[0].filename);

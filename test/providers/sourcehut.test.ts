@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
 import { checkout, forgetGraph, projectWithGraph, runSteps } from "../support/provider-run.js";
+import { scratchDir } from "../support/scratch.js";
 import { sharedSchemaErrors, sharedSchemasAvailable, shellcheckErrors } from "../support/validators.js";
 
 const MANIFEST = ".build.yml";
@@ -50,11 +50,11 @@ describe("SourceHut build manifest", () => {
     const project = await projectWithGraph(["init", "--provider", "sourcehut"]);
     const tasks = tasksOf(parse(readFileSync(join(project.source, MANIFEST), "utf8")));
     // The remote the user would fill in: here a directory that outlives the builds.
-    const remote = join(mkdtempSync(join(tmpdir(), "ncc-srht-remote-")), "nix-cache");
+    const remote = join(scratchDir("ncc-srht-remote-"), "nix-cache");
 
     function build(dir: string, failAtEnd = false) {
       // builds.sr.ht clones into ~/<repo> and starts each task in ~ with `set -xe`.
-      const home = mkdtempSync(join(tmpdir(), "ncc-srht-home-"));
+      const home = scratchDir("ncc-srht-home-");
       symlinkSync(dir, join(home, "repo"));
       return runSteps(
         home,

@@ -1,7 +1,5 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { main } from "../../src/cli.js";
+import { scratchDir } from "./scratch.js";
 
 export interface CliResult {
   code: number;
@@ -23,5 +21,5 @@ export async function runCli(root: string, args: string[], env: NodeJS.ProcessEn
 }
 
 export function tempProject(prefix = "ncc-project-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return scratchDir(prefix);
 }

@@ -2,12 +2,12 @@
 // and carries the cache directory between runs by the provider's own key rules. Each
 // provider test supplies the steps (extracted from the generated file) and a cache
 // store with the provider's semantics; this file does the rest.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { main } from "../../src/cli.js";
 import { cleanEnv, countBuilt, deleteGraph, type Graph, run, uniqueTag, writeGraph } from "./nix.js";
+import { scratchDir } from "./scratch.js";
 
 /**
  * One step: a shell script run in its own shell (as every provider does), or an
@@ -37,7 +37,7 @@ export type Handover = "github-env" | "bash-env" | "none";
  * `always` steps run, and the job's status is the first failure's.
  */
 export function runSteps(dir: string, steps: Step[], handover: Handover, env: Record<string, string> = {}): StepsResult {
-  const scratch = mkdtempSync(join(tmpdir(), "ncc-steps-"));
+  const scratch = scratchDir("ncc-steps-");
   const githubEnv = join(scratch, "github_env");
   const githubPath = join(scratch, "github_path");
   const bashEnv = join(scratch, "bash_env");
@@ -90,7 +90,7 @@ export function readGithubEnv(file: string): Record<string, string> {
 
 /** A provider's cache: saved entries by key, each an archive of the cache directory. */
 export class CacheStore {
-  private readonly dir = mkdtempSync(join(tmpdir(), "ncc-provider-cache-"));
+  private readonly dir = scratchDir("ncc-provider-cache-");
   private readonly entries: Array<{ key: string; archive: string }> = [];
 
   get keys(): string[] {
@@ -144,7 +144,7 @@ export interface Project {
  * Its path has a space and a `$`, as users' paths may.
  */
 export async function projectWithGraph(initArgs: string[]): Promise<Project> {
-  const base = mkdtempSync(join(tmpdir(), "ncc-provider-"));
+  const base = scratchDir("ncc-provider-");
   const source = join(base, "source $repo");
   mkdirSync(source);
   const graph = writeGraph(source, uniqueTag());
