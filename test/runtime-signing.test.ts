@@ -136,7 +136,12 @@ describe("signed cache (real Nix)", () => {
       expect(r.status).toBe(92);
       expect(r.stderr).toMatch(/holds a key named 'elsewhere-1', but publicKey .* is named 'ci-test-1'/);
 
-      // The key as a file, for providers that hand secrets over that way.
+      // The key as a file, for providers that hand secrets over that way; a file that is
+      // not there is a build that got no secrets.
+      deleteGraph(tag);
+      r = job(dir, build, cleanEnv({ NIX_CI_CACHE_SIGNING_KEY_FILE: join(dir, "key-file") }));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/not saving/);
       writeFileSync(join(dir, "key-file"), `${pair.secret}\n`);
       deleteGraph(tag);
       r = job(dir, build, cleanEnv({ NIX_CI_CACHE_SIGNING_KEY_FILE: join(dir, "key-file") }));

@@ -14,6 +14,7 @@ const RSYNC = 'rsync -a -e "ssh -o StrictHostKeyChecking=accept-new"';
 function context(config: Config): TemplateContext {
   const cache = shellQuote(config.cacheDir);
   return {
+    signingKeyFile: "/home/build/.nix-ci-cache-signing-key",
     restoreScript: [
       CD_PROJECT,
       'if [ -n "${NIX_CI_CACHE_REMOTE:-}" ]; then',
@@ -49,7 +50,7 @@ export const sourcehut: Provider = {
   installsNix: "the `nixos/latest` image",
   settingsReach: "every task is a new login session: env.sh is sourced in the task that builds",
   signingKey:
-    "a secret file (builds.sr.ht secrets) named by NIX_CI_CACHE_SIGNING_KEY_FILE in the manifest's environment; the generated manifest does not list it yet, so save.sh saves nothing until then",
+    "a file secret (builds.sr.ht secrets) at /home/build/.nix-ci-cache-signing-key, whose UUID you add under `secrets:`; the manifest names it in NIX_CI_CACHE_SIGNING_KEY_FILE, and builds without it save nothing",
   keyStrategy:
     "none: builds.sr.ht has no cache; a remote you provide (rsync over ssh, key as a secret) is restored before and added to after every build",
   scope: "whoever holds the ssh key secret writes the remote; builds.sr.ht gives secrets only to builds their owner submits",

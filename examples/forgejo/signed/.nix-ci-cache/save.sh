@@ -212,7 +212,8 @@ read -r compression <"$state/compression" 2>/dev/null
 # signed by that key, so what this save writes is signed with its secret half, from
 # the CI provider's secret store.
 key=${NIX_CI_CACHE_SIGNING_KEY:-}
-if [ -z "$key" ] && [ -n "${NIX_CI_CACHE_SIGNING_KEY_FILE:-}" ]; then
+# A secret file that is not there is a build without secrets, like a missing variable.
+if [ -z "$key" ] && [ -n "${NIX_CI_CACHE_SIGNING_KEY_FILE:-}" ] && [ -e "$NIX_CI_CACHE_SIGNING_KEY_FILE" ]; then
   key=$(cat "$NIX_CI_CACHE_SIGNING_KEY_FILE") || fail "cannot read NIX_CI_CACHE_SIGNING_KEY_FILE ('$NIX_CI_CACHE_SIGNING_KEY_FILE')"
 fi
 # Nix and the other programs below have no use for it.
