@@ -243,7 +243,7 @@ keyfile=$keydir/key
 (umask 077 && printf '%s\n' "$key" >"$keyfile") || fail "cannot write the signing key to '$keydir'"
 sign="&secret-key=$keyfile"
 # Its public half must be publicKey, or every job would refuse what this save writes.
-# Asked beside the cache check; Nix before 2.6 has no "nix key" and is not asked.
+# Asked beside the cache check; an old Nix without "nix key" cannot tell, and is not asked.
 # shellcheck disable=SC2086 # $flags is a list of words
 nix $flags key convert-secret-to-public <"$keyfile" >"$tmp/public-key" 2>/dev/null &
 converting=$!
