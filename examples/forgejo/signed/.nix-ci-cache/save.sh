@@ -157,6 +157,10 @@ out_links() {
 keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
 drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 
+# For awk programs that match store paths with cache entries: the hash part of
+# "/nix/store/<hash>-<name>".
+# shellcheck disable=SC2016 # an awk function
+hash_awk='function hash(p) { sub(/^.*\//, "", p); sub(/-.*$/, "", p); return p }'
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -164,7 +168,7 @@ log_save() {
   {
     tail -n 99 "$meta/saves" 2>/dev/null
     printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${early:-none}"
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -384,7 +388,7 @@ reexamine() {
     { sed 's/^.*\///; s/\.narinfo$//' "$tmp/damaged"; cat "$tmp/untrusted"; } >"$tmp/gone"
     awk 'FILENAME == ARGV[1] { gone[$1] = 1; next } !($1 in gone)' "$tmp/gone" "$tmp/inventory" >"$tmp/inventory.kept"
     # What this save wrote is in its closure.
-    awk 'FILENAME == ARGV[1] { k[$1] = 1; next } { h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); if (!(h in k)) print h }' \
+    awk "$hash_awk"' FILENAME == ARGV[1] { k[$1] = 1; next } !(hash($0) in k) { print hash($0) }' \
       "$tmp/inventory.kept" "$tmp/closure" |
       while read -r h; do [ ! -f "$h.narinfo" ] || printf './%s.narinfo\n' "$h"; done >"$tmp/narinfos.new"
     cp "$tmp/inventory.kept" "$tmp/inventory"
@@ -454,8 +458,8 @@ repair() {
     fail "the secret key in NIX_CI_CACHE_SIGNING_KEY belongs to the public key '$public', but publicKey in .nix-ci-cache/config.yaml is 'example-1:RMdhQI1tiHmeGn/giQa8uHq18OOSSmfpXtYuC+r09l0=': store the secret key of that pair, or make a new pair with \"npx nix-ci-cache keygen --force\""
   fi
 }
-head_start=
-early=none
+head_start_pid=
+head_start=none
 # Under build-closure, everything the job added to the store is cached, with its
 # references. The copy of that starts at once, from a listing of the store directory
 # (milliseconds, where the store's own list of valid paths takes tens), and runs on
@@ -473,7 +477,7 @@ if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d /nix/store ]; the
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
     xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
-    head_start=$!
+    head_start_pid=$!
   fi
 fi
 
@@ -577,7 +581,7 @@ asking=$!
 used() {
   wait "$asking"
   cat "$tmp/closure" "$tmp/closure-outs" |
-    awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
+    awk -v t="$start" "$hash_awk"' { print hash($0), t }' >"$tmp/used"
 }
 repair
 # Entries this job needs that the cache had before it: a signature under the right
@@ -586,22 +590,21 @@ repair
 # copy never replaces it, since its narinfo exists: Nix checks them, beside the copy,
 # and those it does not trust are removed, NAR too, to be copied again.
 verifying=
-awk 'FILENAME == ARGV[1] { s[$1] = 1; next } { h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); if (h in s) print }' \
-  "$tmp/inventory" "$tmp/closure" >"$tmp/had"
+awk "$hash_awk"' FILENAME == ARGV[1] { s[$1] = 1; next } hash($0) in s' "$tmp/inventory" "$tmp/closure" >"$tmp/had"
 if [ -s "$tmp/had" ]; then
   # shellcheck disable=SC2086 # $flags is a list of words
   xargs nix $flags store verify --no-contents --store "$url" --option trusted-public-keys 'example-1:RMdhQI1tiHmeGn/giQa8uHq18OOSSmfpXtYuC+r09l0=' \
     <"$tmp/had" >"$tmp/verify.log" 2>&1 &
   verifying=$!
 fi
-[ -z "$head_start" ] || used
-if [ -n "$head_start" ]; then
-  if wait "$head_start"; then early=ok; else early=failed; fi
+[ -z "$head_start_pid" ] || used
+if [ -n "$head_start_pid" ]; then
+  if wait "$head_start_pid"; then head_start=ok; else head_start=failed; fi
 fi
 if [ -n "$verifying" ]; then
   wait "$verifying"
   sed -n "s/^path '\(.*\)' is untrusted\$/\1/p" "$tmp/verify.log" |
-    awk 'FILENAME == ARGV[1] { u[$1] = $2; next } { h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); if (h in u) print h, u[h] }' \
+    awk "$hash_awk"' FILENAME == ARGV[1] { u[$1] = $2; next } { h = hash($0); if (h in u) print h, u[h] }' \
       "$tmp/inventory" - >"$tmp/untrusted"
   if [ -s "$tmp/untrusted" ]; then
     (
@@ -628,7 +631,7 @@ if [ "$count" -gt 0 ]; then
     fail "nix copy of $count paths to '$cache' failed (above)"
   fi
 fi
-[ -n "$head_start" ] || used
+[ -n "$head_start_pid" ] || used
 
 # 3. Prune to the budget, least recently used first.
 reexamine "$budget" "$meta/entries.tmp.$$"

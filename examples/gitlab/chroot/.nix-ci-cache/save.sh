@@ -156,7 +156,7 @@ log_save() {
   {
     tail -n 99 "$meta/saves" 2>/dev/null
     printf 'time=%s mode=chroot capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${early:-none}"
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 

@@ -157,6 +157,10 @@ out_links() {
 keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
 drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
 
+# For awk programs that match store paths with cache entries: the hash part of
+# "/nix/store/<hash>-<name>".
+# shellcheck disable=SC2016 # an awk function
+hash_awk='function hash(p) { sub(/^.*\//, "", p); sub(/-.*$/, "", p); return p }'
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -164,7 +168,7 @@ log_save() {
   {
     tail -n 99 "$meta/saves" 2>/dev/null
     printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${early:-none}"
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -345,7 +349,7 @@ reexamine() {
     { sed 's/^.*\///; s/\.narinfo$//' "$tmp/damaged"; cat "$tmp/untrusted"; } >"$tmp/gone"
     awk 'FILENAME == ARGV[1] { gone[$1] = 1; next } !($1 in gone)' "$tmp/gone" "$tmp/inventory" >"$tmp/inventory.kept"
     # What this save wrote is in its closure.
-    awk 'FILENAME == ARGV[1] { k[$1] = 1; next } { h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); if (!(h in k)) print h }' \
+    awk "$hash_awk"' FILENAME == ARGV[1] { k[$1] = 1; next } !(hash($0) in k) { print hash($0) }' \
       "$tmp/inventory.kept" "$tmp/closure" |
       while read -r h; do [ ! -f "$h.narinfo" ] || printf './%s.narinfo\n' "$h"; done >"$tmp/narinfos.new"
     cp "$tmp/inventory.kept" "$tmp/inventory"
@@ -409,8 +413,8 @@ repair() {
   size_before=$size
   paths_before=$paths
 }
-head_start=
-early=none
+head_start_pid=
+head_start=none
 # Under build-closure, everything the job added to the store is cached, with its
 # references. The copy of that starts at once, from a listing of the store directory
 # (milliseconds, where the store's own list of valid paths takes tens), and runs on
@@ -428,7 +432,7 @@ if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d /nix/store ]; the
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
     xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
-    head_start=$!
+    head_start_pid=$!
   fi
 fi
 
@@ -532,12 +536,12 @@ asking=$!
 used() {
   wait "$asking"
   cat "$tmp/closure" "$tmp/closure-outs" |
-    awk -v t="$start" '{ h = $0; sub(/^.*\//, "", h); sub(/-.*$/, "", h); print h, t }' >"$tmp/used"
+    awk -v t="$start" "$hash_awk"' { print hash($0), t }' >"$tmp/used"
 }
 repair
-[ -z "$head_start" ] || used
-if [ -n "$head_start" ]; then
-  if wait "$head_start"; then early=ok; else early=failed; fi
+[ -z "$head_start_pid" ] || used
+if [ -n "$head_start_pid" ]; then
+  if wait "$head_start_pid"; then head_start=ok; else head_start=failed; fi
 fi
 # Not yet in the cache (a narinfo is written last, after its NAR).
 while read -r p; do
@@ -554,7 +558,7 @@ if [ "$count" -gt 0 ]; then
     fail "nix copy of $count paths to '$cache' failed (above)"
   fi
 fi
-[ -n "$head_start" ] || used
+[ -n "$head_start_pid" ] || used
 
 # 3. Prune to the budget, least recently used first.
 reexamine "$budget" "$meta/entries.tmp.$$"
