@@ -33,21 +33,11 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import {
-  CACHE,
-  cachedNames,
-  dropResults,
-  expectClosureComplete,
-  job,
-  lastSave,
-  project,
-  removeProjects,
-} from "./support/save.js";
+import { CACHE, cachedNames, dropResults, expectClosureComplete, job, lastSave, project } from "./support/save.js";
 
 const cleanup: Array<() => void> = [];
 afterAll(() => {
   for (const f of cleanup.reverse()) f();
-  removeProjects();
 });
 
 /** A second binary cache standing in for cache.nixos.org, holding the toolchain. */

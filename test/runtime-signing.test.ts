@@ -1,17 +1,15 @@
 // A signed cache against real Nix: save.sh signs with the secret key from the job's
 // environment, jobs accept only what the configured public key signed, and what they
 // refuse is built instead and replaced by the next save.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../src/keygen.js";
 import {
   cleanEnv,
   countBuilt,
   deleteGraph,
   graphBuildArgs,
-  removeDir,
   requireNix,
   run,
   uniqueTag,
@@ -19,13 +17,8 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { CACHE, cachedNames, expectClosureComplete, job, lastSave, project, removeProjects } from "./support/save.js";
-
-const scratch: string[] = [];
-afterAll(() => {
-  for (const d of scratch) removeDir(d);
-  removeProjects();
-});
+import { CACHE, cachedNames, expectClosureComplete, job, lastSave, project } from "./support/save.js";
+import { scratchDir } from "./support/scratch.js";
 
 /** The narinfo texts of a cache, by store path name. */
 function narinfos(cache: string): Map<string, string> {
@@ -67,8 +60,7 @@ describe("signed cache (real Nix)", () => {
 
       // Someone who can write the cache signs p1 with a key of the same name.
       const attacker = generateKeyPair("ci-test-1");
-      const other = mkdtempSync(join(tmpdir(), "ncc-attacker-"));
-      scratch.push(other);
+      const other = scratchDir("ncc-attacker-");
       writeFileSync(join(other, "key"), attacker.secret);
       const p1 = run(`nix-build graph.nix -A p1 --no-out-link`, { cwd: dir, env: cleanEnv() }).stdout.trim();
       const forged = run(`nix copy --to "file://$O/cache?compression=zstd&secret-key=$O/key" "$P"`, {

@@ -2,10 +2,10 @@
 // nixpkgs) and ways to run shell commands against it.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type RuntimeContext, renderRuntime } from "./render-runtime.js";
+import { scratchDir } from "./scratch.js";
 
 /** No network: every Nix call would otherwise retry cache.nixos.org. */
 export const BASE_NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
@@ -55,9 +55,9 @@ export function uniqueTag(): string {
   return `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 }
 
-/** A temp project directory whose path contains a space and a `$`. */
+/** A temp project directory whose path contains a space and a `$`; removed after the test file. */
 export function makeProjectDir(label: string): string {
-  const base = mkdtempSync(join(tmpdir(), "ncc-test-"));
+  const base = scratchDir("ncc-test-");
   const dir = join(base, `pro ject $${label}`);
   mkdirSync(dir, { recursive: true });
   return dir;

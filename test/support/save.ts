@@ -1,23 +1,16 @@
 // Projects with the file-mode runtime, jobs run in them, and what their cache holds:
 // shared by the save.sh tests.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { expect } from "vitest";
 import type { Config } from "../../src/config.js";
-import { cleanEnv, makeProjectDir, removeDir, run, writeRuntime } from "./nix.js";
+import { cleanEnv, makeProjectDir, run, writeRuntime } from "./nix.js";
 import { runtimeContext } from "./render-runtime.js";
 
 export const CACHE = ".nix-ci-cache/cache";
-const made: string[] = [];
-
-export function removeProjects(): void {
-  for (const dir of made.splice(0)) removeDir(dir);
-}
-
-/** A project with the file-mode runtime rendered from `more`; removed by removeProjects(). */
+/** A project with the file-mode runtime rendered from `more`. */
 export function project(label: string, more: Partial<Config> = {}, cacheDir = CACHE): string {
   const dir = makeProjectDir(label);
-  made.push(dirname(dir));
   writeRuntime(dir, runtimeContext("file", cacheDir, "zstd", more));
   return dir;
 }
