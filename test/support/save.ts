@@ -8,6 +8,7 @@ import { cleanEnv, makeProjectDir, run, writeRuntime } from "./nix.js";
 import { runtimeContext } from "./render-runtime.js";
 
 export const CACHE = ".nix-ci-cache/cache";
+
 /** A project with the file-mode runtime rendered from `more`. */
 export function project(label: string, more: Partial<Config> = {}, cacheDir = CACHE): string {
   const dir = makeProjectDir(label);
