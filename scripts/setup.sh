@@ -31,7 +31,25 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Debian's nix-bin alone leaves Nix's default build-users-group (nixbld) without its
+# group, and every build as root stops with "the group 'nixbld' specified in
+# 'build-users-group' does not exist". nix-setup-systemd's postinst creates it and ten
+# build users; this does the same, without pulling in systemd.
+if ! grep -q '^nixbld:' /etc/group; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo"; else
+    echo "setup: the group nixbld (Nix's build users) is missing; create it as root: groupadd --system nixbld" >&2
+    exit 1
+  fi
+  echo "setup: creating the group nixbld and the users nixbld1..10 (Nix's build users)"
+  $sudo groupadd --force --system nixbld
+  for n in 1 2 3 4 5 6 7 8 9 10; do
+    id "nixbld$n" >/dev/null 2>&1 ||
+      $sudo useradd --system --comment "Nix build user $n" --home-dir /var/empty --gid nixbld --groups nixbld \
+        --no-user-group --shell /usr/sbin/nologin "nixbld$n"
+  done
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -newer node_modules/.package-lock.json)" ]; then
   npm ci --no-audit --no-fund
 fi
 npm run --silent build
