@@ -1,5 +1,6 @@
-// The platform check of env.sh, with `uname -s` overridden by NIX_CI_CACHE_TEST_UNAME.
-import { dirname } from "node:path";
+// The platform check of env.sh. macOS is emulated: a `uname` first on PATH says Darwin.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BASE_NIX_CONFIG, cleanEnv, makeProjectDir, removeDir, requireNix, run, writeRuntime } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
@@ -9,18 +10,28 @@ afterAll(() => {
   for (const d of dirs) removeDir(dirname(d));
 });
 
+/** A directory holding a `uname` whose `-s` prints `os`; the real one answers the rest. */
+function fakeUname(dir: string, os: string): string {
+  const bin = join(dirname(dir), "fake-uname");
+  mkdirSync(bin, { recursive: true });
+  const real = run("command -v uname").stdout.trim();
+  writeFileSync(join(bin, "uname"), `#!/bin/sh\ncase "$1" in -s) echo ${os} ;; *) exec ${real} "$@" ;; esac\n`);
+  chmodSync(join(bin, "uname"), 0o755);
+  return bin;
+}
+
 function sourceEnv(mode: "file" | "chroot", uname: string) {
   const dir = makeProjectDir(mode);
   dirs.push(dir);
   writeRuntime(dir, runtimeContext(mode));
   return run('. .nix-ci-cache/env.sh; rc=$?; printf "rc=%s\\n%s" "$rc" "$NIX_CONFIG"', {
     cwd: dir,
-    env: cleanEnv({ NIX_CI_CACHE_TEST_UNAME: uname }),
+    env: cleanEnv({ PATH: `${fakeUname(dir, uname)}:${process.env.PATH}` }),
   });
 }
 
 describe("env.sh platform check", () => {
-  it("chroot mode on Darwin fails with Nix's own error and what to change", () => {
+  it("chroot mode on (emulated) Darwin fails with Nix's own error and what to change", () => {
     requireNix();
     const r = sourceEnv("chroot", "Darwin");
     expect(r.stdout).toMatch(/^rc=1\n/);
@@ -32,7 +43,7 @@ describe("env.sh platform check", () => {
     expect(r.stdout).toBe(`rc=1\n${BASE_NIX_CONFIG}`);
   });
 
-  it("file mode on Darwin works", () => {
+  it("file mode on (emulated) Darwin works", () => {
     requireNix();
     const r = sourceEnv("file", "Darwin");
     expect(r.stdout, r.stderr).toMatch(/^rc=0\n/);

@@ -9,7 +9,18 @@
 # recently used first, keeping every kept entry's references (closure-complete).
 # It holds a lock (a directory: mkdir is atomic everywhere, also on macOS and on
 # network volumes) so that jobs sharing one cache directory take turns.
+#
+# It uses only commands that the nixos/nix image, busybox and macOS all have: no awk,
+# no sed, no comm or join (docs/where-it-runs.md). Lists are files of lines, and set
+# operations are sort and uniq over them.
 set -u
+# zsh runs this too when asked to: sh's rules.
+if [ -n "${ZSH_VERSION:-}" ]; then
+  emulate sh
+fi
+# Byte order everywhere: the set operations below compare what sort sorted.
+LC_ALL=C
+export LC_ALL
 
 fail() {
   printf 'nix-ci-cache: save failed: %s\n' "$*" >&2
@@ -29,6 +40,7 @@ cache=$root/'.nix-ci-cache/cache'
 capture=build-closure
 budget=838860800
 start=$(date +%s)
+store_dir=${NIX_STORE_DIR:-/nix/store}
 
 if [ ! -f "$state/started" ]; then
   fail "$state/started does not exist: .nix-ci-cache/env.sh was not sourced in this job (source it before any Nix command), so there is nothing known to save"
@@ -38,7 +50,8 @@ command -v nix >/dev/null 2>&1 || fail "nix is not on PATH"
 # As env.sh found it in this job, else asked again.
 version=
 [ ! -f "$state/nix-version" ] || read -r version <"$state/nix-version"
-[ -n "$version" ] || version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+[ -n "$version" ] || version=$(nix --version 2>/dev/null | head -n 1)
+version=${version##* }
 major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%[!0-9]*}
@@ -68,24 +81,63 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# The store's valid paths, for what the job added: asked now, since the lock and the
-# cache check below need none of it and the query takes tens of milliseconds.
-listing=
-if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
-  # shellcheck disable=SC2086 # $flags is a list of words
-  nix $flags path-info --all >"$tmp/valid-now" 2>"$tmp/valid-now.err" &
-  listing=$!
-fi
-mkdir -p "$meta" || fail "cannot create '$meta'"
+
+# --- Lists of lines ---
+
+# Lines of stdin that are not lines of file $1 (drop_in), or that are (keep_in);
+# sorted, each once.
+drop_in() { { sort -u; sort -u "$1"; sort -u "$1"; } | sort | uniq -u; }
+keep_in() { { sort -u; sort -u "$1"; } | sort | uniq -d; }
+
+# Lines of stdin whose key, the last field after $1 others, is (with_keys) or is not
+# (without_keys) a line of file $2; sorted by key. No key twice on stdin. Each key of
+# $2 joins the lines as "~ … <key>", and uniq compares the keys alone.
+with_keys() { keyed "$1" "$2" -d; }
+without_keys() { keyed "$1" "$2" -u; }
+keyed() {
+  mark='~'
+  i=1
+  while [ "$i" -lt "$1" ]; do
+    mark="$mark ~"
+    i=$((i + 1))
+  done
+  {
+    cat
+    # shellcheck disable=SC2059 # the format is "~ … %s"
+    [ ! -s "$2" ] || xargs printf "$mark %s\\n" <"$2"
+  } | sort -k"$(($1 + 1)),$(($1 + 1))" -k1,1 | uniq "$3" -f "$1" | grep -v '^~ '
+}
+
+# The sum of the numbers on stdin, one a line.
+sum() { echo $(($({ echo 0 && cat; } | paste -s -d + -))); }
+
+# Bytes as people read them: "512 B", "1.5 MiB".
+human() {
+  n=$1
+  d=1
+  unit=B
+  for u in KiB MiB GiB TiB; do
+    [ "$n" -ge $((d * 1024)) ] || break
+    d=$((d * 1024))
+    unit=$u
+  done
+  if [ "$unit" = B ]; then
+    printf '%s B' "$n"
+  else
+    tenths=$(((n * 10 + d / 2) / d))
+    printf '%s.%s %s' $((tenths / 10)) $((tenths % 10)) "$unit"
+  fi
+}
 
 # Takes the lock, waiting up to 15 minutes. A lock is stale when its owner is a
-# process of this host that is gone, or when it is older than an hour (another host,
-# or an owner killed before it could write its name).
+# process of this host that is gone, or when it was taken more than an hour ago
+# (another host, or an owner killed before it could write its name).
 take_lock() {
   host=$(uname -n 2>/dev/null) || host=unknown
   waited=0
   while ! mkdir "$lock" 2>/dev/null; do
-    owner=$(cat "$lock/owner" 2>/dev/null) || owner=
+    owner=
+    [ ! -f "$lock/owner" ] || read -r owner <"$lock/owner" || :
     stale=
     case $owner in
       "$host "*)
@@ -94,7 +146,18 @@ take_lock() {
         kill -0 "$pid" 2>/dev/null || stale="its process $pid is gone"
         ;;
     esac
-    if [ -z "$stale" ] && [ -n "$(find "$lock" -prune -mmin +60 2>/dev/null)" ]; then
+    # "<host> <pid> <time taken>"; without it, the directory's age.
+    taken=
+    case $owner in
+      *' '*' '*) taken=${owner##* } ;;
+    esac
+    case $taken in
+      '' | *[!0-9]*) taken= ;;
+    esac
+    if [ -z "$taken" ] && [ -n "$(find "$lock" -prune -mmin +60 2>/dev/null)" ]; then
+      taken=0
+    fi
+    if [ -z "$stale" ] && [ -n "$taken" ] && [ $(($(date +%s) - taken)) -gt 3600 ]; then
       stale="it is more than an hour old"
     fi
     if [ -n "$stale" ]; then
@@ -114,12 +177,6 @@ take_lock() {
   done
   locked=1
   printf '%s %s %s\n' "$host" "$$" "$(date +%s)" >"$lock/owner"
-}
-
-# Lines "<hash> <path>" in, the paths whose name (after the hash) matches an
-# exclude pattern out.
-excluded() {
-  :
 }
 
 # The configured extra roots, one per line.
@@ -147,20 +204,10 @@ out_links() {
   for l in "$root"/result "$root"/result-*; do
     if [ -h "$l" ]; then
       t=$(readlink "$l") || continue
-      case $t in /nix/store/*) printf '%s\n' "$t" ;; esac
+      case $t in "$store_dir"/*) printf '%s\n' "$t" ;; esac
     fi
   done
 }
-
-# Lines of stdin that are (keep_in) or are not (drop_in) lines of file $1. awk, not
-# comm: some busybox builds (Debian's) have no comm.
-keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
-drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
-
-# For awk programs that match store paths with cache entries: the hash part of
-# "/nix/store/<hash>-<name>".
-# shellcheck disable=SC2016 # an awk function
-hash_awk='function hash(p) { sub(/^.*\//, "", p); sub(/-.*$/, "", p); return p }'
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -172,37 +219,29 @@ log_save() {
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
-# One awk for every number of the summary, and for the Markdown table of the
-# provider's step summary. Paths go through the environment: awk -v would read
-# backslashes in them as escapes.
+# The summary line, and the same as a Markdown table in the provider's step summary.
 summary() {
-  md=${GITHUB_STEP_SUMMARY:-}
-  if [ -n "$md" ] && ! : >>"$md"; then
-    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
-    md=
+  pct=0
+  [ "$budget" -le 0 ] || pct=$((100 * size / budget))
+  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
+  if [ "$size" -gt "$budget" ]; then
+    say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
   fi
-  NCC_MD=$md NCC_CACHE=$cache awk -v added="$added" -v added_bytes="$added_bytes" -v pruned="$pruned" \
-    -v pruned_bytes="$pruned_bytes" -v repaired="$repaired" -v size="$size" -v budget="$budget" \
-    -v paths="$paths" -v secs="$secs" -v capture="$capture" '
-    function human(b,  i, u) {
-      split("B KiB MiB GiB TiB", u, " "); i = 1
-      while (b >= 1024 && i < 5) { b /= 1024; i++ }
-      return i == 1 ? sprintf("%d %s", b, u[i]) : sprintf("%.1f %s", b, u[i])
-    }
-    BEGIN {
-      cache = ENVIRON["NCC_CACHE"]; md = ENVIRON["NCC_MD"]
-      pct = budget > 0 ? int(100 * size / budget) : 0
-      printf "nix-ci-cache: saved %d new paths (%d KiB) to %s; pruned %d paths (%d KiB); repaired %d; cache %s of %s budget (%d%%), %d paths; %ds\n", added, added_bytes / 1024, cache, pruned, pruned_bytes / 1024, repaired, human(size), human(budget), pct, paths, secs > "/dev/stderr"
-      if (size > budget) print "nix-ci-cache: warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths" > "/dev/stderr"
-      if (md == "") exit
-      printf "### nix-ci-cache (file mode, capture %s)\n\n", capture > md
-      print "| added | pruned | repaired | cache size | budget | paths | time |" > md
-      print "|---|---|---|---|---|---|---|" > md
-      printf "| %d paths, %s | %d paths, %s | %d | %s (%d%%) | %s | %d | %ds |\n\n", added, human(added_bytes), pruned, human(pruned_bytes), repaired, human(size), pct, human(budget), paths, secs > md
-    }'
+  md=${GITHUB_STEP_SUMMARY:-}
+  [ -n "$md" ] || return 0
+  if ! {
+    printf '### nix-ci-cache (file mode, capture %s)\n\n' "$capture"
+    printf '| added | pruned | repaired | cache size | budget | paths | time |\n'
+    printf '|---|---|---|---|---|---|---|\n'
+    printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' "$added" "$(human "$added_bytes")" \
+      "$pruned" "$(human "$pruned_bytes")" "$repaired" "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
+  } >>"$md" 2>/dev/null; then
+    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
+  fi
 }
 
-take_lock
+# --- file mode: the cache directory is a binary cache beside /nix/store ---
+
 store_root=
 url=
 compression=
@@ -211,207 +250,214 @@ read -r compression <"$state/compression" 2>/dev/null
 [ -n "$url" ] || fail "$state/cache-url is missing: source .nix-ci-cache/env.sh again"
 [ -n "$compression" ] || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
 [ -d "${url#file://}" ] || fail "'${url#file://}' (the cache directory) does not exist"
+
+# The store's valid paths, for what the job added: asked now, since the lock and the
+# cache check below need none of it and the query takes tens of milliseconds. A path
+# that another process deletes meanwhile fails the query: asked up to three times.
+listing=
+if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
+  (
+    for _ in 1 2 3; do
+      # shellcheck disable=SC2086 # $flags is a list of words
+      if nix $flags path-info --all >"$tmp/valid-now.unsorted" 2>"$tmp/valid-now.err"; then
+        sort -o "$tmp/valid-now" "$tmp/valid-now.unsorted"
+        exit
+      fi
+    done
+    exit 1
+  ) &
+  listing=$!
+fi
+mkdir -p "$meta" || fail "cannot create '$meta'"
+take_lock
 sign=
 
-# The prune is POSIX awk over the narinfos rather than a helper program: it runs
-# wherever this script runs (macOS' BSD awk, busybox, GNU), needs nothing installed,
-# and reads a few thousand narinfos in milliseconds. Nix has no garbage collector
-# for binary caches to delegate to.
-#
-# One line per narinfo: "<hash> <NAR url> <NAR file size> <narinfo bytes> <reference
-# hashes>". A narinfo without StorePath or URL, or whose StorePath does not match its
-# name, is left out: it is damaged and gets removed. So is one without a signature by
-# the key named "signer" when the cache is signed: no job would accept it (an entry of
-# the cache before it was signed, or of an older key), and removed, it is copied again,
-# signed. Nix writes the NAR first and the narinfo last, each through a temporary file
-# and a rename.
-# shellcheck disable=SC2016 # an awk program
-inventory_awk='
-function flush(  h) {
-  if (f == "") return
-  h = f; sub(/^.*\//, "", h); sub(/\.narinfo$/, "", h)
-  sp = path; sub(/^.*\//, "", sp); sub(/-.*$/, "", sp)
-  z = fs != "" ? fs : ns
-  if (signer != "" && !signed) return
-  if (url != "" && sp == h && z != "") print h, url, z, bytes, refs
-}
-FNR == 1 { flush(); f = FILENAME; path = ""; url = ""; fs = ""; ns = ""; refs = ""; bytes = 0; signed = 0 }
-/^Sig: / { if (index($2, signer ":") == 1) signed = 1 }
-{ bytes += length($0) + 1 }
-/^StorePath: / { path = $2 }
-/^URL: / { url = $2 }
-/^FileSize: / { fs = $2 }
-/^NarSize: / { ns = $2 }
-/^References:/ { for (i = 2; i <= NF; i++) { r = $i; sub(/-.*$/, "", r); refs = refs " " r } }
-END { flush() }'
+# --- Store paths and cache entries ---
 
-# Inputs: "nars" (ls -ln of nar/), the last-used times (entries, then this save's),
-# the list of narinfo files, the inventory. Keeps an entry whose NAR exists with the
-# size its narinfo says (a truncated or missing NAR is damage) and whose references
-# are all kept, and prints "<time> <hash> <url> <size> <bytes> <refs>" for it. Writes
-# the narinfo files of the others (damaged, or unparsable: never in the inventory)
-# to the file "damaged", and their number to "ndamaged".
-# shellcheck disable=SC2016 # an awk program
-check_awk='
-FILENAME == ARGV[1] { if (NF >= 9 && $1 !~ /^d/) nar["nar/" $9] = $5; next }
-FILENAME == ARGV[2] || FILENAME == ARGV[3] { if (!($1 in t) || $2 > t[$1]) t[$1] = $2; next }
-FILENAME == ARGV[4] { listed[++nl] = $0; next }
-{
-  h = $1
-  if (!($2 in nar) || nar[$2] != $3) next
-  ok[h] = 1; line[h] = $0; refs[h] = ""
-  for (i = 5; i <= NF; i++) refs[h] = refs[h] " " $i
+# Their hashes, the key of everything in the cache: "<store dir>/<hash>-<name>".
+hash_columns=$((${#store_dir} + 2))-$((${#store_dir} + 33))
+hashes() { cut -c"$hash_columns"; }
+# Store paths of file $1 as "<path> <hash>" lines.
+with_hashes() {
+  hashes <"$1" >"$1.hashes"
+  paste -d ' ' "$1" "$1.hashes"
 }
-END {
-  do {
-    changed = 0
-    for (h in ok) {
-      n = split(refs[h], r, " ")
-      for (i = 1; i <= n; i++) if (r[i] != h && !(r[i] in ok)) { delete ok[h]; changed = 1; break }
-    }
-  } while (changed)
-  for (h in ok) { tt = 0; if (h in t) tt = t[h]; print tt, line[h] }
-  bad = 0
-  for (i = 1; i <= nl; i++) {
-    h = listed[i]; sub(/^.*\//, "", h); sub(/\.narinfo$/, "", h)
-    if (!(h in ok)) { print listed[i] > damaged; bad++ }
+
+# What save.sh knows of the cache's entries, so that a save reads only the narinfos
+# it has not read before: "<url> <size> <refs> <hash>" lines, sorted by hash. Named
+# after the key that must have signed the entries, so that a new key reads them all.
+index=$meta/index
+
+# Reads the narinfos named on stdin ("<hash>.narinfo", in the cache directory) and
+# prints "<url> <size> <refs> <hash>" for each whole one: its StorePath has its own
+# hash, and it names a URL and a size (FileSize, else NarSize). <refs> are the hashes of
+# the other paths it refers to, comma-separated, or "-". One grep reads them all; the
+# loop sees six lines of each.
+read_narinfos() {
+  xargs grep -H -e '^StorePath: ' -e '^URL: ' -e '^FileSize: ' -e '^NarSize: ' -e '^References: ' -e '^Sig: ' 2>/dev/null | {
+    # Reference names may hold glob characters.
+    set -f
+    f=''
+    while IFS=: read -r name key value; do
+      if [ "$name" != "$f" ]; then
+        [ -z "$f" ] || narinfo_line "$f" "$path" "$nar" "${file_size:-$nar_size}" "$refs" "$signed"
+        f=$name
+        path=''
+        nar=''
+        file_size=''
+        nar_size=''
+        refs=-
+        signed=''
+      fi
+      value=${value# }
+      case $key in
+        StorePath) path=$value ;;
+        URL) nar=$value ;;
+        FileSize) file_size=$value ;;
+        NarSize) nar_size=$value ;;
+        References)
+          for r in $value; do
+            [ "${r%%-*}" = "${f%.narinfo}" ] && continue
+            if [ "$refs" = - ]; then refs=${r%%-*}; else refs=$refs,${r%%-*}; fi
+          done
+          ;;
+      esac
+    done
+    [ -z "$f" ] || narinfo_line "$f" "$path" "$nar" "${file_size:-$nar_size}" "$refs" "$signed"
   }
-  print bad > ndamaged
-}'
-
-# Input: "nars", then the kept entries sorted by last use, oldest first. Evicts the
-# oldest until the cache fits the budget (-1: no eviction), each with everything in
-# the cache that refers to it; never what this save used (time >= now). Prints
-# "evict <hash> <size>" and "orphan <NAR file>", writes "<hash> <time>" of every kept
-# entry to the file "entries", and "<bytes> <entries> <evicted> <evicted NAR bytes>
-# <orphans>" after all that to the file "totals".
-# shellcheck disable=SC2016 # an awk program
-prune_awk='
-FILENAME == ARGV[1] { if (NF >= 9 && $1 !~ /^d/) nar["nar/" $9] = $5; next }
-{
-  n++; h = $2; order[n] = h; time[h] = $1; url[h] = $3; size[h] = $4
-  if (!(($3) in users)) total += $4
-  users[$3]++; total += $5; bytes[h] = $5
-  for (i = 6; i <= NF; i++) if ($i != h) rev[$i] = rev[$i] " " h
 }
-function collect(h,  k, m, r) {
-  if (h in pick) return 1
-  if (time[h] >= now) return 0
-  pick[h] = 1
-  m = split(rev[h], r, " ")
-  for (k = 1; k <= m; k++) if (!(r[k] in gone) && !collect(r[k])) return 0
-  return 1
-}
-END {
-  for (i = 1; i <= n && budget >= 0 && total > budget; i++) {
-    h = order[i]
-    if (h in gone) continue
-    if (time[h] >= now) break
-    split("", pick)
-    if (!collect(h)) continue
-    for (p in pick) {
-      gone[p] = 1
-      total -= bytes[p]
-      if (--users[url[p]] == 0) total -= size[p]
-      print "evict " p, size[p]
-      evicted++; evicted_bytes += size[p]
-    }
-  }
-  count = 0
-  printf "" > entries
-  for (i = 1; i <= n; i++) { h = order[i]; if (!(h in gone)) { print h, time[h] > entries; count++ } }
-  for (u in nar) if (!(users[u] > 0)) { sub(/^nar\//, "", u); print "orphan " u; orphans++ }
-  print total + 0, count, evicted + 0, evicted_bytes + 0, orphans + 0 > totals
-}'
-
-# Runs the check and the prune over the cache with budget $1; the result is in
-# $tmp/plan and the kept entries in the file $2. Damaged entries are removed at once:
-# narinfo first, so that no reader ever sees a narinfo without its NAR.
-examine() {
-  (
-    cd "$cache" || exit 1
-    find . ! -name . -prune -name '*.narinfo' -type f >"$tmp/narinfos"
-    : >"$tmp/inventory"
-    if [ -s "$tmp/narinfos" ]; then
-      xargs awk -v signer='' "$inventory_awk" <"$tmp/narinfos" >"$tmp/inventory" || exit 1
-    fi
-    check_and_prune "$@"
-  ) || fail "cannot read the cache '$cache'"
+# narinfo_line <file> <StorePath> <URL> <size> <refs> <signed>
+narinfo_line() {
+  h=${1%.narinfo}
+  case $2 in "$store_dir/$h"-*) ;; *) return 0 ;; esac
+  case $3 in nar/?*) ;; *) return 0 ;; esac
+  case $3 in *[' 	']*) return 0 ;; esac
+  case $4 in '' | *[!0-9]*) return 0 ;; esac
+  printf '%s %s %s %s\n' "$3" "$4" "$5" "$h"
 }
 
-# The same after the copies, reading only the narinfos written since examine: the
-# others stand as examine read them, but for those it found damaged and those Nix did
-# not trust, which are gone or replaced. A cache of thousands of entries takes a tenth
-# of a second to read.
-reexamine() {
-  (
-    cd "$cache" || exit 1
-    { sed 's/^.*\///; s/\.narinfo$//' "$tmp/damaged"; cat "$tmp/untrusted"; } >"$tmp/gone"
-    awk 'FILENAME == ARGV[1] { gone[$1] = 1; next } !($1 in gone)' "$tmp/gone" "$tmp/inventory" >"$tmp/inventory.kept"
-    # What this save wrote is in its closure.
-    awk "$hash_awk"' FILENAME == ARGV[1] { k[$1] = 1; next } !(hash($0) in k) { print hash($0) }' \
-      "$tmp/inventory.kept" "$tmp/closure" |
-      while read -r h; do [ ! -f "$h.narinfo" ] || printf './%s.narinfo\n' "$h"; done >"$tmp/narinfos.new"
-    cp "$tmp/inventory.kept" "$tmp/inventory"
-    if [ -s "$tmp/narinfos.new" ]; then
-      xargs awk -v signer='' "$inventory_awk" <"$tmp/narinfos.new" >>"$tmp/inventory" || exit 1
-    fi
-    { awk '{ print "./" $1 ".narinfo" }' "$tmp/inventory.kept"; cat "$tmp/narinfos.new"; } >"$tmp/narinfos"
-    check_and_prune "$@"
-  ) || fail "cannot read the cache '$cache'"
+# Keeps, of the index lines in file $1, those whose references are all in it, again
+# and again until none is missing: an entry is usable only with its whole closure.
+close_index() {
+  while :; do
+    cut -d ' ' -f 4 "$1" >"$1.have"
+    cut -d ' ' -f 3 "$1" | tr ',' '\n' | grep -v '^-$' | drop_in "$1.have" >"$1.missing"
+    [ -s "$1.missing" ] || return 0
+    # A missing hash is no entry's own, so a line that names it refers to it.
+    grep -F -f "$1.missing" "$1" | cut -d ' ' -f 4 >"$1.broken"
+    without_keys 3 "$1.broken" <"$1" >"$1.next"
+    mv "$1.next" "$1"
+  done
 }
 
-# Part of examine and reexamine, in the cache directory.
-check_and_prune() {
-  # ls -ln is the portable way to many file sizes at once: "<mode> <links> <uid>
-  # <gid> <size> <3 date fields> <name>" on GNU, BSD and busybox alike.
-  if [ -d nar ]; then LC_ALL=C ls -ln nar >"$tmp/nars" || return 1; else : >"$tmp/nars"; fi
-  [ -f "$meta/entries" ] || : >"$meta/entries"
-  : >"$tmp/damaged"
-  awk -v damaged="$tmp/damaged" -v ndamaged="$tmp/ndamaged" "$check_awk" \
-    "$tmp/nars" "$meta/entries" "$tmp/used" "$tmp/narinfos" "$tmp/inventory" |
-    LC_ALL=C sort -n -k1,1 |
-    awk -v budget="$1" -v now="$start" -v totals="$tmp/totals" -v entries="$2" "$prune_awk" "$tmp/nars" - >"$tmp/plan" || return 1
-  # Names are <hash>.narinfo: no spaces.
-  if [ -s "$tmp/damaged" ]; then xargs rm -f <"$tmp/damaged"; fi
+# The cache's narinfos now: "<narinfo bytes> <hash>" lines in file $tmp/narinfos and
+# their hashes in $tmp/listed, sorted by hash. Files named like narinfos but not
+# "<hash>.narinfo" are removed. In the cache directory.
+list_narinfos() {
+  # shellcheck disable=SC2012 # ls -ln is how busybox and BSD tell many sizes at once
+  ls -ln . | tr -s ' ' | grep '\.narinfo$' >"$tmp/narinfos.ls"
+  cut -d ' ' -f 9 "$tmp/narinfos.ls" | grep -vx '[0-9a-z]\{32\}\.narinfo' | while IFS= read -r junk; do rm -f "./$junk"; done
+  cut -d ' ' -f 5,9 "$tmp/narinfos.ls" | cut -d . -f 1 | grep -x '[0-9]* [0-9a-z]\{32\}' | sort -k 2,2 >"$tmp/narinfos"
+  cut -d ' ' -f 2 "$tmp/narinfos" >"$tmp/listed"
 }
 
-# Reads what examine found.
-examined() {
-  read -r damaged <"$tmp/ndamaged"
-  read -r size paths pruned pruned_bytes orphans <"$tmp/totals"
+# Adds to $tmp/index the narinfos listed that it does not hold. In the cache directory.
+read_unread() {
+  cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
+  drop_in "$tmp/index.keys" <"$tmp/listed" >"$tmp/unread"
+  [ -s "$tmp/unread" ] || return 0
+  while read -r h; do printf '%s.narinfo\n' "$h"; done <"$tmp/unread" | read_narinfos >>"$tmp/index"
+  sort -k 4,4 -o "$tmp/index" "$tmp/index"
 }
 
-# Removes NAR files no narinfo points to (an interrupted save, or evicted entries),
-# and with $1 "all", temporary files of writes that were killed (Nix names them
-# <file>.tmp.<pid>.<n>).
+# Removes the narinfos listed that $tmp/index does not hold (damaged ones, evicted
+# ones) and counts them in $tmp/removed. Narinfo first, NAR later (the sweep): no
+# reader ever finds a narinfo without its NAR. In the cache directory.
+settle() {
+  cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
+  drop_in "$tmp/index.keys" <"$tmp/listed" >"$tmp/removed.hashes"
+  while read -r h; do rm -f "./$h.narinfo"; done <"$tmp/removed.hashes"
+  removed=$(($(wc -l <"$tmp/removed.hashes")))
+  echo "$removed" >"$tmp/removed"
+}
+
+# The cache check. Every narinfo is known from the index or read now (when the index
+# does not know it, or it changed since); an entry is kept when its NAR exists with the
+# size it names and its references are all kept. The others are damaged and removed at
+# once, before anything is copied (nix copy skips a path whose narinfo exists), so that
+# they are copied again. Leaves $tmp/index and the number of damaged entries in
+# $tmp/removed.
+check_cache() (
+  cd "$cache" || exit 1
+  list_narinfos
+  if [ -f "$index" ]; then
+    find . ! -name . -prune -name '*.narinfo' -newer "$index" | cut -c 3-34 >"$tmp/changed"
+    without_keys 3 "$tmp/changed" <"$index" | with_keys 3 "$tmp/listed" >"$tmp/index"
+  else
+    : >"$tmp/index"
+  fi
+  read_unread
+  # NARs that are not there with the size their narinfo names: "<file> <bytes>".
+  if [ -d nar ]; then
+    # shellcheck disable=SC2012 # as above; NAR names are plain
+    ls -ln nar | tr -s ' ' | grep '^-' >"$tmp/nars.ls"
+    cut -d ' ' -f 9 "$tmp/nars.ls" >"$tmp/nars.names"
+    cut -d ' ' -f 5 "$tmp/nars.ls" | paste -d ' ' "$tmp/nars.names" - >"$tmp/nars"
+  else
+    : >"$tmp/nars"
+  fi
+  cut -d ' ' -f 1,2 "$tmp/index" | cut -c 5- | drop_in "$tmp/nars" >"$tmp/nars.bad"
+  if [ -s "$tmp/nars.bad" ]; then
+    while read -r n s; do printf 'nar/%s %s \n' "$n" "$s"; done <"$tmp/nars.bad" >"$tmp/nars.bad.lines"
+    grep -F -f "$tmp/nars.bad.lines" "$tmp/index" | cut -d ' ' -f 4 >"$tmp/nars.bad.hashes"
+    without_keys 3 "$tmp/nars.bad.hashes" <"$tmp/index" >"$tmp/index.next"
+    mv "$tmp/index.next" "$tmp/index"
+  fi
+  close_index "$tmp/index"
+  settle
+)
+
+# Removes NAR files no kept entry names (an interrupted save, evicted or damaged
+# entries), and with $1 "all", temporary files of writes that were killed (Nix names
+# them <file>.tmp.<pid>.<n>).
 sweep() {
   (
     cd "$cache" || exit 1
-    [ "$orphans" -eq 0 ] || sed -n 's/^orphan //p' "$tmp/plan" | while read -r f; do rm -f "nar/$f"; done
+    if [ -d nar ]; then
+      cut -d ' ' -f 1 "$tmp/index" | cut -c 5- >"$tmp/sweep.named"
+      # shellcheck disable=SC2012 # NAR names are plain
+      ls nar | drop_in "$tmp/sweep.named" | while IFS= read -r n; do rm -f "nar/$n"; done
+    fi
     [ "${1:-}" != all ] || find . -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null
     :
   )
 }
 
+# The size of the cache's entries in file $1 (index lines), as the provider archives
+# it: each NAR once (two store paths may share one), plus the narinfos.
+cache_size() {
+  cut -d ' ' -f 4 "$1" >"$1.keys"
+  narinfo_bytes=$(with_keys 1 "$1.keys" <"$tmp/narinfos" | cut -d ' ' -f 1 | sum)
+  nar_bytes=$(cut -d ' ' -f 1,2 "$1" | sort -u | cut -d ' ' -f 2 | sum)
+  echo $((narinfo_bytes + nar_bytes))
+}
+
+# 1. Repair: damaged entries and leftovers of interrupted saves go, so that what this
+# job has in its store is copied again below. In the background: it reads the cache
+# while the capture below asks the store.
 : >"$tmp/used"
-: >"$tmp/untrusted"
-# 1. Repair: damaged entries and leftovers of interrupted saves go, so that what
-# this job has in its store is copied again below.
-# In the background: it reads the cache while the capture below asks the store.
-examine -1 "$tmp/entries-now" &
-examining=$!
+check_cache &
+checking=$!
 # Waits for that, once, before the first copy: nix copy skips a path whose narinfo
 # exists, damaged or not.
 repair() {
-  [ -n "$examining" ] || return 0
-  wait "$examining" || exit 1
-  examining=
-  examined
-  repaired=$damaged
+  [ -n "$checking" ] || return 0
+  wait "$checking" || fail "cannot read the cache '$cache'"
+  checking=
+  read -r repaired <"$tmp/removed"
   sweep all
-  size_before=$size
-  paths_before=$paths
+  paths_before=$(($(wc -l <"$tmp/index")))
+  size_before=$(cache_size "$tmp/index")
 }
 head_start_pid=
 head_start=none
@@ -421,14 +467,11 @@ head_start=none
 # its own core while the queries below find the rest. Only a head start: a name in
 # the listing that is not a valid path (a failed build, another job's build in
 # progress) makes it fail, and the copy after the queries takes over.
-if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d /nix/store ]; then
+if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d "$store_dir" ]; then
   repair
-  # shellcheck disable=SC2012 # store path names have no newlines
-  (cd /nix/store && ls) | awk '
-    FILENAME == ARGV[1] { s[$0] = 1; next }
-    length($0) > 33 && substr($0, 33, 1) == "-" && $0 !~ /\.(drv|lock|chroot|check)$/ {
-      p = "/nix/store/" $0; if (!(p in s)) print p
-    }' "$state/valid-at-start" - >"$tmp/head-start"
+  cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" >"$tmp/names-at-start"
+  (cd "$store_dir" && ls) | grep '^[0-9a-z]\{32\}-' | grep -v -e '\.drv$' -e '\.lock$' -e '\.chroot$' -e '\.check$' |
+    drop_in "$tmp/names-at-start" | while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/head-start"
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
     xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
@@ -448,7 +491,7 @@ if [ -f "$state/built" ]; then
     [ -z "$drv" ] || printf '%s\n' "$drv" >>"$tmp/drvs"
   done <"$state/built"
 fi
-LC_ALL=C sort -u -o "$tmp/drvs" "$tmp/drvs"
+sort -u -o "$tmp/drvs" "$tmp/drvs"
 # Runs "nix-store $@" on the paths in file $1; when that fails, again on those still
 # valid.
 query() {
@@ -465,7 +508,7 @@ query() {
 {
   out_links
   resolve_extra_roots
-} | LC_ALL=C sort -u >"$tmp/roots"
+} | sort -u >"$tmp/roots"
 # What the job added to the store, and the derivations of that and of the results.
 # Without the post-build hook (installed only for capture "built": it costs about
 # 15% of a cold build, BENCHMARKS.md), this is how save.sh learns what was built,
@@ -473,11 +516,11 @@ query() {
 # database.
 : >"$tmp/new-paths"
 if [ -n "$listing" ]; then
-  wait "$listing" || fail "\"nix path-info --all\" failed: $(head -n 1 "$tmp/valid-now.err")"
+  wait "$listing" || fail "\"nix path-info --all\" failed three times: $(head -n 1 "$tmp/valid-now.err")"
   drop_in "$state/valid-at-start" <"$tmp/valid-now" | grep -v '\.drv$' >"$tmp/new-paths"
-  cat "$tmp/roots" "$tmp/new-paths" | LC_ALL=C sort -u >"$tmp/made"
+  sort -u "$tmp/roots" "$tmp/new-paths" >"$tmp/made"
   query "$tmp/made" -q --deriver | grep '\.drv$' >>"$tmp/drvs"
-  LC_ALL=C sort -u -o "$tmp/drvs" "$tmp/drvs"
+  sort -u -o "$tmp/drvs" "$tmp/drvs"
 fi
 : >"$tmp/build-closure"
 : >"$tmp/closed"
@@ -485,15 +528,15 @@ case $capture in
   built)
     # Nix 2.8.0 leaves OUT_PATHS empty (NixOS/nix#6446): the derivation tells.
     query "$tmp/drvs" -q --outputs >>"$tmp/built-outs"
-    cat "$tmp/built-outs" "$tmp/roots" | LC_ALL=C sort -u >"$tmp/selected"
+    sort -u "$tmp/built-outs" "$tmp/roots" >"$tmp/selected"
     ;;
   runtime-closure)
     # ... and the top of what the job made: outputs of its derivations that no other
     # of them used.
-    query "$tmp/drvs" -q --references | grep '\.drv$' | LC_ALL=C sort -u >"$tmp/inputs"
+    query "$tmp/drvs" -q --references | grep '\.drv$' | sort -u >"$tmp/inputs"
     drop_in "$tmp/inputs" <"$tmp/drvs" >"$tmp/top"
     query "$tmp/top" -q --outputs >>"$tmp/roots"
-    LC_ALL=C sort -u "$tmp/roots" >"$tmp/selected"
+    sort -u "$tmp/roots" >"$tmp/selected"
     ;;
   *)
     # build-closure: everything needed to build the results again without the
@@ -516,16 +559,8 @@ grep -v '\.drv$' "$tmp/selected" >"$tmp/selected.out"
 {
   cat "$tmp/closed"
   query "$tmp/selected.out" -qR
-} | LC_ALL=C sort -u >"$tmp/closure"
+} | sort -u >"$tmp/closure"
 roots=$(($(wc -l <"$tmp/roots")))
-# Excluded paths leave with what refers to them: nix copy would otherwise copy them
-# along, and a narinfo without its references is unusable.
-excluded <"$tmp/closure" >"$tmp/excluded"
-if [ -s "$tmp/excluded" ]; then
-  xargs nix-store -q --referrers-closure <"$tmp/excluded" | LC_ALL=C sort -u >"$tmp/drop"
-  drop_in "$tmp/drop" <"$tmp/closure" >"$tmp/kept"
-  mv "$tmp/kept" "$tmp/closure"
-fi
 # Used by this job, for the least-recently-used order of the prune: what it
 # captured and, under build-closure, the outputs of every derivation of the build
 # closure, so that a warm run that substitutes only run-time paths keeps the
@@ -535,8 +570,7 @@ query "$tmp/closure-drvs" -q --outputs >"$tmp/closure-outs" 2>/dev/null &
 asking=$!
 used() {
   wait "$asking"
-  cat "$tmp/closure" "$tmp/closure-outs" |
-    awk -v t="$start" "$hash_awk"' { print hash($0), t }' >"$tmp/used"
+  cat "$tmp/closure" "$tmp/closure-outs" | hashes | sort -u >"$tmp/used"
 }
 repair
 [ -z "$head_start_pid" ] || used
@@ -544,10 +578,9 @@ if [ -n "$head_start_pid" ]; then
   if wait "$head_start_pid"; then head_start=ok; else head_start=failed; fi
 fi
 # Not yet in the cache (a narinfo is written last, after its NAR).
-while read -r p; do
-  h=${p##*/}
-  [ -f "$cache/${h%%-*}.narinfo" ] || printf '%s\n' "$p"
-done <"$tmp/closure" >"$tmp/new"
+# shellcheck disable=SC2010 # narinfo names are plain
+ls "$cache" | grep '\.narinfo$' | cut -c 1-32 >"$tmp/present"
+with_hashes "$tmp/closure" | without_keys 1 "$tmp/present" | cut -d ' ' -f 1 >"$tmp/new"
 count=$(($(wc -l <"$tmp/new")))
 if [ "$count" -gt 0 ]; then
   # One batch: nix copy skips what is there and writes each path after its
@@ -560,25 +593,86 @@ if [ "$count" -gt 0 ]; then
 fi
 [ -n "$head_start_pid" ] || used
 
-# 3. Prune to the budget, least recently used first.
-reexamine "$budget" "$meta/entries.tmp.$$"
-examined
+# 3. What the cache holds now: the index, and the narinfos this save wrote.
+(
+  cd "$cache" || exit 1
+  list_narinfos
+  read_unread
+  # The copies are closure-complete; this only removes what is not (never, so far).
+  close_index "$tmp/index"
+  settle
+) || fail "cannot read the cache '$cache'"
+read -r damaged <"$tmp/removed"
 repaired=$((repaired + damaged))
+
+# 4. Prune to the budget, least recently used first. Each entry's last use: the
+# recorded one ("<hash> <time>" in nix-ci-cache/entries), this save's for what it used,
+# else 0; "<time> <bytes> <url> <size> <refs> <hash>" lines, one an entry.
+cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
+{
+  if [ -f "$meta/entries" ]; then
+    cut -d ' ' -f 1 "$meta/entries" >"$tmp/entries.hashes"
+    cut -d ' ' -f 2 "$meta/entries" | paste -d ' ' - "$tmp/entries.hashes"
+  fi
+  # shellcheck disable=SC2059 # the format is "<time> %s"
+  [ ! -s "$tmp/used" ] || xargs printf "$start %s\\n" <"$tmp/used"
+  [ ! -s "$tmp/index.keys" ] || xargs printf '0 %s\n' <"$tmp/index.keys"
+} | grep -x '[0-9]* [0-9a-z]\{32\}' | sort -k 2,2 -k 1,1nr | uniq -f 1 | with_keys 1 "$tmp/index.keys" >"$tmp/times"
+with_keys 1 "$tmp/index.keys" <"$tmp/narinfos" | cut -d ' ' -f 1 >"$tmp/bytes"
+cut -d ' ' -f 1 "$tmp/times" | paste -d ' ' - "$tmp/bytes" "$tmp/index" >"$tmp/entries"
+# Three lists of one line an entry, each sorted by hash: pasted, they must agree.
+if [ "$(cut -d ' ' -f 6 "$tmp/entries" | paste -d ' ' - "$tmp/index.keys" | grep -cvx '\([0-9a-z]*\) \1')" != 0 ] ||
+  [ "$(wc -l <"$tmp/bytes")" -ne "$(wc -l <"$tmp/index.keys")" ]; then
+  fail "the cache's entries, times and sizes do not line up (a bug in save.sh); the cache is left as it is"
+fi
+size=$(cache_size "$tmp/index")
+pruned=0
+pruned_bytes=0
+before=$size
+# Oldest first, until the estimate fits; never what this save used. An entry goes
+# with what refers to it: kept, it would be unusable. Two entries may share a NAR, so
+# the estimate can be short: then another round.
+while [ "$size" -gt "$budget" ]; do
+  cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
+  with_keys 5 "$tmp/index.keys" <"$tmp/entries" | sort -n -k 1,1 | {
+    left=$size
+    while read -r time bytes nar nar_size refs h; do
+      if [ "$left" -le "$budget" ] || [ "$time" -ge "$start" ]; then
+        break
+      fi
+      printf '%s\n' "$h"
+      left=$((left - bytes - nar_size))
+    done
+  } >"$tmp/evict"
+  [ -s "$tmp/evict" ] || break
+  without_keys 3 "$tmp/evict" <"$tmp/index" >"$tmp/index.kept"
+  mv "$tmp/index.kept" "$tmp/index"
+  close_index "$tmp/index"
+  (cd "$cache" && list_narinfos && settle) || fail "cannot prune the cache '$cache'"
+  read -r removed <"$tmp/removed"
+  pruned=$((pruned + removed))
+  size=$(cache_size "$tmp/index")
+done
+pruned_bytes=$((before - size))
+paths=$(($(wc -l <"$tmp/index")))
 # Counted on the cache, not on the copy lists: the head start also copies what the
 # cache already had references to. Nothing else writes while the lock is held.
 added=$((paths + pruned + damaged - paths_before))
 [ "$added" -ge 0 ] || added=0
 added_bytes=$((size + pruned_bytes - size_before))
 [ "$added_bytes" -ge 0 ] || added_bytes=0
-if [ "$pruned" -gt 0 ]; then
-  (
-    cd "$cache" || exit 1
-    sed -n 's/^evict \([^ ]*\) .*/\1.narinfo/p' "$tmp/plan" | while read -r f; do rm -f "./$f"; done
-  )
-fi
 sweep
-mv "$meta/entries.tmp.$$" "$meta/entries"
-while IFS= read -r r; do printf '%s\n' "$r"; done <"$tmp/roots" >"$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
+
+# 5. What the next save starts from.
+cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
+cut -d ' ' -f 1,6 "$tmp/entries" | with_keys 1 "$tmp/index.keys" >"$tmp/kept.times"
+cut -d ' ' -f 2 "$tmp/kept.times" >"$tmp/kept.hashes"
+if ! { cut -d ' ' -f 1 "$tmp/kept.times" | paste -d ' ' "$tmp/kept.hashes" - >"$meta/entries.tmp.$$" &&
+  mv "$meta/entries.tmp.$$" "$meta/entries" &&
+  cp "$tmp/index" "$index.tmp.$$" && mv "$index.tmp.$$" "$index" &&
+  cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"; }; then
+  fail "cannot write to '$meta'"
+fi
 secs=$(($(date +%s) - start))
 log_save
 summary

@@ -6,48 +6,21 @@
 # It is sourced, not executed: it never exits (that would end the caller's shell), it
 # returns non-zero on error, and every name it uses starts with _ncc_ and is unset at
 # the end. Callers may run with `set -eu`, hence ${VAR:-} everywhere and every command
-# that may fail sits in a condition.
+# that may fail sits in a condition. It runs in bash (3.2 on macOS too), dash, busybox
+# sh and zsh, and uses only commands that the nixos/nix image, busybox and macOS all
+# have: no awk, no sed (docs/where-it-runs.md).
 
 _ncc_say() { printf 'nix-ci-cache: %s\n' "$*" >&2; }
 _ncc_fail() { printf 'nix-ci-cache: error: %s\n' "$*" >&2; return 1; }
 
-# A file:// store URL is split at whitespace in substituters lists and is not
-# percent-decoded by Nix (measured on 2.8.0: "file:///a b" -> "don't know how to open
-# Nix store", "file:///a%20b" -> writes to a directory literally named "a%20b"). Paths
-# with other characters go through a symlink whose path is plain.
-_ncc_plain_path() {
-  case $1 in
-    *[!A-Za-z0-9/._+-]*) return 1 ;;
-  esac
-  return 0
-}
-
-# Prints a plain path that leads to directory $1.
-_ncc_plain_link() {
-  if _ncc_plain_path "$1"; then
-    printf '%s\n' "$1"
-    return 0
+# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
+# variable of flags: zsh does not split an unquoted variable into words.
+_ncc_nix() {
+  if [ -n "$_ncc_modern" ]; then
+    nix --extra-experimental-features nix-command "$@"
+  else
+    nix "$@"
   fi
-  _ncc_linkdir=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/nix-ci-cache
-  if ! _ncc_plain_path "$_ncc_linkdir" || ! mkdir -p "$_ncc_linkdir" 2>/dev/null; then
-    # /tmp is shared: our own 0700 directory, and refuse one someone else created.
-    _ncc_linkdir=/tmp/nix-ci-cache-$(id -u)
-    mkdir -m 700 "$_ncc_linkdir" 2>/dev/null
-    # shellcheck disable=SC2012 # ls -n is the portable way to read the owner uid
-    if [ "$(ls -ldn "$_ncc_linkdir" 2>/dev/null | awk '{print $3}')" != "$(id -u)" ]; then
-      _ncc_fail "cannot make a private directory $_ncc_linkdir for a symlink to '$1'" || return 1
-    fi
-  fi
-  # Links of checkouts that are gone.
-  for _ncc_c in "$_ncc_linkdir"/*; do
-    if [ -h "$_ncc_c" ] && [ ! -e "$_ncc_c" ]; then
-      rm -f "$_ncc_c"
-    fi
-  done
-  _ncc_link=$_ncc_linkdir/$(printf '%s' "$1" | cksum | awk '{print $1}')
-  # -n replaces the link itself rather than creating one inside its target.
-  ln -sfn "$1" "$_ncc_link" || { _ncc_fail "cannot create symlink $_ncc_link -> '$1'" || return 1; }
-  printf '%s\n' "$_ncc_link"
 }
 
 _ncc_find_root() {
@@ -70,18 +43,14 @@ _ncc_find_root() {
   _ncc_root=$(cd "$_ncc_root" && pwd -P) || return 1
 }
 
-_ncc_check_platform() {
-  _ncc_os=${NIX_CI_CACHE_TEST_UNAME:-$(uname -s)}
-  return 0
-}
-
 _ncc_nix_version() {
   if ! command -v nix >/dev/null 2>&1; then
     _ncc_fail "nix is not on PATH. Install Nix (and open a new shell or source its profile) before sourcing .nix-ci-cache/env.sh." || return 1
   fi
   # "nix (Nix) 2.8.0", "nix (Lix, like Nix) 2.91.1", "nix (Determinate Nix 3.6.2) 2.29.0":
-  # the last word is the version that decides which features exist.
-  _ncc_version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+  # the last word of the first line is the version that decides which features exist.
+  _ncc_version=$(nix --version 2>/dev/null | head -n 1) || _ncc_version=
+  _ncc_version=${_ncc_version##* }
   _ncc_major=${_ncc_version%%.*}
   _ncc_minor=${_ncc_version#*.}
   _ncc_minor=${_ncc_minor%%[!0-9]*}
@@ -96,20 +65,171 @@ _ncc_nix_version() {
   fi
 }
 
+# Root with a store of its own builds as the users of build-users-group (nixbld by
+# default). Where that group does not exist (Debian's nix-bin alone, a container made
+# without it), Nix warns when it opens the store and stops every build with "the group
+# 'nixbld' specified in 'build-users-group' does not exist". Such a job is the only user
+# of its store, so it builds as root instead and says so. $1: what Nix printed when it
+# opened the store. A daemon's builds are the daemon's business.
+_ncc_check_build_users() {
+  [ "$(id -u)" = 0 ] || return 0
+  case $1 in
+    *"specified in 'build-users-group' does not exist"*) ;;
+    *) return 0 ;;
+  esac
+  _ncc_group=${1#*"the group '"}
+  _ncc_group=${_ncc_group%%"'"*}
+  _ncc_no_build_users=1
+  _ncc_say "the group '$_ncc_group' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =). To build as unprivileged users, create them: apt-get install nix-setup-systemd on Debian, else groupadd --system $_ncc_group and useradd --system -g $_ncc_group -G $_ncc_group ${_ncc_group}1 (and more)"
+}
+
 # Prints the settings, one per line.
 _ncc_settings() {
+  _ncc_mode_settings
+  # A corrupt or partial cache entry must not fail the job: build instead.
+  printf 'fallback = true\n'
+  if [ -n "$_ncc_no_build_users" ]; then
+    printf 'build-users-group =\n'
+  fi
+}
+
+# The lines of file $1 outside the block that an earlier run added.
+_ncc_without_block() {
+  _ncc_inside=
+  while IFS= read -r _ncc_l || [ -n "$_ncc_l" ]; do
+    case $_ncc_l in
+      '# >>> nix-ci-cache'*) _ncc_inside=1 ;;
+      '# <<< nix-ci-cache'*) _ncc_inside= ;;
+      *) [ -n "$_ncc_inside" ] || printf '%s\n' "$_ncc_l" ;;
+    esac
+  done <"$1"
+}
+
+# Nix 2.3 has no NIX_CONFIG: a marked block in the user's nix.conf, replaced each time.
+_ncc_write_user_conf() {
+  _ncc_uconf_dir=${XDG_CONFIG_HOME:-$HOME/.config}/nix
+  _ncc_uconf=$_ncc_uconf_dir/nix.conf
+  mkdir -p "$_ncc_uconf_dir" || return 1
+  _ncc_tmp=$_ncc_uconf.nix-ci-cache.$$
+  if [ -f "$_ncc_uconf" ]; then
+    _ncc_without_block "$_ncc_uconf" >"$_ncc_tmp" || return 1
+  else
+    : >"$_ncc_tmp" || return 1
+  fi
+  { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n'; _ncc_settings; printf '# <<< nix-ci-cache\n'; } >>"$_ncc_tmp" || return 1
+  mv "$_ncc_tmp" "$_ncc_uconf" || return 1
+}
+
+# $1 as one single-quoted word for sh.
+_ncc_quote() {
+  _ncc_rest=$1
+  _ncc_quoted=
+  while :; do
+    case $_ncc_rest in
+      *\'*)
+        _ncc_quoted=$_ncc_quoted${_ncc_rest%%\'*}\'\\\'\'
+        _ncc_rest=${_ncc_rest#*\'}
+        ;;
+      *) break ;;
+    esac
+  done
+  printf "'%s%s'" "$_ncc_quoted" "$_ncc_rest"
+}
+
+# Later CI steps are new shells: hand them the environment through the provider.
+_ncc_propagate() {
+  if [ -n "${GITHUB_ENV:-}" ]; then
+    _ncc_delim=NIX_CI_CACHE_EOF_$$_$(date +%s)
+    {
+      printf 'NIX_CONFIG<<%s\n%s\n%s\n' "$_ncc_delim" "$NIX_CONFIG" "$_ncc_delim"
+      printf 'NIX_CI_CACHE_DIR<<%s\n%s\n%s\n' "$_ncc_delim" "$NIX_CI_CACHE_DIR" "$_ncc_delim"
+      printf 'NIX_CI_CACHE_ROOT<<%s\n%s\n%s\n' "$_ncc_delim" "$_ncc_root" "$_ncc_delim"
+    } >>"$GITHUB_ENV" || return 1
+  fi
+  # CircleCI starts every step with a new bash, which reads $BASH_ENV first.
+  if [ -n "${CIRCLECI:-}" ] && [ -n "${BASH_ENV:-}" ]; then
+    for _ncc_v in NIX_CONFIG NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT; do
+      _ncc_val=
+      eval "_ncc_val=\${$_ncc_v:-}"
+      printf 'export %s=%s\n' "$_ncc_v" "$(_ncc_quote "$_ncc_val")"
+    done >>"$BASH_ENV" || return 1
+  fi
+  return 0
+}
+
+# --- file mode: /nix/store stays the store, the cache directory is a substituter ---
+
+_ncc_check_platform() {
+  return 0
+}
+
+# A file:// store URL is split at whitespace in substituters lists and is not
+# percent-decoded by Nix (measured on 2.8.0: "file:///a b" -> "don't know how to open
+# Nix store", "file:///a%20b" -> writes to a directory literally named "a%20b"). Paths
+# with other characters go through a symlink whose path is plain.
+_ncc_plain_path() {
+  case $1 in
+    *[!A-Za-z0-9/._+-]*) return 1 ;;
+  esac
+  return 0
+}
+
+# A number for path $1, the same on every run: a polynomial hash of its bytes (busybox
+# has no cksum, macOS no md5sum).
+_ncc_path_id() {
+  _ncc_id=0
+  for _ncc_b in $(printf '%s' "$1" | od -An -tu1); do
+    _ncc_id=$(((_ncc_id * 31 + _ncc_b) % 2147483647))
+  done
+  printf '%s\n' "$_ncc_id"
+}
+
+# Prints a plain path that leads to directory $1.
+_ncc_plain_link() {
+  if _ncc_plain_path "$1"; then
+    printf '%s\n' "$1"
+    return 0
+  fi
+  _ncc_linkdir=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/nix-ci-cache
+  if ! _ncc_plain_path "$_ncc_linkdir" || ! mkdir -p "$_ncc_linkdir" 2>/dev/null; then
+    # /tmp is shared: our own 0700 directory, and refuse one someone else created.
+    _ncc_linkdir=/tmp/nix-ci-cache-$(id -u)
+    mkdir -m 700 "$_ncc_linkdir" 2>/dev/null || :
+    if [ -z "$(find "$_ncc_linkdir" -prune -type d -user "$(id -u)" 2>/dev/null)" ]; then
+      _ncc_fail "cannot make a private directory $_ncc_linkdir for a symlink to '$1'" || return 1
+    fi
+  fi
+  # Links of checkouts that are gone (find, not a glob: zsh aborts on an empty one).
+  find "$_ncc_linkdir" ! -path "$_ncc_linkdir" -prune -type l 2>/dev/null | while IFS= read -r _ncc_c; do
+    [ -e "$_ncc_c" ] || rm -f "$_ncc_c"
+  done
+  _ncc_link=$_ncc_linkdir/$(_ncc_path_id "$1")
+  # -n replaces the link itself rather than creating one inside its target.
+  ln -sfn "$1" "$_ncc_link" || { _ncc_fail "cannot create symlink $_ncc_link -> '$1'" || return 1; }
+  printf '%s\n' "$_ncc_link"
+}
+
+# Prints the mode's settings, one per line.
+_ncc_mode_settings() {
   # trusted=1: the paths are unsigned (honoured by Nix 2.8.0, measured). A file://
   # cache without "Priority:" in nix-cache-info is asked before cache.nixos.org (40).
   printf 'extra-substituters = file://%s?trusted=1\n' "$_ncc_cache_url_path"
-  # A corrupt or partial cache entry must not fail the job: build instead.
-  printf 'fallback = true\n'
 }
 
-# Writes the store's valid paths, sorted, to file $1; exit 1 when Nix fails (a pipe
-# into sort would hide that).
+# Writes the store's valid paths, sorted, to file $1. A path another process deletes
+# meanwhile (a garbage collection on a shared store) makes "nix path-info --all" fail
+# with "path ... is not valid", so it is asked up to three times.
 _ncc_list_valid() {
-  # shellcheck disable=SC2086 # $_ncc_flags is a list of words
-  nix $_ncc_flags path-info --all >"$1.tmp" 2>/dev/null && LC_ALL=C sort -o "$1" "$1.tmp" && rm -f "$1.tmp"
+  _ncc_try=0
+  while [ "$_ncc_try" -lt 3 ]; do
+    if _ncc_nix path-info --all >"$1.tmp" 2>/dev/null && LC_ALL=C sort -o "$1" "$1.tmp"; then
+      rm -f "$1.tmp"
+      return 0
+    fi
+    _ncc_try=$((_ncc_try + 1))
+  done
+  rm -f "$1.tmp"
+  return 1
 }
 
 # Runs "nix store ping" (2.3: "nix ping-store") with a substituter no daemon lists as
@@ -119,8 +239,7 @@ _ncc_list_valid() {
 # trusts us takes them silently.
 _ncc_store_ping() {
   if [ -n "$_ncc_modern" ]; then
-    # shellcheck disable=SC2086 # $_ncc_flags is a list of words
-    _ncc_ping=$(nix $_ncc_flags --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
+    _ncc_ping=$(_ncc_nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
   else
     _ncc_ping=$(nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe ping-store 2>&1 </dev/null)
   fi
@@ -174,6 +293,25 @@ _ncc_daemon_facts() {
   fi
 }
 
+# Exit 0 when each of the lines in $1 is a whole line of file $2. One grep per line:
+# grep -f with a file of patterns mishandles empty ones on older BSD greps.
+_ncc_has_lines() {
+  while IFS= read -r _ncc_l; do
+    [ -z "$_ncc_l" ] || grep -qxF -e "$_ncc_l" "$2" || return 1
+  done <<_NCC_EOF
+$1
+_NCC_EOF
+}
+
+# Runs its arguments as root: directly, or through sudo when $_ncc_sudo says so.
+_ncc_as_root() {
+  if [ -n "$_ncc_sudo" ]; then
+    sudo "$@"
+  else
+    "$@"
+  fi
+}
+
 # The daemon silently drops post-build-hook and ignores an untrusted substituter
 # for clients it does not trust, so the settings must be in its own nix.conf. Either
 # they are there already (an earlier job on this runner, or an administrator), or we
@@ -183,20 +321,16 @@ _ncc_configure_daemon() {
   _ncc_daemon_facts
   _ncc_user=$(id -un 2>/dev/null) || _ncc_user=uid-$(id -u)
   _ncc_lines=$(_ncc_settings)
-  if [ -f "$_ncc_dconf" ] && [ -r "$_ncc_dconf" ]; then
-    # Each of our lines, exactly, anywhere in the file.
-    _ncc_missing=$(printf '%s\n' "$_ncc_lines" | grep -vxF -f "$_ncc_dconf") || :
-    if [ -z "$_ncc_missing" ]; then
-      _ncc_say "the Nix daemon does not trust user '$_ncc_user'; the cache settings are in its $_ncc_dconf"
-      _ncc_in_daemon=1
-      return 0
-    fi
+  if [ -f "$_ncc_dconf" ] && [ -r "$_ncc_dconf" ] && _ncc_has_lines "$_ncc_lines" "$_ncc_dconf"; then
+    _ncc_say "the Nix daemon does not trust user '$_ncc_user'; the cache settings are in its $_ncc_dconf"
+    _ncc_in_daemon=1
+    return 0
   fi
   if [ "$(id -u)" = 0 ] || { [ -f "$_ncc_dconf" ] && [ -w "$_ncc_dconf" ]; } ||
     { [ ! -e "$_ncc_dconf" ] && [ -d "$_ncc_dconf_dir" ] && [ -w "$_ncc_dconf_dir" ]; }; then
     _ncc_sudo=
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    _ncc_sudo=sudo
+    _ncc_sudo=1
   else
     _ncc_fail "the Nix daemon does not trust user '$_ncc_user', so it would ignore the cache (\"ignoring untrusted substituter\") and drop the post-build-hook without a word; this user can neither write $_ncc_dconf nor run sudo without a password. As root, add these lines to $_ncc_dconf:
 $_ncc_lines
@@ -209,20 +343,20 @@ and restart the daemon: $_ncc_restart
   # Replace our previous block (runners that are reused), keep everything else.
   if [ -f "$_ncc_dconf" ]; then
     _ncc_had=1
-    if ! { cp "$_ncc_dconf" "$_ncc_orig" && sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_dconf" >"$_ncc_tmp"; }; then
+    if ! { cp "$_ncc_dconf" "$_ncc_orig" && _ncc_without_block "$_ncc_dconf" >"$_ncc_tmp"; }; then
       rm -f "$_ncc_orig" "$_ncc_tmp"
       _ncc_fail "cannot read $_ncc_dconf" || return 1
     fi
   fi
   # 644: a new file must stay readable by the clients, which read it too.
   if ! { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n%s\n# <<< nix-ci-cache\n' "$_ncc_lines" >>"$_ncc_tmp" &&
-    chmod 644 "$_ncc_tmp" && $_ncc_sudo mkdir -p "$_ncc_dconf_dir" && $_ncc_sudo cp "$_ncc_tmp" "$_ncc_dconf"; }; then
+    chmod 644 "$_ncc_tmp" && _ncc_as_root mkdir -p "$_ncc_dconf_dir" && _ncc_as_root cp "$_ncc_tmp" "$_ncc_dconf"; }; then
     rm -f "$_ncc_orig" "$_ncc_tmp"
     _ncc_fail "cannot write $_ncc_dconf" || return 1
   fi
   rm -f "$_ncc_tmp"
   _ncc_up=
-  if $_ncc_sudo sh -c "$_ncc_restart" >&2; then
+  if _ncc_as_root sh -c "$_ncc_restart" >&2; then
     # launchctl kickstart returns before the new daemon listens: wait up to 10 s.
     _ncc_i=0
     while [ "$_ncc_i" -lt 10 ]; do
@@ -238,9 +372,9 @@ and restart the daemon: $_ncc_restart
     # Put the file back: lines the running daemon has not loaded would make the next
     # run believe they are in effect.
     if [ -n "$_ncc_had" ]; then
-      $_ncc_sudo cp "$_ncc_orig" "$_ncc_dconf" || :
+      _ncc_as_root cp "$_ncc_orig" "$_ncc_dconf" || :
     else
-      $_ncc_sudo rm -f "$_ncc_dconf" || :
+      _ncc_as_root rm -f "$_ncc_dconf" || :
     fi
     rm -f "$_ncc_orig"
     _ncc_fail "the Nix daemon does not trust user '$_ncc_user'; the cache settings were written to $_ncc_dconf but \"$_ncc_restart\" failed or the daemon did not come back, so the file was put back as it was. Set NIX_CI_CACHE_DAEMON_RESTART to the command that restarts the Nix daemon here (run as root), or as root add these lines to $_ncc_dconf and restart the daemon:
@@ -251,65 +385,10 @@ $_ncc_lines" || return 1
   _ncc_in_daemon=1
 }
 
-# Nix 2.3 has no NIX_CONFIG: a marked block in the user's nix.conf, replaced each time.
-_ncc_write_user_conf() {
-  _ncc_uconf_dir=${XDG_CONFIG_HOME:-$HOME/.config}/nix
-  _ncc_uconf=$_ncc_uconf_dir/nix.conf
-  mkdir -p "$_ncc_uconf_dir" || return 1
-  _ncc_tmp=$_ncc_uconf.nix-ci-cache.$$
-  if [ -f "$_ncc_uconf" ]; then
-    sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_uconf" >"$_ncc_tmp" || return 1
-  else
-    : >"$_ncc_tmp"
-  fi
-  { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n'; _ncc_settings; printf '# <<< nix-ci-cache\n'; } >>"$_ncc_tmp"
-  mv "$_ncc_tmp" "$_ncc_uconf" || return 1
-}
-
-# Later CI steps are new shells: hand them the environment through the provider.
-_ncc_propagate() {
-  if [ -n "${GITHUB_ENV:-}" ]; then
-    _ncc_delim=NIX_CI_CACHE_EOF_$$_$(date +%s)
-    {
-      printf 'NIX_CONFIG<<%s\n%s\n%s\n' "$_ncc_delim" "$NIX_CONFIG" "$_ncc_delim"
-      printf 'NIX_CI_CACHE_DIR<<%s\n%s\n%s\n' "$_ncc_delim" "$NIX_CI_CACHE_DIR" "$_ncc_delim"
-      printf 'NIX_CI_CACHE_ROOT<<%s\n%s\n%s\n' "$_ncc_delim" "$_ncc_root" "$_ncc_delim"
-    } >>"$GITHUB_ENV" || return 1
-  fi
-  # CircleCI starts every step with a new bash, which reads $BASH_ENV first.
-  if [ -n "${CIRCLECI:-}" ] && [ -n "${BASH_ENV:-}" ]; then
-    for _ncc_v in NIX_CONFIG NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT; do
-      _ncc_val=
-      eval "_ncc_val=\${$_ncc_v:-}"
-      printf "export %s='%s'\n" "$_ncc_v" "$(printf '%s' "$_ncc_val" | sed "s/'/'\\\\''/g")"
-    done >>"$BASH_ENV" || return 1
-  fi
-  return 0
-}
-
-_ncc_main() {
-  _ncc_find_root || return 1
-  _ncc_check_platform || return 1
-  _ncc_nix_version || return 1
-  if [ -n "$_ncc_modern" ]; then
-    _ncc_flags='--extra-experimental-features nix-command'
-  else
-    _ncc_flags=
-  fi
-  _ncc_state=$_ncc_root/.nix-ci-cache/state
-  # shellcheck disable=SC2016 # a literal path
-  _ncc_cache=$_ncc_root/'.nix-ci-cache/cache'
-  mkdir -p "$_ncc_cache" "$_ncc_state" || { _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1; }
-  _ncc_cache=$(cd "$_ncc_cache" && pwd -P) || return 1
-
-  # Sourced again by a later step of the same job (NIX_CI_CACHE_DIR came through the
-  # provider): keep the job's state. Otherwise start a new one, since on reused
-  # runners the state directory survives from an earlier job.
-  if [ "${NIX_CI_CACHE_DIR:-}" = "$_ncc_cache" ] && [ -f "$_ncc_state/started" ]; then
-    _ncc_continuing=1
-  else
-    _ncc_continuing=
-  fi
+# Everything before the settings are applied: the cache's URL, whether the daemon
+# needs them, and (in the background) the store's valid paths at the start of the job.
+_ncc_mode_start() {
+  _ncc_os=$(uname -s)
   _ncc_cache_url_path=$(_ncc_plain_link "$_ncc_cache") || return 1
   _ncc_compression=zstd
   if [ -z "$_ncc_modern" ] && [ "$_ncc_compression" = zstd ]; then
@@ -317,9 +396,6 @@ _ncc_main() {
     _ncc_compression=none
   fi
   _ncc_what="binary cache $_ncc_cache"
-
-  _ncc_in_daemon=
-  _ncc_dconf=
   # What is valid now, for save.sh to find what appeared during the job (also
   # substituted paths, which the hook never sees). The store's own list of valid
   # paths: a listing of the store directory would include partial and invalid paths.
@@ -340,6 +416,7 @@ _ncc_main() {
     _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
   elif _ncc_client_trusted; then
     rm -f "$_ncc_state/daemon-conf"
+    _ncc_check_build_users "$_ncc_ping"
   elif [ -n "$_ncc_ping_failed" ]; then
     return 1
   else
@@ -347,23 +424,78 @@ _ncc_main() {
     printf '%s\n' "$_ncc_dconf" >"$_ncc_state/daemon-conf" || { _ncc_fail "cannot write $_ncc_state/daemon-conf" || return 1; }
   fi
   _ncc_prepare_cache || { _ncc_fail "cannot create the binary cache layout in '$_ncc_cache'" || return 1; }
+  # save.sh copies through the same plain path Nix was given.
+  if ! { printf 'file://%s\n' "$_ncc_cache_url_path" >"$_ncc_state/cache-url" &&
+    printf '%s\n' "$_ncc_compression" >"$_ncc_state/compression"; }; then
+    _ncc_fail "cannot write to '$_ncc_state'" || return 1
+  fi
+}
+
+# The start of a job: what the store holds. Listed again when the listing above failed
+# (a daemon restart ran meanwhile, or paths kept vanishing under another process).
+_ncc_mode_record() {
+  if [ -n "$_ncc_listing" ] && wait "$_ncc_listing"; then
+    return 0
+  fi
+  _ncc_list_valid "$_ncc_state/valid-at-start" && return 0
+  # Paths kept vanishing under another process. The store directory's names stand in:
+  # a superset, so what of it was still being built is not seen as new at the save.
+  _ncc_store=${NIX_STORE_DIR:-/nix/store}
+  # shellcheck disable=SC2059 # the store directory is a plain path
+  if (cd "$_ncc_store" && ls) | xargs printf "$_ncc_store/%s\\n" | LC_ALL=C sort >"$_ncc_state/valid-at-start"; then
+    _ncc_say "note: \"nix path-info --all\" failed three times (another process is changing the store); recorded the names in $_ncc_store instead"
+    return 0
+  fi
+  _ncc_fail "cannot list the store's valid paths (\"nix path-info --all\") nor the names in $_ncc_store" || return 1
+}
+
+_ncc_mode_unset() {
+  unset -f _ncc_check_platform _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
+    _ncc_list_valid _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
+    _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mode_record
+  unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
+    _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
+    _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store
+}
+
+_ncc_main() {
+  # Sourced by zsh (macOS's login shell): sh's rules for this function and what it
+  # calls, the caller's options back on return.
+  if [ -n "${ZSH_VERSION:-}" ]; then
+    emulate -L sh
+  fi
+  _ncc_find_root || return 1
+  _ncc_check_platform || return 1
+  _ncc_nix_version || return 1
+  _ncc_state=$_ncc_root/.nix-ci-cache/state
+  # shellcheck disable=SC2016 # a literal path
+  _ncc_cache=$_ncc_root/'.nix-ci-cache/cache'
+  if ! mkdir -p "$_ncc_cache" "$_ncc_state"; then
+    _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1
+  fi
+  _ncc_cache=$(cd "$_ncc_cache" && pwd -P) || return 1
+
+  # Sourced again by a later step of the same job (NIX_CI_CACHE_DIR came through the
+  # provider): keep the job's state. Otherwise start a new one, since on reused
+  # runners the state directory survives from an earlier job.
+  if [ "${NIX_CI_CACHE_DIR:-}" = "$_ncc_cache" ] && [ -f "$_ncc_state/started" ]; then
+    _ncc_continuing=1
+  else
+    _ncc_continuing=
+  fi
+  _ncc_in_daemon=
+  _ncc_dconf=
+  _ncc_no_build_users=
+  _ncc_mode_start || return 1
 
   if [ -z "$_ncc_continuing" ]; then
     # Created by this user before the hook (root under a daemon) appends to it, so
     # that the next job on a reused runner can truncate it.
     : >"$_ncc_state/built" || { _ncc_fail "cannot write $_ncc_state/built" || return 1; }
     rm -f "$_ncc_state/note-shown"
-    # Listed again when the listing above failed: a daemon restart ran meanwhile.
-    if [ -n "$_ncc_listing" ] && wait "$_ncc_listing"; then
-      :
-    elif ! _ncc_list_valid "$_ncc_state/valid-at-start"; then
-      _ncc_fail "\"nix path-info --all\" failed: cannot list the store's valid paths" || return 1
-    fi
-    printf '%s\n' "$_ncc_cache" >"$_ncc_state/started"
+    _ncc_mode_record || return 1
+    printf '%s\n' "$_ncc_cache" >"$_ncc_state/started" || { _ncc_fail "cannot write $_ncc_state/started" || return 1; }
   fi
-  # save.sh copies through the same plain path Nix was given.
-  printf 'file://%s\n' "$_ncc_cache_url_path" >"$_ncc_state/cache-url"
-  printf '%s\n' "$_ncc_compression" >"$_ncc_state/compression"
   # save.sh reads it instead of asking "nix --version" again (tens of milliseconds).
   printf '%s\n' "$_ncc_version" >"$_ncc_state/nix-version"
 
@@ -397,14 +529,13 @@ $_ncc_lines" ;;
 
 _ncc_main
 _ncc_rc=$?
-unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
-  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
-  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main _ncc_list_valid
-unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
-  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
-  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim _ncc_v _ncc_val \
-  _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
-  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
-  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_listing
+_ncc_mode_unset
+unset -f _ncc_say _ncc_fail _ncc_nix _ncc_find_root _ncc_nix_version _ncc_check_build_users \
+  _ncc_settings _ncc_without_block _ncc_write_user_conf _ncc_quote _ncc_propagate _ncc_main \
+  _ncc_mode_unset
+unset _ncc_root _ncc_c _ncc_version _ncc_major _ncc_minor _ncc_modern _ncc_group \
+  _ncc_no_build_users _ncc_inside _ncc_l _ncc_uconf_dir _ncc_uconf _ncc_tmp _ncc_rest \
+  _ncc_quoted _ncc_delim _ncc_v _ncc_val _ncc_state _ncc_cache _ncc_continuing \
+  _ncc_in_daemon _ncc_dconf _ncc_lines _ncc_how _ncc_what
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"

@@ -6,11 +6,22 @@
 # It is sourced, not executed: it never exits (that would end the caller's shell), it
 # returns non-zero on error, and every name it uses starts with _ncc_ and is unset at
 # the end. Callers may run with `set -eu`, hence ${VAR:-} everywhere and every command
-# that may fail sits in a condition.
+# that may fail sits in a condition. It runs in bash (3.2 on macOS too), dash, busybox
+# sh and zsh, and uses only commands that the nixos/nix image, busybox and macOS all
+# have: no awk, no sed (docs/where-it-runs.md).
 
 _ncc_say() { printf 'nix-ci-cache: %s\n' "$*" >&2; }
 _ncc_fail() { printf 'nix-ci-cache: error: %s\n' "$*" >&2; return 1; }
 
+# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
+# variable of flags: zsh does not split an unquoted variable into words.
+_ncc_nix() {
+  if [ -n "$_ncc_modern" ]; then
+    nix --extra-experimental-features nix-command "$@"
+  else
+    nix "$@"
+  fi
+}
 
 _ncc_find_root() {
   if [ -n "${NIX_CI_CACHE_ROOT:-}" ]; then
@@ -32,42 +43,14 @@ _ncc_find_root() {
   _ncc_root=$(cd "$_ncc_root" && pwd -P) || return 1
 }
 
-_ncc_check_platform() {
-  _ncc_os=${NIX_CI_CACHE_TEST_UNAME:-$(uname -s)}
-  case $_ncc_os in
-    Linux) ;;
-    *)
-      _ncc_fail "mode \"chroot\" does not work on $_ncc_os: Nix refuses with \"building using a diverted store is not supported on this platform\" (chroot stores need Linux namespaces). Set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
-      ;;
-  esac
-  # Nix enters a mount namespace for a chroot store, and a user namespace first when
-  # not root. Containers (default seccomp profile) and Ubuntu >= 23.10 forbid the latter.
-  if command -v unshare >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-      _ncc_ns_test='unshare -m true'
-    else
-      _ncc_ns_test='unshare -U -r true'
-    fi
-    # Ubuntu's AppArmor switch is the usual cause on hosted runners, which have sudo.
-    _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
-    if ! $_ncc_ns_test >/dev/null 2>&1 && [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] &&
-      command -v sudo >/dev/null 2>&1 && sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
-      _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
-    fi
-    if ! $_ncc_ns_test >/dev/null 2>&1; then
-      _ncc_fail "mode \"chroot\" needs namespaces, but \"$_ncc_ns_test\" fails here. Ubuntu >= 23.10: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or run as root); in a container: allow unshare/clone in its seccomp profile (e.g. --security-opt seccomp=unconfined) or run it --privileged. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
-    fi
-  fi
-  return 0
-}
-
 _ncc_nix_version() {
   if ! command -v nix >/dev/null 2>&1; then
     _ncc_fail "nix is not on PATH. Install Nix (and open a new shell or source its profile) before sourcing .nix-ci-cache/env.sh." || return 1
   fi
   # "nix (Nix) 2.8.0", "nix (Lix, like Nix) 2.91.1", "nix (Determinate Nix 3.6.2) 2.29.0":
-  # the last word is the version that decides which features exist.
-  _ncc_version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+  # the last word of the first line is the version that decides which features exist.
+  _ncc_version=$(nix --version 2>/dev/null | head -n 1) || _ncc_version=
+  _ncc_version=${_ncc_version##* }
   _ncc_major=${_ncc_version%%.*}
   _ncc_minor=${_ncc_version#*.}
   _ncc_minor=${_ncc_minor%%[!0-9]*}
@@ -82,14 +65,45 @@ _ncc_nix_version() {
   fi
 }
 
-# Prints the settings, one per line.
-_ncc_settings() {
-  # The cache directory is the store. Building in it forces the sandbox; builders that
-  # are store paths (all of nixpkgs) need nothing more.
-  printf 'store = %s\n' "$_ncc_cache/root"
-  printf 'fallback = true\n'
+# Root with a store of its own builds as the users of build-users-group (nixbld by
+# default). Where that group does not exist (Debian's nix-bin alone, a container made
+# without it), Nix warns when it opens the store and stops every build with "the group
+# 'nixbld' specified in 'build-users-group' does not exist". Such a job is the only user
+# of its store, so it builds as root instead and says so. $1: what Nix printed when it
+# opened the store. A daemon's builds are the daemon's business.
+_ncc_check_build_users() {
+  [ "$(id -u)" = 0 ] || return 0
+  case $1 in
+    *"specified in 'build-users-group' does not exist"*) ;;
+    *) return 0 ;;
+  esac
+  _ncc_group=${1#*"the group '"}
+  _ncc_group=${_ncc_group%%"'"*}
+  _ncc_no_build_users=1
+  _ncc_say "the group '$_ncc_group' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =). To build as unprivileged users, create them: apt-get install nix-setup-systemd on Debian, else groupadd --system $_ncc_group and useradd --system -g $_ncc_group -G $_ncc_group ${_ncc_group}1 (and more)"
 }
 
+# Prints the settings, one per line.
+_ncc_settings() {
+  _ncc_mode_settings
+  # A corrupt or partial cache entry must not fail the job: build instead.
+  printf 'fallback = true\n'
+  if [ -n "$_ncc_no_build_users" ]; then
+    printf 'build-users-group =\n'
+  fi
+}
+
+# The lines of file $1 outside the block that an earlier run added.
+_ncc_without_block() {
+  _ncc_inside=
+  while IFS= read -r _ncc_l || [ -n "$_ncc_l" ]; do
+    case $_ncc_l in
+      '# >>> nix-ci-cache'*) _ncc_inside=1 ;;
+      '# <<< nix-ci-cache'*) _ncc_inside= ;;
+      *) [ -n "$_ncc_inside" ] || printf '%s\n' "$_ncc_l" ;;
+    esac
+  done <"$1"
+}
 
 # Nix 2.3 has no NIX_CONFIG: a marked block in the user's nix.conf, replaced each time.
 _ncc_write_user_conf() {
@@ -98,12 +112,28 @@ _ncc_write_user_conf() {
   mkdir -p "$_ncc_uconf_dir" || return 1
   _ncc_tmp=$_ncc_uconf.nix-ci-cache.$$
   if [ -f "$_ncc_uconf" ]; then
-    sed '/^# >>> nix-ci-cache/,/^# <<< nix-ci-cache/d' "$_ncc_uconf" >"$_ncc_tmp" || return 1
+    _ncc_without_block "$_ncc_uconf" >"$_ncc_tmp" || return 1
   else
-    : >"$_ncc_tmp"
+    : >"$_ncc_tmp" || return 1
   fi
-  { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n'; _ncc_settings; printf '# <<< nix-ci-cache\n'; } >>"$_ncc_tmp"
+  { printf '# >>> nix-ci-cache (added by .nix-ci-cache/env.sh)\n'; _ncc_settings; printf '# <<< nix-ci-cache\n'; } >>"$_ncc_tmp" || return 1
   mv "$_ncc_tmp" "$_ncc_uconf" || return 1
+}
+
+# $1 as one single-quoted word for sh.
+_ncc_quote() {
+  _ncc_rest=$1
+  _ncc_quoted=
+  while :; do
+    case $_ncc_rest in
+      *\'*)
+        _ncc_quoted=$_ncc_quoted${_ncc_rest%%\'*}\'\\\'\'
+        _ncc_rest=${_ncc_rest#*\'}
+        ;;
+      *) break ;;
+    esac
+  done
+  printf "'%s%s'" "$_ncc_quoted" "$_ncc_rest"
 }
 
 # Later CI steps are new shells: hand them the environment through the provider.
@@ -124,25 +154,95 @@ _ncc_propagate() {
     for _ncc_v in NIX_CONFIG NIX_CI_CACHE_DIR NIX_CI_CACHE_ROOT PATH; do
       _ncc_val=
       eval "_ncc_val=\${$_ncc_v:-}"
-      printf "export %s='%s'\n" "$_ncc_v" "$(printf '%s' "$_ncc_val" | sed "s/'/'\\\\''/g")"
+      printf 'export %s=%s\n' "$_ncc_v" "$(_ncc_quote "$_ncc_val")"
     done >>"$BASH_ENV" || return 1
   fi
   return 0
 }
 
+# --- chroot mode: the cache directory is the store ---
+
+# Exit 0 when this user can create the namespaces Nix enters for a chroot store: a
+# mount namespace, and a user namespace first when not root.
+_ncc_can_unshare() {
+  if [ "$(id -u)" = 0 ]; then
+    unshare -m true >/dev/null 2>&1
+  else
+    unshare -U -r true >/dev/null 2>&1
+  fi
+}
+
+_ncc_check_platform() {
+  _ncc_os=$(uname -s)
+  case $_ncc_os in
+    Linux) ;;
+    *)
+      _ncc_fail "mode \"chroot\" does not work on $_ncc_os: Nix refuses with \"building using a diverted store is not supported on this platform\" (chroot stores need Linux namespaces). Set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
+      ;;
+  esac
+  # Containers (default seccomp profile) and Ubuntu >= 23.10 forbid user namespaces.
+  command -v unshare >/dev/null 2>&1 || return 0
+  if [ "$(id -u)" = 0 ]; then
+    _ncc_ns_test='unshare -m true'
+  else
+    _ncc_ns_test='unshare -U -r true'
+  fi
+  # Ubuntu's AppArmor switch is the usual cause on hosted runners, which have sudo.
+  _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
+  if ! _ncc_can_unshare && [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] &&
+    command -v sudo >/dev/null 2>&1 && sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
+    _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
+  fi
+  if ! _ncc_can_unshare; then
+    _ncc_fail "mode \"chroot\" needs namespaces, but \"$_ncc_ns_test\" fails here. Ubuntu >= 23.10: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or run as root); in a container: allow unshare/clone in its seccomp profile (e.g. --security-opt seccomp=unconfined) or run it --privileged. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
+  fi
+  return 0
+}
+
+# Prints the mode's settings, one per line.
+_ncc_mode_settings() {
+  # The cache directory is the store. Building in it forces the sandbox; builders that
+  # are store paths (all of nixpkgs) need nothing more.
+  printf 'store = %s\n' "$_ncc_cache/root"
+}
+
+# A chroot store is opened by the client itself, never through the daemon: trust does
+# not matter. Root opening it reports a missing build-users group.
+_ncc_mode_start() {
+  _ncc_what="chroot store $_ncc_cache/root"
+  [ "$(id -u)" = 0 ] || return 0
+  if [ -n "$_ncc_modern" ]; then
+    _ncc_ping=$(_ncc_nix --store "$_ncc_cache/root" store ping 2>&1 </dev/null) || :
+  else
+    _ncc_ping=$(nix --store "$_ncc_cache/root" ping-store 2>&1 </dev/null) || :
+  fi
+  _ncc_check_build_users "$_ncc_ping"
+}
+
+_ncc_mode_record() {
+  return 0
+}
+
+_ncc_mode_unset() {
+  unset -f _ncc_can_unshare _ncc_check_platform _ncc_mode_settings _ncc_mode_start _ncc_mode_record
+  unset _ncc_os _ncc_ns_test _ncc_aa _ncc_ping
+}
+
 _ncc_main() {
+  # Sourced by zsh (macOS's login shell): sh's rules for this function and what it
+  # calls, the caller's options back on return.
+  if [ -n "${ZSH_VERSION:-}" ]; then
+    emulate -L sh
+  fi
   _ncc_find_root || return 1
   _ncc_check_platform || return 1
   _ncc_nix_version || return 1
-  if [ -n "$_ncc_modern" ]; then
-    _ncc_flags='--extra-experimental-features nix-command'
-  else
-    _ncc_flags=
-  fi
   _ncc_state=$_ncc_root/.nix-ci-cache/state
   # shellcheck disable=SC2016 # a literal path
   _ncc_cache=$_ncc_root/'.nix-ci-cache/cache'
-  mkdir -p "$_ncc_cache" "$_ncc_state" || { _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1; }
+  if ! mkdir -p "$_ncc_cache" "$_ncc_state"; then
+    _ncc_fail "cannot create '$_ncc_cache' and '$_ncc_state'" || return 1
+  fi
   _ncc_cache=$(cd "$_ncc_cache" && pwd -P) || return 1
 
   # Sourced again by a later step of the same job (NIX_CI_CACHE_DIR came through the
@@ -153,19 +253,18 @@ _ncc_main() {
   else
     _ncc_continuing=
   fi
-  _ncc_what="chroot store $_ncc_cache/root"
-
   _ncc_in_daemon=
   _ncc_dconf=
-  # A chroot store is opened by the client itself, never through the daemon: trust
-  # does not matter.
+  _ncc_no_build_users=
+  _ncc_mode_start || return 1
 
   if [ -z "$_ncc_continuing" ]; then
     # Created by this user before the hook (root under a daemon) appends to it, so
     # that the next job on a reused runner can truncate it.
     : >"$_ncc_state/built" || { _ncc_fail "cannot write $_ncc_state/built" || return 1; }
     rm -f "$_ncc_state/note-shown"
-    printf '%s\n' "$_ncc_cache" >"$_ncc_state/started"
+    _ncc_mode_record || return 1
+    printf '%s\n' "$_ncc_cache" >"$_ncc_state/started" || { _ncc_fail "cannot write $_ncc_state/started" || return 1; }
   fi
   # save.sh reads it instead of asking "nix --version" again (tens of milliseconds).
   printf '%s\n' "$_ncc_version" >"$_ncc_state/nix-version"
@@ -205,14 +304,13 @@ $_ncc_lines" ;;
 
 _ncc_main
 _ncc_rc=$?
-unset -f _ncc_say _ncc_fail _ncc_plain_path _ncc_plain_link _ncc_find_root \
-  _ncc_check_platform _ncc_nix_version _ncc_settings _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache \
-  _ncc_daemon_facts _ncc_configure_daemon _ncc_write_user_conf _ncc_propagate _ncc_main _ncc_list_valid
-unset _ncc_linkdir _ncc_link _ncc_root _ncc_c _ncc_os _ncc_ns_test _ncc_aa _ncc_version \
-  _ncc_major _ncc_minor _ncc_modern _ncc_ping _ncc_user \
-  _ncc_dconf _ncc_sudo _ncc_tmp _ncc_uconf_dir _ncc_uconf _ncc_delim _ncc_v _ncc_val \
-  _ncc_flags _ncc_state _ncc_cache _ncc_continuing _ncc_cache_url_path \
-  _ncc_compression _ncc_what _ncc_in_daemon _ncc_lines _ncc_how _ncc_ping_failed \
-  _ncc_dconf_dir _ncc_label _ncc_restart _ncc_missing _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_listing
+_ncc_mode_unset
+unset -f _ncc_say _ncc_fail _ncc_nix _ncc_find_root _ncc_nix_version _ncc_check_build_users \
+  _ncc_settings _ncc_without_block _ncc_write_user_conf _ncc_quote _ncc_propagate _ncc_main \
+  _ncc_mode_unset
+unset _ncc_root _ncc_c _ncc_version _ncc_major _ncc_minor _ncc_modern _ncc_group \
+  _ncc_no_build_users _ncc_inside _ncc_l _ncc_uconf_dir _ncc_uconf _ncc_tmp _ncc_rest \
+  _ncc_quoted _ncc_delim _ncc_v _ncc_val _ncc_state _ncc_cache _ncc_continuing \
+  _ncc_in_daemon _ncc_dconf _ncc_lines _ncc_how _ncc_what
 # eval: unset the status variable too, yet return its value.
 eval "unset _ncc_rc; return $_ncc_rc"

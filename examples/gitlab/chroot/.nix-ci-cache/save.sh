@@ -9,7 +9,18 @@
 # over budget, runs Nix's own garbage collector with this job's results as roots.
 # It holds a lock (a directory: mkdir is atomic everywhere, also on macOS and on
 # network volumes) so that jobs sharing one cache directory take turns.
+#
+# It uses only commands that the nixos/nix image, busybox and macOS all have: no awk,
+# no sed, no comm or join (docs/where-it-runs.md). Lists are files of lines, and set
+# operations are sort and uniq over them.
 set -u
+# zsh runs this too when asked to: sh's rules.
+if [ -n "${ZSH_VERSION:-}" ]; then
+  emulate sh
+fi
+# Byte order everywhere: the set operations below compare what sort sorted.
+LC_ALL=C
+export LC_ALL
 
 fail() {
   printf 'nix-ci-cache: save failed: %s\n' "$*" >&2
@@ -29,6 +40,7 @@ cache=$root/'.nix-ci-cache/cache'
 capture=build-closure
 budget=4294967296
 start=$(date +%s)
+store_dir=${NIX_STORE_DIR:-/nix/store}
 
 if [ ! -f "$state/started" ]; then
   fail "$state/started does not exist: .nix-ci-cache/env.sh was not sourced in this job (source it before any Nix command), so there is nothing known to save"
@@ -38,7 +50,8 @@ command -v nix >/dev/null 2>&1 || fail "nix is not on PATH"
 # As env.sh found it in this job, else asked again.
 version=
 [ ! -f "$state/nix-version" ] || read -r version <"$state/nix-version"
-[ -n "$version" ] || version=$(nix --version 2>/dev/null | awk 'NR==1 {print $NF}')
+[ -n "$version" ] || version=$(nix --version 2>/dev/null | head -n 1)
+version=${version##* }
 major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%[!0-9]*}
@@ -68,16 +81,63 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
-mkdir -p "$meta" || fail "cannot create '$meta'"
+
+# --- Lists of lines ---
+
+# Lines of stdin that are not lines of file $1 (drop_in), or that are (keep_in);
+# sorted, each once.
+drop_in() { { sort -u; sort -u "$1"; sort -u "$1"; } | sort | uniq -u; }
+keep_in() { { sort -u; sort -u "$1"; } | sort | uniq -d; }
+
+# Lines of stdin whose key, the last field after $1 others, is (with_keys) or is not
+# (without_keys) a line of file $2; sorted by key. No key twice on stdin. Each key of
+# $2 joins the lines as "~ … <key>", and uniq compares the keys alone.
+with_keys() { keyed "$1" "$2" -d; }
+without_keys() { keyed "$1" "$2" -u; }
+keyed() {
+  mark='~'
+  i=1
+  while [ "$i" -lt "$1" ]; do
+    mark="$mark ~"
+    i=$((i + 1))
+  done
+  {
+    cat
+    # shellcheck disable=SC2059 # the format is "~ … %s"
+    [ ! -s "$2" ] || xargs printf "$mark %s\\n" <"$2"
+  } | sort -k"$(($1 + 1)),$(($1 + 1))" -k1,1 | uniq "$3" -f "$1" | grep -v '^~ '
+}
+
+# The sum of the numbers on stdin, one a line.
+sum() { echo $(($({ echo 0 && cat; } | paste -s -d + -))); }
+
+# Bytes as people read them: "512 B", "1.5 MiB".
+human() {
+  n=$1
+  d=1
+  unit=B
+  for u in KiB MiB GiB TiB; do
+    [ "$n" -ge $((d * 1024)) ] || break
+    d=$((d * 1024))
+    unit=$u
+  done
+  if [ "$unit" = B ]; then
+    printf '%s B' "$n"
+  else
+    tenths=$(((n * 10 + d / 2) / d))
+    printf '%s.%s %s' $((tenths / 10)) $((tenths % 10)) "$unit"
+  fi
+}
 
 # Takes the lock, waiting up to 15 minutes. A lock is stale when its owner is a
-# process of this host that is gone, or when it is older than an hour (another host,
-# or an owner killed before it could write its name).
+# process of this host that is gone, or when it was taken more than an hour ago
+# (another host, or an owner killed before it could write its name).
 take_lock() {
   host=$(uname -n 2>/dev/null) || host=unknown
   waited=0
   while ! mkdir "$lock" 2>/dev/null; do
-    owner=$(cat "$lock/owner" 2>/dev/null) || owner=
+    owner=
+    [ ! -f "$lock/owner" ] || read -r owner <"$lock/owner" || :
     stale=
     case $owner in
       "$host "*)
@@ -86,7 +146,18 @@ take_lock() {
         kill -0 "$pid" 2>/dev/null || stale="its process $pid is gone"
         ;;
     esac
-    if [ -z "$stale" ] && [ -n "$(find "$lock" -prune -mmin +60 2>/dev/null)" ]; then
+    # "<host> <pid> <time taken>"; without it, the directory's age.
+    taken=
+    case $owner in
+      *' '*' '*) taken=${owner##* } ;;
+    esac
+    case $taken in
+      '' | *[!0-9]*) taken= ;;
+    esac
+    if [ -z "$taken" ] && [ -n "$(find "$lock" -prune -mmin +60 2>/dev/null)" ]; then
+      taken=0
+    fi
+    if [ -z "$stale" ] && [ -n "$taken" ] && [ $(($(date +%s) - taken)) -gt 3600 ]; then
       stale="it is more than an hour old"
     fi
     if [ -n "$stale" ]; then
@@ -106,12 +177,6 @@ take_lock() {
   done
   locked=1
   printf '%s %s %s\n' "$host" "$$" "$(date +%s)" >"$lock/owner"
-}
-
-# Lines "<hash> <path>" in, the paths whose name (after the hash) matches an
-# exclude pattern out.
-excluded() {
-  :
 }
 
 # The configured extra roots, one per line.
@@ -139,16 +204,10 @@ out_links() {
   for l in "$root"/result "$root"/result-*; do
     if [ -h "$l" ]; then
       t=$(readlink "$l") || continue
-      case $t in /nix/store/*) printf '%s\n' "$t" ;; esac
+      case $t in "$store_dir"/*) printf '%s\n' "$t" ;; esac
     fi
   done
 }
-
-# Lines of stdin that are (keep_in) or are not (drop_in) lines of file $1. awk, not
-# comm: some busybox builds (Debian's) have no comm.
-keep_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } $0 in s' "$1" -; }
-drop_in() { awk 'FILENAME == ARGV[1] { s[$0] = 1; next } !($0 in s)' "$1" -; }
-
 
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
@@ -160,51 +219,52 @@ log_save() {
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
-# One awk for every number of the summary, and for the Markdown table of the
-# provider's step summary. Paths go through the environment: awk -v would read
-# backslashes in them as escapes.
+# The summary line, and the same as a Markdown table in the provider's step summary.
 summary() {
-  md=${GITHUB_STEP_SUMMARY:-}
-  if [ -n "$md" ] && ! : >>"$md"; then
-    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
-    md=
+  pct=0
+  [ "$budget" -le 0 ] || pct=$((100 * size / budget))
+  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
+  if [ "$size" -gt "$budget" ]; then
+    say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
   fi
-  NCC_MD=$md NCC_CACHE=$cache awk -v added="$added" -v added_bytes="$added_bytes" -v pruned="$pruned" \
-    -v pruned_bytes="$pruned_bytes" -v repaired="$repaired" -v size="$size" -v budget="$budget" \
-    -v paths="$paths" -v secs="$secs" -v capture="$capture" '
-    function human(b,  i, u) {
-      split("B KiB MiB GiB TiB", u, " "); i = 1
-      while (b >= 1024 && i < 5) { b /= 1024; i++ }
-      return i == 1 ? sprintf("%d %s", b, u[i]) : sprintf("%.1f %s", b, u[i])
-    }
-    BEGIN {
-      cache = ENVIRON["NCC_CACHE"]; md = ENVIRON["NCC_MD"]
-      pct = budget > 0 ? int(100 * size / budget) : 0
-      printf "nix-ci-cache: saved %d new paths (%d KiB) to %s; pruned %d paths (%d KiB); repaired %d; cache %s of %s budget (%d%%), %d paths; %ds\n", added, added_bytes / 1024, cache, pruned, pruned_bytes / 1024, repaired, human(size), human(budget), pct, paths, secs > "/dev/stderr"
-      if (size > budget) print "nix-ci-cache: warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths" > "/dev/stderr"
-      if (md == "") exit
-      printf "### nix-ci-cache (chroot mode, capture %s)\n\n", capture > md
-      print "| added | pruned | repaired | cache size | budget | paths | time |" > md
-      print "|---|---|---|---|---|---|---|" > md
-      printf "| %d paths, %s | %d paths, %s | %d | %s (%d%%) | %s | %d | %ds |\n\n", added, human(added_bytes), pruned, human(pruned_bytes), repaired, human(size), pct, human(budget), paths, secs > md
-    }'
+  md=${GITHUB_STEP_SUMMARY:-}
+  [ -n "$md" ] || return 0
+  if ! {
+    printf '### nix-ci-cache (chroot mode, capture %s)\n\n' "$capture"
+    printf '| added | pruned | repaired | cache size | budget | paths | time |\n'
+    printf '|---|---|---|---|---|---|---|\n'
+    printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' "$added" "$(human "$added_bytes")" \
+      "$pruned" "$(human "$pruned_bytes")" "$repaired" "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
+  } >>"$md" 2>/dev/null; then
+    say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
+  fi
 }
 
+# --- chroot mode: the cache directory is the store ---
+
+mkdir -p "$meta" || fail "cannot create '$meta'"
 take_lock
 store_root=$cache/root
 store=$store_root/nix
+
+# Kibibytes under directory $1.
+kib() {
+  k=$(du -sk "$1" 2>/dev/null) || k=0
+  echo "${k%%[!0-9]*}"
+}
+
 # Temporary GC roots of processes that are gone, and per-path build locks Nix leaves
 # as empty files: both would only mislead the next job.
-rm -f "$store/var/nix/temproots/"* 2>/dev/null
-for f in "$store/store/"*.lock; do
-  if [ -f "$f" ] && [ ! -s "$f" ]; then
-    rm -f "$f"
-  fi
-done
+if [ -d "$store/var/nix/temproots" ]; then
+  find "$store/var/nix/temproots" -type f -exec rm -f {} + 2>/dev/null
+fi
+if [ -d "$store/store" ]; then
+  find "$store/store" ! -path "$store/store" -prune -name '*.lock' -type f -size 0 -exec rm -f {} + 2>/dev/null
+fi
 added=0 added_bytes=0 pruned=0 pruned_bytes=0 repaired=0 roots=0
 valid() {
   # shellcheck disable=SC2086 # $flags is a list of words
-  nix $flags path-info --store "$store_root" --all 2>/dev/null | LC_ALL=C sort
+  nix $flags path-info --store "$store_root" --all 2>/dev/null | sort
 }
 if [ -d "$store/store" ]; then
   valid >"$tmp/valid-now" || fail "cannot list the chroot store's valid paths"
@@ -223,11 +283,11 @@ added=$(($(wc -l <"$tmp/new")))
   out_links
   resolve_extra_roots
   [ "$capture" = runtime-closure ] || cat "$tmp/new"
-} | LC_ALL=C sort -u | keep_in "$tmp/valid-now" >"$tmp/roots"
+} | keep_in "$tmp/valid-now" >"$tmp/roots"
 roots=$(($(wc -l <"$tmp/roots")))
 cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"
-before_k=$(du -sk "$store_root" 2>/dev/null | awk '{print $1}')
-if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
+before_k=$(kib "$store_root")
+if [ $((before_k * 1024)) -gt "$budget" ]; then
   # Only this job's results survive; with keep-outputs and keep-derivations their
   # whole build closure (compilers too) does, unless capture is runtime-closure.
   gcroots=$store/var/nix/gcroots/nix-ci-cache
@@ -239,12 +299,11 @@ if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
     ln -s "$p" "$gcroots/$i"
   done <"$tmp/roots"
   if [ "$capture" = runtime-closure ]; then
-    keep='--option keep-outputs false --option keep-derivations false'
+    keep=false
   else
-    keep='--option keep-outputs true --option keep-derivations true'
+    keep=true
   fi
-  # shellcheck disable=SC2086 # $keep is a list of words
-  if ! nix-store --store "$store_root" $keep --gc >"$tmp/gc" 2>&1; then
+  if ! nix-store --store "$store_root" --option keep-outputs "$keep" --option keep-derivations "$keep" --gc >"$tmp/gc" 2>&1; then
     cat "$tmp/gc" >&2
     fail "nix-store --gc in '$store_root' failed (above)"
   fi
@@ -254,11 +313,10 @@ if [ $((${before_k:-0} * 1024)) -gt "$budget" ]; then
   cp "$tmp/valid-after" "$tmp/valid-now"
 fi
 cp "$tmp/valid-now" "$meta/valid-after-save.tmp.$$" && mv "$meta/valid-after-save.tmp.$$" "$meta/valid-after-save"
-size_k=$(du -sk "$store_root" 2>/dev/null | awk '{print $1}')
-size=$((${size_k:-0} * 1024))
-[ -n "${before_k:-}" ] && pruned_bytes=$(((before_k - ${size_k:-0}) * 1024))
-[ "$pruned" -gt 0 ] || pruned_bytes=0
-added_bytes=0
+size_k=$(kib "$store_root")
+size=$((size_k * 1024))
+pruned_bytes=0
+[ "$pruned" -eq 0 ] || pruned_bytes=$(((before_k - size_k) * 1024))
 paths=$(($(wc -l <"$tmp/valid-now")))
 secs=$(($(date +%s) - start))
 log_save
