@@ -16,6 +16,9 @@ need dash dash
 need zstd zstd
 need git git
 need unshare util-linux
+need bwrap bubblewrap
+need debootstrap debootstrap
+need zsh zsh
 # The tests build with a static busybox copied into the Nix store; a dynamic one
 # would need the host's libraries inside the build.
 [ -x /bin/busybox ] && ! (ldd /bin/busybox 2>/dev/null | grep -q '=>') || missing="$missing busybox-static"
@@ -47,6 +50,19 @@ if ! grep -q '^nixbld:' /etc/group; then
       $sudo useradd --system --comment "Nix build user $n" --home-dir /var/empty --gid nixbld --groups nixbld \
         --no-user-group --shell /usr/sbin/nologin "nixbld$n"
   done
+fi
+
+# Debian roots with the Nix of bookworm (2.8), trixie (2.26) and sid (the newest), made
+# once (about a minute each) and kept in /var/cache/nix-ci-cache/roots.
+if [ "$(id -u)" = 0 ]; then
+  sh scripts/nix-roots.sh bookworm trixie sid
+elif sudo -n true 2>/dev/null; then
+  sudo sh scripts/nix-roots.sh bookworm trixie sid
+else
+  sh scripts/nix-roots.sh bookworm trixie sid || {
+    echo "setup: building the Debian roots with other Nix versions needs root: sudo sh scripts/nix-roots.sh bookworm trixie sid" >&2
+    exit 1
+  }
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -newer node_modules/.package-lock.json)" ]; then

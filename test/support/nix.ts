@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { dirname, join } from "node:path";
 import { type RuntimeContext, renderRuntime } from "./render-runtime.js";
 import { scratchDir } from "./scratch.js";
+import { atSite, HOST, type Site } from "./sites.js";
 
 /** No network: every Nix call would otherwise retry cache.nixos.org. */
 export const BASE_NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
@@ -27,10 +28,20 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...env, ...extra };
 }
 
-export function run(cmd: string, opts: { cwd?: string; env?: Record<string, string>; shell?: string[] } = {}): RunResult {
-  const [shell, ...args] = opts.shell ?? ["/bin/sh"];
-  const r = spawnSync(shell as string, [...args, "-c", cmd], {
-    cwd: opts.cwd,
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  shell?: string[];
+  /** Where it runs: this machine (the default) or a Debian root with another Nix. */
+  site?: Site;
+}
+
+export function run(cmd: string, opts: RunOptions = {}): RunResult {
+  const site = opts.site ?? HOST;
+  const [program, args] = atSite(site, [...(opts.shell ?? ["/bin/sh"]), "-c", cmd], opts.cwd);
+  const r = spawnSync(program, args, {
+    // bwrap starts in the root's /, then changes to cwd itself.
+    cwd: site.root ? undefined : opts.cwd,
     env: opts.env ?? cleanEnv(),
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
@@ -40,9 +51,11 @@ export function run(cmd: string, opts: { cwd?: string; env?: Record<string, stri
 }
 
 /** Fails (throws) rather than skips when Nix is missing: these tests exist to prove Nix behaviour. */
-export function requireNix(): string {
-  const r = spawnSync("nix", ["--version"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) throw new Error(`nix is required for this test and is not usable: ${r.error ?? r.stderr}`);
+export function requireNix(site: Site = HOST): string {
+  const [program, args] = atSite(site, ["nix", "--version"]);
+  const r = spawnSync(program, args, { encoding: "utf8" });
+  if (r.error || r.status !== 0)
+    throw new Error(`nix is required for this test and is not usable (${site.name}): ${r.error ?? r.stderr}`);
   return r.stdout.trim();
 }
 
@@ -138,27 +151,27 @@ export function graphBuildArgs(g: Graph): string {
   return g.packages.map((p) => `-A ${p}`).join(" ");
 }
 
-export function isValid(path: string, env = cleanEnv()): boolean {
-  return run(`nix-store --check-validity '${path}'`, { env }).status === 0;
+export function isValid(path: string, env = cleanEnv(), site: Site = HOST): boolean {
+  return run(`nix-store --check-validity '${path}'`, { env, site }).status === 0;
 }
 
-/** Every path of the graph in /nix/store (outputs, toolchain, drvs, source). */
-export function graphStorePaths(tag: string): string[] {
-  const r = run(`ls /nix/store | grep -F -- '-${tag}' || true`);
+/** Every path of the graph in the site's /nix/store (outputs, toolchain, drvs, source). */
+export function graphStorePaths(tag: string, site: Site = HOST): string[] {
+  const r = run(`ls /nix/store | grep -F -- '-${tag}' || true`, { site });
   return r.stdout
     .split("\n")
     .filter(Boolean)
     .map((n) => `/nix/store/${n}`);
 }
 
-/** Deletes the graph from /nix/store. GC roots the test created must be removed first. */
-export function deleteGraph(tag: string): void {
-  const paths = graphStorePaths(tag);
+/** Deletes the graph from the site's /nix/store. GC roots the test created must be removed first. */
+export function deleteGraph(tag: string, site: Site = HOST): void {
+  const paths = graphStorePaths(tag, site);
   if (paths.length === 0) return;
-  const r = run(`nix-store --delete ${paths.map((p) => `'${p}'`).join(" ")}`);
-  if (r.status !== 0) throw new Error(`nix-store --delete failed: ${r.stderr}`);
-  const left = graphStorePaths(tag);
-  if (left.length) throw new Error(`still in the store: ${left.join(" ")}`);
+  const r = run(`nix-store --delete ${paths.map((p) => `'${p}'`).join(" ")}`, { site });
+  if (r.status !== 0) throw new Error(`nix-store --delete failed (${site.name}): ${r.stderr}`);
+  const left = graphStorePaths(tag, site);
+  if (left.length) throw new Error(`still in the store (${site.name}): ${left.join(" ")}`);
 }
 
 export function readText(path: string): string {

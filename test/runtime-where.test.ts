@@ -1,0 +1,150 @@
+// The runtime where CI really runs: each Nix the tests reach (this machine's Debian
+// 2.8.0 with its nixbld group; Debian roots without one: bookworm 2.8.0, trixie 2.26,
+// sid 2.34) under a PATH holding exactly the commands of the nixos/nix image, and
+// again under busybox alone. One round trip each: a cold job builds and sources
+// env.sh, save.sh runs in a separate shell, the cache directory is archived and
+// restored into a new checkout as a provider does, and the warm job builds nothing.
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Mode } from "../src/config.js";
+import {
+  BASE_NIX_CONFIG,
+  countBuilt,
+  deleteGraph,
+  type Graph,
+  graphBuildArgs,
+  makeProjectDir,
+  requireNix,
+  run,
+  uniqueTag,
+  writeGraph,
+  writeRuntime,
+} from "./support/nix.js";
+import { runtimeContext } from "./support/render-runtime.js";
+import { scratchDir } from "./support/scratch.js";
+import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
+import { type Toolset, type ToolsetName, toolset } from "./support/toolsets.js";
+
+const CACHE = ".nix-ci-cache/cache";
+const SUITES = ["bookworm", "trixie", "sid"];
+const TOOLSETS: ToolsetName[] = ["nixos/nix image", "busybox"];
+const MODES: Mode[] = ["file", "chroot"];
+
+/** A job's environment: nothing of this machine's but HOME, and only the toolset's commands. */
+function jobEnv(tools: Toolset): Record<string, string> {
+  return { PATH: tools.bin, HOME: "/root", NIX_CONFIG: BASE_NIX_CONFIG };
+}
+
+function checkout(dir: string, mode: Mode, tag: string): Graph {
+  mkdirSync(dir, { recursive: true });
+  writeRuntime(dir, runtimeContext(mode));
+  return writeGraph(dir, tag, 6);
+}
+
+function job(site: Site, tools: Toolset, dir: string, g: Graph) {
+  const build = run(`. .nix-ci-cache/env.sh || exit 90\nnix-build graph.nix ${graphBuildArgs(g)} -o result || exit 91`, {
+    cwd: dir,
+    env: jobEnv(tools),
+    shell: tools.shell,
+    site,
+  });
+  // A later step of the job: a new shell.
+  const save = run("sh .nix-ci-cache/save.sh", { cwd: dir, env: jobEnv(tools), shell: tools.shell, site });
+  return { build, save };
+}
+
+/** What a provider does between jobs: archive the cache directory, restore it elsewhere. */
+function carryCache(from: string, to: string): void {
+  const tar = join(dirname(from), "cache.tar");
+  const r = run(`tar -C "$F" -cf "$T" '${CACHE}' && mkdir -p "$D" && tar -C "$D" -xf "$T"`, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", F: from, T: tar, D: to },
+  });
+  expect(r.status, r.stderr).toBe(0);
+}
+
+/** This machine's store, or a root with a new store, as on a machine where Nix never ran. */
+function site(name: string): Site {
+  return name === "host" ? HOST : withNewStore(rootSite(name), scratchDir("ncc-nix-"));
+}
+
+const MISSING_GROUP_LINE =
+  "nix-ci-cache: the group 'nixbld' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =)";
+
+describe("a fresh machine: Debian's nix-bin without the nixbld group (real Nix in Debian roots)", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: nix-build alone stops with Nix's error; after env.sh it builds, and env.sh said why in one line`, () => {
+      const at = site(suite);
+      const dir = makeProjectDir("group");
+      const g = checkout(dir, "file", uniqueTag());
+      const env = { PATH: "/usr/bin:/bin", HOME: "/root", NIX_CONFIG: BASE_NIX_CONFIG };
+      const plain = run(`nix-build graph.nix -A ${g.packages[0]} --no-out-link`, { cwd: dir, env, site: at });
+      expect(plain.status).not.toBe(0);
+      expect(plain.stderr).toContain("error: the group 'nixbld' specified in 'build-users-group' does not exist");
+      const r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix -A ${g.packages[0]} --no-out-link`, {
+        cwd: dir,
+        env,
+        site: at,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const ours = r.stderr.split("\n").filter((l) => l.includes("build-users-group"));
+      expect(ours).toHaveLength(1);
+      expect(ours[0]).toMatch(
+        new RegExp(
+          `^${MISSING_GROUP_LINE.replace(/[()]/g, "\\$&")}. To build as unprivileged users, create them: apt-get install nix-setup-systemd`,
+        ),
+      );
+    });
+  }
+});
+
+describe("round trips where CI runs (real Nix in Debian roots, exact tool sets)", () => {
+  for (const siteName of ["host", ...SUITES]) {
+    for (const toolsName of TOOLSETS) {
+      for (const mode of MODES) {
+        it(`${siteName}, ${toolsName}, ${mode} mode: cold job, save in its own shell, cache carried, warm job builds 0`, () => {
+          const at = site(siteName);
+          const version = requireNix(at);
+          const tools = toolset(toolsName);
+          const tag = uniqueTag();
+          const cold = makeProjectDir("cold");
+          const warm = join(dirname(cold), "warm");
+          try {
+            const g = checkout(cold, mode, tag);
+            const first = job(at, tools, cold, g);
+            expect(first.build.status, first.build.stderr).toBe(0);
+            expect(countBuilt(first.build.stderr), first.build.stderr).toBe(g.packages.length + 1);
+            expect(first.build.stderr).toContain(`nix-ci-cache: ${mode} mode, Nix ${version.split(" ").at(-1)}`);
+            // The roots are Debian's nix-bin alone: no nixbld group, and env.sh says what it does about it.
+            if (at.root) expect(first.build.stderr).toContain(MISSING_GROUP_LINE);
+            else expect(first.build.stderr).not.toContain("build-users-group");
+            expect(first.save.status, first.save.stderr).toBe(0);
+            expect(first.save.stderr).toMatch(mode === "file" ? /saved 8 new paths/ : /saved \d+ new paths/);
+
+            carryCache(cold, warm);
+            checkout(warm, mode, tag);
+            for (const n of readdirSync(cold)) if (n.startsWith("result")) rmSync(join(cold, n));
+            if (mode === "file") deleteGraph(tag, at);
+
+            const second = job(at, tools, warm, g);
+            expect(second.build.status, second.build.stderr).toBe(0);
+            expect(countBuilt(second.build.stderr), second.build.stderr).toBe(0);
+            expect(second.save.status, second.save.stderr).toBe(0);
+            expect(second.save.stderr).toMatch(/saved 0 new paths/);
+          } finally {
+            for (const d of [cold, warm]) for (const n of safeList(d)) if (n.startsWith("result")) rmSync(join(d, n));
+            deleteGraph(tag, at);
+          }
+        });
+      }
+    }
+  }
+});
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
