@@ -61,15 +61,17 @@ describe("runtime scripts end to end (real Nix)", () => {
       const r1 = job(cold, `nix-build graph.nix ${graphBuildArgs(g)} -o result`);
       expect(r1.status, r1.stderr).toBe(0);
       expect(countBuilt(r1.stderr)).toBe(13);
-      expect(r1.stderr).toMatch(/saved \d+ new paths/);
+      expect(r1.stderr).toMatch(/saved 14 new paths/);
       const coldContents = contents("/", r1.outs);
       const toolchain = readdirSync("/nix/store").find((n) => n.endsWith(`-toolchain-${tag}`));
       expect(toolchain).toBeDefined();
 
-      // Saving again adds nothing.
-      const again = run(".nix-ci-cache/save.sh", { cwd: cold });
+      // Saving again adds nothing, and says so to GitHub, whose own save is then skipped.
+      const output = join(dirname(cold), "github output");
+      const again = run(".nix-ci-cache/save.sh", { cwd: cold, env: cleanEnv({ GITHUB_OUTPUT: output }) });
       expect(again.status, again.stderr).toBe(0);
       expect(again.stderr).toMatch(/saved 0 new paths \(0 KiB\)/);
+      expect(readText(output)).toBe("added=0\n");
 
       // Everything from the toolchain's closure is cached too (build-time deps).
       const narinfos = readdirSync(join(cold, CACHE)).filter((n) => n.endsWith(".narinfo"));

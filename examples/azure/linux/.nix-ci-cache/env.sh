@@ -238,6 +238,8 @@ _ncc_list_valid() {
 # 2.8.0, where "store ping" reports no trust yet); a local store or a daemon that
 # trusts us takes them silently.
 _ncc_store_ping() {
+  # "store ping" is a deprecated alias of "store info" since 2.19 (it says so, here
+  # unseen), and the only name Lix and Nix before 2.19 know.
   if [ -n "$_ncc_modern" ]; then
     _ncc_ping=$(_ncc_nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
   else
@@ -396,11 +398,22 @@ _ncc_mode_start() {
     _ncc_compression=none
   fi
   _ncc_what="binary cache $_ncc_cache"
+  _ncc_trusted=
+  if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
+    _ncc_in_daemon=1
+    _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
+  elif _ncc_client_trusted; then
+    _ncc_trusted=1
+  elif [ -n "$_ncc_ping_failed" ]; then
+    return 1
+  fi
   # What is valid now, for save.sh to find what appeared during the job (also
   # substituted paths, which the hook never sees). The store's own list of valid
   # paths: a listing of the store directory would include partial and invalid paths.
-  # Tens of milliseconds (one SQL query), so it runs while the daemon is asked about
-  # trust below; not in an interactive shell, which would print job notices.
+  # Tens of milliseconds (one SQL query), so it runs while the daemon is configured
+  # below; not in an interactive shell, which would print job notices. Not before the
+  # ping: the first Nix command on a new store creates it, and two at once collide
+  # ("SQLite database ... is busy", "creating symlink ...: File exists").
   _ncc_listing=
   if [ -z "$_ncc_continuing" ]; then
     case $- in
@@ -411,15 +424,10 @@ _ncc_mode_start() {
         ;;
     esac
   fi
-  if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
-    _ncc_in_daemon=1
-    _ncc_dconf=$(cat "$_ncc_state/daemon-conf")
-  elif _ncc_client_trusted; then
+  if [ -n "$_ncc_trusted" ]; then
     rm -f "$_ncc_state/daemon-conf"
     _ncc_check_build_users "$_ncc_ping"
-  elif [ -n "$_ncc_ping_failed" ]; then
-    return 1
-  else
+  elif [ -z "$_ncc_in_daemon" ]; then
     _ncc_configure_daemon || return 1
     printf '%s\n' "$_ncc_dconf" >"$_ncc_state/daemon-conf" || { _ncc_fail "cannot write $_ncc_state/daemon-conf" || return 1; }
   fi
@@ -455,7 +463,7 @@ _ncc_mode_unset() {
     _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mode_record
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
-    _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store
+    _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted
 }
 
 _ncc_main() {

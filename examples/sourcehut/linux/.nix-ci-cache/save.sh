@@ -219,8 +219,16 @@ log_save() {
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
+# "added=<paths>" as a step output (GitHub and Forgejo Actions), for the provider's own
+# save to be skipped when this one added nothing: each save there is a new entry.
+step_output() {
+  [ -n "${GITHUB_OUTPUT:-}" ] || return 0
+  printf 'added=%s\n' "$1" >>"$GITHUB_OUTPUT" 2>/dev/null || say "warning: cannot write to \$GITHUB_OUTPUT ($GITHUB_OUTPUT)"
+}
+
 # The summary line, and the same as a Markdown table in the provider's step summary.
 summary() {
+  step_output "$added"
   pct=0
   [ "$budget" -le 0 ] || pct=$((100 * size / budget))
   say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
