@@ -54,7 +54,9 @@ describe("env.sh platform check", () => {
     requireNix();
     const r = sourceEnv("chroot", "Linux");
     expect(r.stdout, r.stderr).toMatch(/^rc=0\n/);
-    expect(r.stdout).toMatch(/\nstore = .*\/pro ject \$chroot\/\.nix-ci-cache\/cache\/root\nfallback = true$/);
+    expect(r.stdout).toMatch(
+      /\nstore = .*\/pro ject \$chroot\/\.nix-ci-cache\/cache\/root\nsandbox-fallback = false\nfallback = true$/,
+    );
   });
 
   it("fails clearly when nix is not on PATH", () => {

@@ -69,7 +69,7 @@ describe("rendered shell files", () => {
         const script =
           'set -eu; . ./.nix-ci-cache/env.sh; printf "%s\\n--\\n%s\\n--\\n%s\\n--\\n" "$NIX_CONFIG" "$NIX_CI_CACHE_DIR" "$PATH"; ' +
           // Sourcing twice in one job must not repeat the settings.
-          '. ./.nix-ci-cache/env.sh; printf "%s" "$NIX_CONFIG" | grep -c "fallback = true"; set | grep -c "^_ncc_" || true';
+          '. ./.nix-ci-cache/env.sh; printf "%s" "$NIX_CONFIG" | grep -c "^fallback = true"; set | grep -c "^_ncc_" || true';
         const r = run(script, { cwd: dir, shell, env: cleanEnv({ NIX_CONFIG: "keep-going = true" }) });
         expect(r.status, r.stderr).toBe(0);
         const [conf, cacheDir, path, tail] = r.stdout.split("\n--\n");
@@ -78,7 +78,7 @@ describe("rendered shell files", () => {
         if (mode === "file") {
           expect(conf).toMatch(/^keep-going = true\nextra-substituters = file:\/\/\/\S+\?trusted=1\nfallback = true$/);
         } else {
-          expect(conf).toBe(`keep-going = true\nstore = ${abs}/root\nfallback = true`);
+          expect(conf).toBe(`keep-going = true\nstore = ${abs}/root\nsandbox-fallback = false\nfallback = true`);
           expect(path?.startsWith(`${dir}/.nix-ci-cache/bin:`)).toBe(true);
         }
         expect(tail?.trim().split("\n")).toEqual(["1", "0"]);

@@ -42,15 +42,16 @@ function checkout(dir: string, mode: Mode, tag: string): Graph {
   return writeGraph(dir, tag, 6);
 }
 
-function job(site: Site, tools: Toolset, dir: string, g: Graph) {
+function job(site: Site, tools: Toolset, dir: string, g: Graph, more: Record<string, string> = {}) {
+  const env = { ...jobEnv(tools), ...more };
   const build = run(`. .nix-ci-cache/env.sh || exit 90\nnix-build graph.nix ${graphBuildArgs(g)} -o result || exit 91`, {
     cwd: dir,
-    env: jobEnv(tools),
+    env,
     shell: tools.shell,
     site,
   });
   // A later step of the job: a new shell.
-  const save = run("sh .nix-ci-cache/save.sh", { cwd: dir, env: jobEnv(tools), shell: tools.shell, site });
+  const save = run("sh .nix-ci-cache/save.sh", { cwd: dir, env, shell: tools.shell, site });
   return { build, save };
 }
 
@@ -94,6 +95,42 @@ describe("a fresh machine: Debian's nix-bin without the nixbld group (real Nix i
           `^${MISSING_GROUP_LINE.replace(/[()]/g, "\\$&")}. To build as unprivileged users, create them: apt-get install nix-setup-systemd`,
         ),
       );
+    });
+  }
+});
+
+describe("chroot mode where namespaces are missing (real Nix in Debian roots, bwrap's own /proc as in containers)", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: env.sh refuses chroot mode before the first build and says why; file mode works there`, () => {
+      const at = withNewStore(rootSite(suite, "new"), scratchDir("ncc-nix-"));
+      const tools = toolset("nixos/nix image");
+      const tag = uniqueTag();
+      const dir = makeProjectDir("restricted");
+      const g = checkout(dir, "chroot", tag);
+      const r = run(`. .nix-ci-cache/env.sh; echo "rc=$?"; printf '%s' "\${NIX_CONFIG:-}"`, {
+        cwd: dir,
+        env: jobEnv(tools),
+        shell: tools.shell,
+        site: at,
+      });
+      expect(r.stdout.split("\n")[0], r.stderr).toBe("rc=1");
+      // The caller's environment is as it was.
+      expect(r.stdout.split("\n").slice(1).join("\n")).toBe(BASE_NIX_CONFIG);
+      const line = r.stderr.split("\n").find((l) => l.startsWith("nix-ci-cache: error:")) ?? "";
+      expect(line).toMatch(
+        /^nix-ci-cache: error: mode "chroot" cannot build here: a trial build in a chroot store beside the cache failed with "error: [^"]+"\. Chroot stores build only inside Nix's sandbox/,
+      );
+      expect(line).toContain("container without the privileges to create namespaces");
+      expect(line).toContain('set "mode: file" in .nix-ci-cache/config.yaml');
+      // Nothing was left beside the cache.
+      expect(safeList(join(dir, CACHE))).toEqual([]);
+
+      // As the nixos/nix image's nix.conf has it: builds in the normal store go without the sandbox.
+      writeRuntime(dir, runtimeContext("file"));
+      const first = job(at, tools, dir, g, { NIX_CONFIG: `${BASE_NIX_CONFIG}\nsandbox = false` });
+      expect(first.build.status, first.build.stderr).toBe(0);
+      expect(first.save.status, first.save.stderr).toBe(0);
+      expect(first.save.stderr).toMatch(/saved 8 new paths/);
     });
   }
 });

@@ -13,16 +13,6 @@
 _ncc_say() { printf 'nix-ci-cache: %s\n' "$*" >&2; }
 _ncc_fail() { printf 'nix-ci-cache: error: %s\n' "$*" >&2; return 1; }
 
-# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
-# variable of flags: zsh does not split an unquoted variable into words.
-_ncc_nix() {
-  if [ -n "$_ncc_modern" ]; then
-    nix --extra-experimental-features nix-command "$@"
-  else
-    nix "$@"
-  fi
-}
-
 _ncc_find_root() {
   if [ -n "${NIX_CI_CACHE_ROOT:-}" ]; then
     _ncc_root=$NIX_CI_CACHE_ROOT
@@ -162,61 +152,134 @@ _ncc_propagate() {
 
 # --- chroot mode: the cache directory is the store ---
 
-# Exit 0 when this user can create the namespaces Nix enters for a chroot store: a
-# mount namespace, and a user namespace first when not root.
-_ncc_can_unshare() {
-  if [ "$(id -u)" = 0 ]; then
-    unshare -m true >/dev/null 2>&1
-  else
-    unshare -U -r true >/dev/null 2>&1
-  fi
-}
-
 _ncc_check_platform() {
   _ncc_os=$(uname -s)
   case $_ncc_os in
-    Linux) ;;
-    *)
-      _ncc_fail "mode \"chroot\" does not work on $_ncc_os: Nix refuses with \"building using a diverted store is not supported on this platform\" (chroot stores need Linux namespaces). Set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
-      ;;
+    Linux) return 0 ;;
   esac
-  # Containers (default seccomp profile) and Ubuntu >= 23.10 forbid user namespaces.
-  command -v unshare >/dev/null 2>&1 || return 0
-  if [ "$(id -u)" = 0 ]; then
-    _ncc_ns_test='unshare -m true'
-  else
-    _ncc_ns_test='unshare -U -r true'
-  fi
-  # Ubuntu's AppArmor switch is the usual cause on hosted runners, which have sudo.
-  _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
-  if ! _ncc_can_unshare && [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] &&
-    command -v sudo >/dev/null 2>&1 && sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
-    _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
-  fi
-  if ! _ncc_can_unshare; then
-    _ncc_fail "mode \"chroot\" needs namespaces, but \"$_ncc_ns_test\" fails here. Ubuntu >= 23.10: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or run as root); in a container: allow unshare/clone in its seccomp profile (e.g. --security-opt seccomp=unconfined) or run it --privileged. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
-  fi
-  return 0
+  _ncc_fail "mode \"chroot\" does not work on $_ncc_os: Nix refuses with \"building using a diverted store is not supported on this platform\" (chroot stores need Linux namespaces). Set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
 }
 
 # Prints the mode's settings, one per line.
 _ncc_mode_settings() {
-  # The cache directory is the store. Building in it forces the sandbox; builders that
-  # are store paths (all of nixpkgs) need nothing more.
+  # The cache directory is the store. Nix builds in it only inside its sandbox, and
+  # without sandbox-fallback = false a sandbox it cannot set up makes it build outside
+  # one, where the chroot store's paths do not exist ("executing '/nix/store/...': No
+  # such file or directory", NixOS/nix#16291): an error that says why is better.
   printf 'store = %s\n' "$_ncc_cache/root"
+  printf 'sandbox-fallback = false\n'
+  if [ -n "$_ncc_chroot_settings" ]; then
+    printf '%s\n' "$_ncc_chroot_settings"
+  fi
+}
+
+# A build in a new, throwaway chroot store beside the cache, with the settings found
+# so far: the sandbox set up as a real build sets it up (namespaces, /proc, setgroups,
+# build users), in 0.1 s and without running a program (builtin:buildenv). Exit 0
+# when it built; Nix's words in $_ncc_probe_out otherwise.
+_ncc_probe() {
+  _ncc_probe_dir=$_ncc_cache/probe.$$
+  _ncc_lines=$(_ncc_settings)
+  # Our settings as --option pairs (Nix 2.3 has no NIX_CONFIG); --store wins over theirs.
+  if _ncc_probe_out=$(
+    set --
+    while IFS= read -r _ncc_l; do
+      case $_ncc_l in 'store '*) continue ;; esac
+      _ncc_k=${_ncc_l%%=*}
+      _ncc_v=${_ncc_l#*=}
+      set -- "$@" --option "${_ncc_k% }" "${_ncc_v# }"
+    done <<_NCC_EOF
+$_ncc_lines
+_NCC_EOF
+    nix-build "$@" --store "$_ncc_probe_dir" --option substituters '' --no-out-link \
+      -E 'derivation { name = "nix-ci-cache-probe"; system = builtins.currentSystem; builder = "builtin:buildenv"; derivations = ""; manifest = "none"; }' 2>&1 </dev/null
+  ); then
+    _ncc_probe_rc=0
+  else
+    _ncc_probe_rc=1
+  fi
+  # Store paths are read-only.
+  chmod -R u+w "$_ncc_probe_dir" 2>/dev/null
+  rm -rf "$_ncc_probe_dir"
+  return "$_ncc_probe_rc"
+}
+
+# Adds setting $1 for the chroot store.
+_ncc_add_setting() {
+  if [ -n "$_ncc_chroot_settings" ]; then
+    _ncc_chroot_settings="$_ncc_chroot_settings
+$1"
+  else
+    _ncc_chroot_settings=$1
+  fi
+}
+
+# Whether chroot stores work here, found out before the first build, with the settings
+# that make them work where one setting does; else a failure that says why and what to
+# do instead.
+_ncc_check_chroot() {
+  _ncc_probe && return 0
+  # Root builds as the users of build-users-group, whose group may be missing.
+  _ncc_check_build_users "$_ncc_probe_out"
+  if [ -n "$_ncc_no_build_users" ]; then
+    _ncc_probe && return 0
+  fi
+  case $_ncc_probe_out in
+    *'setgroups failed'*)
+      # Root of a user namespace (a rootless container, unshare -r): Nix 2.17 and
+      # later can skip dropping supplementary groups, which it cannot do there.
+      if [ "$_ncc_major" -gt 2 ] || [ "$_ncc_minor" -ge 17 ]; then
+        _ncc_add_setting 'require-drop-supplementary-groups = false'
+        _ncc_probe && return 0
+      fi
+      ;;
+  esac
+  case $_ncc_probe_out in
+    *'is world-writable'*)
+      # Nix 2.30 and later refuse to build as a build user below a world-writable
+      # directory (the checkout under /tmp): a private build directory elsewhere.
+      _ncc_build_dir=${HOME:-/nonexistent}/.cache/nix-ci-cache/build
+      if mkdir -p "$_ncc_build_dir" 2>/dev/null && chmod 700 "$_ncc_build_dir"; then
+        _ncc_add_setting "build-dir = $_ncc_build_dir"
+        _ncc_probe && return 0
+      fi
+      ;;
+  esac
+  # Ubuntu >= 23.10 restricts unprivileged user namespaces through AppArmor; hosted
+  # runners have passwordless sudo to lift that.
+  _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
+  if [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] && command -v sudo >/dev/null 2>&1 &&
+    sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
+    _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
+    _ncc_probe && return 0
+  fi
+  _ncc_why=$(printf '%s\n' "$_ncc_probe_out" | grep '^error' | head -n 1)
+  [ -n "$_ncc_why" ] || _ncc_why=$(printf '%s\n' "$_ncc_probe_out" | tail -n 1)
+  case $_ncc_probe_out in
+    *'user namespaces are not enabled'*)
+      _ncc_hint="enable user namespaces (sysctl user.max_user_namespaces=10000), or as root create Nix's build users (groupadd nixbld and nixbld1..10 in it)" ;;
+    *'mounting /proc'* | *'kernel namespaces that are required for sandboxing'* | *'setgroups failed'*)
+      _ncc_hint="this looks like a container without the privileges to create namespaces and mount /proc (Docker's default profile, unprivileged podman): run it --privileged, or use file mode" ;;
+    *'is world-writable'*)
+      _ncc_hint="move the checkout out of a world-writable directory such as /tmp" ;;
+    *)
+      _ncc_hint="see the error above" ;;
+  esac
+  _ncc_fail "mode \"chroot\" cannot build here: a trial build in a chroot store beside the cache failed with \"$_ncc_why\". Chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces and a fresh /proc); $_ncc_hint. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\" (file mode needs none of this)." || return 1
 }
 
 # A chroot store is opened by the client itself, never through the daemon: trust does
-# not matter. Root opening it reports a missing build-users group.
+# not matter. What the trial build found holds for the rest of the job.
 _ncc_mode_start() {
   _ncc_what="chroot store $_ncc_cache/root"
-  [ "$(id -u)" = 0 ] || return 0
-  if [ -n "$_ncc_modern" ]; then
-    _ncc_ping=$(_ncc_nix --store "$_ncc_cache/root" store ping 2>&1 </dev/null) || :
-  else
-    _ncc_ping=$(nix --store "$_ncc_cache/root" ping-store 2>&1 </dev/null) || :
+  _ncc_chroot_settings=
+  if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/chroot-settings" ]; then
+    { read -r _ncc_no_build_users && _ncc_chroot_settings=$(cat); } <"$_ncc_state/chroot-settings"
+    return 0
   fi
-  _ncc_check_build_users "$_ncc_ping"
+  _ncc_check_chroot || return 1
+  printf '%s\n%s\n' "$_ncc_no_build_users" "$_ncc_chroot_settings" >"$_ncc_state/chroot-settings" ||
+    { _ncc_fail "cannot write $_ncc_state/chroot-settings" || return 1; }
 }
 
 _ncc_mode_record() {
@@ -224,8 +287,10 @@ _ncc_mode_record() {
 }
 
 _ncc_mode_unset() {
-  unset -f _ncc_can_unshare _ncc_check_platform _ncc_mode_settings _ncc_mode_start _ncc_mode_record
-  unset _ncc_os _ncc_ns_test _ncc_aa _ncc_ping
+  unset -f _ncc_check_platform _ncc_mode_settings _ncc_probe _ncc_add_setting _ncc_check_chroot \
+    _ncc_mode_start _ncc_mode_record
+  unset _ncc_os _ncc_chroot_settings _ncc_probe_dir _ncc_probe_out _ncc_probe_rc _ncc_build_dir \
+    _ncc_aa _ncc_why _ncc_hint _ncc_k
 }
 
 _ncc_main() {
@@ -305,7 +370,7 @@ $_ncc_lines" ;;
 _ncc_main
 _ncc_rc=$?
 _ncc_mode_unset
-unset -f _ncc_say _ncc_fail _ncc_nix _ncc_find_root _ncc_nix_version _ncc_check_build_users \
+unset -f _ncc_say _ncc_fail _ncc_find_root _ncc_nix_version _ncc_check_build_users \
   _ncc_settings _ncc_without_block _ncc_write_user_conf _ncc_quote _ncc_propagate _ncc_main \
   _ncc_mode_unset
 unset _ncc_root _ncc_c _ncc_version _ncc_major _ncc_minor _ncc_modern _ncc_group \

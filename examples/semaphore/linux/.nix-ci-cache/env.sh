@@ -13,16 +13,6 @@
 _ncc_say() { printf 'nix-ci-cache: %s\n' "$*" >&2; }
 _ncc_fail() { printf 'nix-ci-cache: error: %s\n' "$*" >&2; return 1; }
 
-# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
-# variable of flags: zsh does not split an unquoted variable into words.
-_ncc_nix() {
-  if [ -n "$_ncc_modern" ]; then
-    nix --extra-experimental-features nix-command "$@"
-  else
-    nix "$@"
-  fi
-}
-
 _ncc_find_root() {
   if [ -n "${NIX_CI_CACHE_ROOT:-}" ]; then
     _ncc_root=$NIX_CI_CACHE_ROOT
@@ -161,6 +151,16 @@ _ncc_propagate() {
 
 _ncc_check_platform() {
   return 0
+}
+
+# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
+# variable of flags: zsh does not split an unquoted variable into words.
+_ncc_nix() {
+  if [ -n "$_ncc_modern" ]; then
+    nix --extra-experimental-features nix-command "$@"
+  else
+    nix "$@"
+  fi
 }
 
 # A file:// store URL is split at whitespace in substituters lists and is not
@@ -458,7 +458,7 @@ _ncc_mode_record() {
 }
 
 _ncc_mode_unset() {
-  unset -f _ncc_check_platform _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
+  unset -f _ncc_check_platform _ncc_nix _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
     _ncc_list_valid _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
     _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mode_record
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
@@ -538,7 +538,7 @@ $_ncc_lines" ;;
 _ncc_main
 _ncc_rc=$?
 _ncc_mode_unset
-unset -f _ncc_say _ncc_fail _ncc_nix _ncc_find_root _ncc_nix_version _ncc_check_build_users \
+unset -f _ncc_say _ncc_fail _ncc_find_root _ncc_nix_version _ncc_check_build_users \
   _ncc_settings _ncc_without_block _ncc_write_user_conf _ncc_quote _ncc_propagate _ncc_main \
   _ncc_mode_unset
 unset _ncc_root _ncc_c _ncc_version _ncc_major _ncc_minor _ncc_modern _ncc_group \
