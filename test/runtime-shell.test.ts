@@ -1,10 +1,22 @@
 // The rendered shell files are portable POSIX sh: shellcheck, and parsed and sourced by
-// dash, bash and busybox sh.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// dash, bash, busybox sh and zsh (macOS's login shell, where people source env.sh by hand).
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MARKER } from "../src/plan.js";
-import { cleanEnv, makeProjectDir, removeDir, requireNix, run, writeRuntime } from "./support/nix.js";
+import {
+  cleanEnv,
+  countBuilt,
+  deleteGraph,
+  graphBuildArgs,
+  makeProjectDir,
+  removeDir,
+  requireNix,
+  run,
+  uniqueTag,
+  writeGraph,
+  writeRuntime,
+} from "./support/nix.js";
 import { renderRuntime, runtimeContext } from "./support/render-runtime.js";
 
 const SHELLS: Record<string, string[]> = {
@@ -60,7 +72,7 @@ describe("rendered shell files", () => {
   }
 
   for (const mode of ["file", "chroot"] as const) {
-    for (const [name, shell] of Object.entries(SHELLS)) {
+    for (const [name, shell] of Object.entries({ ...SHELLS, zsh: ["/usr/bin/zsh"] })) {
       it(`${mode}: env.sh sourced by ${name} (under set -eu) sets NIX_CONFIG and keeps the old one`, () => {
         requireNix();
         const dir = makeProjectDir(`src-${mode}`);
@@ -108,6 +120,79 @@ describe("rendered shell files", () => {
       expect(readFileSync(join(dir, ".nix-ci-cache", "state", "valid-at-start"), "utf8")).toBe(valid);
     });
   }
+
+  it("dash -e: env.sh sourced twice where the cache needs a symlink in /tmp, whose directory then exists", () => {
+    requireNix();
+    // A checkout path with a space needs a plain link; a HOME with one sends it to /tmp.
+    const dir = makeProjectDir("dash-e");
+    dirs.push(dir);
+    writeRuntime(dir, runtimeContext("file"));
+    const home = join(dirname(dir), "a home");
+    mkdirSync(home);
+    const r = run(
+      'set -e; . ./.nix-ci-cache/env.sh; echo "first $NIX_CI_CACHE_DIR"; unset NIX_CI_CACHE_DIR; . ./.nix-ci-cache/env.sh; echo second',
+      { cwd: dir, shell: ["/bin/dash"], env: cleanEnv({ HOME: home }) },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`first ${dir}/.nix-ci-cache/cache\nsecond\n`);
+    const url = readFileSync(join(dir, ".nix-ci-cache", "state", "cache-url"), "utf8");
+    expect(url).toMatch(new RegExp(`^file:///tmp/nix-ci-cache-${process.getuid?.()}/\\d+\n$`));
+  });
+
+  it("zsh, with BSD awk (original-awk) as awk: env.sh sourced and save.sh run by zsh round-trip a cache", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = makeProjectDir("zsh");
+    dirs.push(dir);
+    writeRuntime(dir, runtimeContext("file"));
+    const g = writeGraph(dir, tag, 3);
+    const bin = join(dirname(dir), "bsd-awk");
+    mkdirSync(bin);
+    symlinkSync("/usr/bin/original-awk", join(bin, "awk"));
+    const env = cleanEnv({ PATH: `${bin}:${process.env.PATH}` });
+    const zsh = ["/usr/bin/zsh"];
+    try {
+      let r = run(`. ./.nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result && zsh .nix-ci-cache/save.sh`, {
+        cwd: dir,
+        shell: zsh,
+        env,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/saved 5 new paths/);
+      for (const n of readdirSync(dir)) if (n.startsWith("result")) rmSync(join(dir, n));
+      deleteGraph(tag);
+      r = run(`. ./.nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link && zsh .nix-ci-cache/save.sh`, {
+        cwd: dir,
+        shell: zsh,
+        env,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(0);
+      expect(r.stderr).toMatch(/saved 0 new paths/);
+    } finally {
+      for (const n of readdirSync(dir)) if (n.startsWith("result")) rmSync(join(dir, n));
+      deleteGraph(tag);
+    }
+  });
+
+  it("env.sh hands later CircleCI steps its settings through $BASH_ENV, quoted for sh whatever they hold", () => {
+    requireNix();
+    const dir = makeProjectDir("circle");
+    dirs.push(dir);
+    writeRuntime(dir, runtimeContext("file"));
+    const bashEnv = join(dirname(dir), "bash env");
+    writeFileSync(bashEnv, "");
+    const odd = `substituters =\nextra-x = it's "quoted" $HOME \\ \`x\``;
+    const r = run(". .nix-ci-cache/env.sh", {
+      cwd: dir,
+      env: cleanEnv({ CIRCLECI: "true", BASH_ENV: bashEnv, NIX_CONFIG: odd }),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    // A new step: a new shell that reads $BASH_ENV.
+    const step = run('. "$BASH_ENV" && printf "%s" "$NIX_CONFIG"', { env: { PATH: process.env.PATH ?? "", BASH_ENV: bashEnv } });
+    expect(step.status, step.stderr).toBe(0);
+    expect(step.stdout.startsWith(`${odd}\nextra-substituters = file://`)).toBe(true);
+  });
 
   it("env.sh writes NIX_CONFIG to $GITHUB_ENV with the multiline syntax", () => {
     requireNix();

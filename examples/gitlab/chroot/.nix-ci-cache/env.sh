@@ -179,21 +179,7 @@ _ncc_mode_settings() {
 # when it built; Nix's words in $_ncc_probe_out otherwise.
 _ncc_probe() {
   _ncc_probe_dir=$_ncc_cache/probe.$$
-  _ncc_lines=$(_ncc_settings)
-  # Our settings as --option pairs (Nix 2.3 has no NIX_CONFIG); --store wins over theirs.
-  if _ncc_probe_out=$(
-    set --
-    while IFS= read -r _ncc_l; do
-      case $_ncc_l in 'store '*) continue ;; esac
-      _ncc_k=${_ncc_l%%=*}
-      _ncc_v=${_ncc_l#*=}
-      set -- "$@" --option "${_ncc_k% }" "${_ncc_v# }"
-    done <<_NCC_EOF
-$_ncc_lines
-_NCC_EOF
-    nix-build "$@" --store "$_ncc_probe_dir" --option substituters '' --no-out-link \
-      -E 'derivation { name = "nix-ci-cache-probe"; system = builtins.currentSystem; builder = "builtin:buildenv"; derivations = ""; manifest = "none"; }' 2>&1 </dev/null
-  ); then
+  if _ncc_probe_out=$(_ncc_probe_build "$_ncc_probe_dir" 2>&1 </dev/null); then
     _ncc_probe_rc=0
   else
     _ncc_probe_rc=1
@@ -202,6 +188,25 @@ _NCC_EOF
   chmod -R u+w "$_ncc_probe_dir" 2>/dev/null
   rm -rf "$_ncc_probe_dir"
   return "$_ncc_probe_rc"
+}
+
+# nix-build of the trial derivation in store $1, our settings as --option pairs (Nix
+# 2.3 has no NIX_CONFIG); our store setting gives way to $1. Its own function: bash
+# 3.2 misreads a case inside $( ).
+_ncc_probe_build() {
+  _ncc_dir=$1
+  _ncc_lines=$(_ncc_settings)
+  set --
+  while IFS= read -r _ncc_l; do
+    case $_ncc_l in 'store '*) continue ;; esac
+    _ncc_k=${_ncc_l%%=*}
+    _ncc_v=${_ncc_l#*=}
+    set -- "$@" --option "${_ncc_k% }" "${_ncc_v# }"
+  done <<_NCC_EOF
+$_ncc_lines
+_NCC_EOF
+  nix-build "$@" --store "$_ncc_dir" --option substituters '' --no-out-link \
+    -E 'derivation { name = "nix-ci-cache-probe"; system = builtins.currentSystem; builder = "builtin:buildenv"; derivations = ""; manifest = "none"; }'
 }
 
 # Adds setting $1 for the chroot store.
@@ -287,10 +292,10 @@ _ncc_mode_record() {
 }
 
 _ncc_mode_unset() {
-  unset -f _ncc_check_platform _ncc_mode_settings _ncc_probe _ncc_add_setting _ncc_check_chroot \
+  unset -f _ncc_check_platform _ncc_mode_settings _ncc_probe _ncc_probe_build _ncc_add_setting _ncc_check_chroot \
     _ncc_mode_start _ncc_mode_record
   unset _ncc_os _ncc_chroot_settings _ncc_probe_dir _ncc_probe_out _ncc_probe_rc _ncc_build_dir \
-    _ncc_aa _ncc_why _ncc_hint _ncc_k
+    _ncc_aa _ncc_why _ncc_hint _ncc_k _ncc_dir
 }
 
 _ncc_main() {
