@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { chownTree, type Daemon, ensureUser, runAs, startDaemon } from "./support/daemon.js";
 import {
   BASE_NIX_CONFIG,
@@ -24,6 +24,11 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
+import { scratchDir } from "./support/scratch.js";
+import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
+
+/** Where the daemon and its clients run: this machine's Nix, or a Debian root's with a new store. */
+let at: Site = HOST;
 
 const N = 3; // packages; with the toolchain N + 1 derivations are built
 const BLOCK_START = "# >>> nix-ci-cache";
@@ -55,7 +60,7 @@ function project(label: string, plain = false): { dir: string; g: Graph } {
 }
 
 function daemon(trustedUsers: string, extraConf?: string): Daemon {
-  const d = startDaemon({ trustedUsers, extraConf });
+  const d = startDaemon({ trustedUsers, extraConf, site: at });
   cleanup.push(() => d.stop());
   return d;
 }
@@ -70,7 +75,7 @@ const JOB = (g: Graph) =>
 function deleteGraphSoon(tag: string): void {
   for (let i = 0; ; i++) {
     try {
-      deleteGraph(tag);
+      deleteGraph(tag, at);
       return;
     } catch (e) {
       if (i >= 20) throw e;
@@ -90,139 +95,145 @@ function hookRecords(dir: string): string[] {
 /** Graph paths (outputs, toolchain, busybox source) without a narinfo in the cache. */
 function uncached(dir: string, g: Graph): string[] {
   // capture "built" keeps what was built with its run-time closure: not the busybox source, a build-time-only input.
-  const paths = graphStorePaths(g.tag).filter((p) => !p.endsWith(".drv") && !p.includes("-busybox-src-"));
+  const paths = graphStorePaths(g.tag, at).filter((p) => !p.endsWith(".drv") && !p.includes("-busybox-src-"));
   expect(paths).toHaveLength(N + 1);
   const cache = join(dir, ".nix-ci-cache/cache");
   return paths.filter((p) => !existsSync(join(cache, `${p.slice("/nix/store/".length).split("-")[0]}.narinfo`)));
 }
 
-describe("env.sh with a nix-daemon (real Nix, private daemon)", () => {
-  it("untrusted user without root or sudo: fails naming the file, the exact lines and the restart; configures nothing; those lines then work", () => {
-    requireNix();
-    const user = ensureUser();
-    const d = daemon("root");
-    const { dir, g } = project("untrusted");
-    chownTree(dirname(dir), user);
-    const confBefore = readText(d.conf);
-    const env = d.clientEnv(user);
+for (const siteName of ["host", "bookworm", "trixie", "sid"]) {
+  describe(`env.sh with a nix-daemon (real Nix ${siteName === "host" ? "of this machine" : `in a Debian ${siteName} root`}, private daemon)`, () => {
+    beforeEach(() => {
+      at = siteName === "host" ? HOST : withNewStore(rootSite(siteName), scratchDir("ncc-nix-"));
+    });
 
-    const r = runAs(
-      user,
-      `. .nix-ci-cache/env.sh; rc=$?; printf 'rc=%s\\n' "$rc"; printf 'NIX_CONFIG=%s|\\n' "$NIX_CONFIG"; printf 'DIR=%s\\n' "\${NIX_CI_CACHE_DIR:-unset}"`,
-      { cwd: dir, env },
-    );
-    expect(r.stdout).toMatch(/^rc=[1-9]/m);
-    expect(r.stdout).toContain(`NIX_CONFIG=${BASE_NIX_CONFIG}|`);
-    expect(r.stdout).toContain("DIR=unset");
-    expect(r.stderr).toContain(`does not trust user '${user.name}'`);
-    expect(r.stderr).toContain(`add these lines to ${d.conf}:`);
-    expect(r.stderr).toContain("restart the daemon: systemctl restart nix-daemon");
-    const lines = r.stderr.split("\n").filter((l) => /^(extra-substituters|post-build-hook|fallback) = /.test(l));
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^extra-substituters = file:\/\/\S+\?trusted=1$/);
-    expect(lines[1]).toBe(`post-build-hook = ${dir}/.nix-ci-cache/hook.sh`);
-    expect(lines[2]).toBe("fallback = true");
-    // Nothing half-done: the daemon's file untouched, no job state.
-    expect(readText(d.conf)).toBe(confBefore);
-    expect(existsSync(join(dir, ".nix-ci-cache/state/started"))).toBe(false);
-    expect(existsSync(join(dir, ".nix-ci-cache/state/daemon-conf"))).toBe(false);
+    it("untrusted user without root or sudo: fails naming the file, the exact lines and the restart; configures nothing; those lines then work", () => {
+      requireNix(at);
+      const user = ensureUser(undefined, at);
+      const d = daemon("root");
+      const { dir, g } = project("untrusted");
+      chownTree(dirname(dir), user);
+      const confBefore = readText(d.conf);
+      const env = d.clientEnv(user);
 
-    // An administrator does exactly what the message says: the same user's job then
-    // works, and the hook (root, in the daemon) records the builds.
-    writeFileSync(d.conf, `${confBefore}\n${lines.join("\n")}\n`);
-    d.restart();
-    const j = runAs(user, JOB(g), { cwd: dir, env });
-    expect(j.status, j.stderr).toBe(0);
-    expect(j.stderr).toContain(`the cache settings are in its ${d.conf}`);
-    expect(j.stderr).not.toMatch(/ignoring untrusted substituter/);
-    expect(countBuilt(j.stderr)).toBe(N + 1);
-    expect(hookRecords(dir)).toHaveLength(N + 1);
-    expect(uncached(dir, g)).toEqual([]);
+      const r = runAs(
+        user,
+        `. .nix-ci-cache/env.sh; rc=$?; printf 'rc=%s\\n' "$rc"; printf 'NIX_CONFIG=%s|\\n' "$NIX_CONFIG"; printf 'DIR=%s\\n' "\${NIX_CI_CACHE_DIR:-unset}"`,
+        { cwd: dir, env, site: at },
+      );
+      expect(r.stdout).toMatch(/^rc=[1-9]/m);
+      expect(r.stdout).toContain(`NIX_CONFIG=${BASE_NIX_CONFIG}|`);
+      expect(r.stdout).toContain("DIR=unset");
+      expect(r.stderr).toContain(`does not trust user '${user.name}'`);
+      expect(r.stderr).toContain(`add these lines to ${d.conf}:`);
+      expect(r.stderr).toContain("restart the daemon: systemctl restart nix-daemon");
+      const lines = r.stderr.split("\n").filter((l) => /^(extra-substituters|post-build-hook|fallback) = /.test(l));
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatch(/^extra-substituters = file:\/\/\S+\?trusted=1$/);
+      expect(lines[1]).toBe(`post-build-hook = ${dir}/.nix-ci-cache/hook.sh`);
+      expect(lines[2]).toBe("fallback = true");
+      // Nothing half-done: the daemon's file untouched, no job state.
+      expect(readText(d.conf)).toBe(confBefore);
+      expect(existsSync(join(dir, ".nix-ci-cache/state/started"))).toBe(false);
+      expect(existsSync(join(dir, ".nix-ci-cache/state/daemon-conf"))).toBe(false);
+
+      // An administrator does exactly what the message says: the same user's job then
+      // works, and the hook (root, in the daemon) records the builds.
+      writeFileSync(d.conf, `${confBefore}\n${lines.join("\n")}\n`);
+      d.restart();
+      const j = runAs(user, JOB(g), { cwd: dir, env, site: at });
+      expect(j.status, j.stderr).toBe(0);
+      expect(j.stderr).toContain(`the cache settings are in its ${d.conf}`);
+      expect(j.stderr).not.toMatch(/ignoring untrusted substituter/);
+      expect(countBuilt(j.stderr)).toBe(N + 1);
+      expect(hookRecords(dir)).toHaveLength(N + 1);
+      expect(uncached(dir, g)).toEqual([]);
+    });
+
+    it("trusted user: settings via NIX_CONFIG without root; the hook runs as root, save.sh as the user reads its queue; warm run builds nothing", () => {
+      requireNix(at);
+      const user = ensureUser(undefined, at);
+      const d = daemon(`root ${user.name}`);
+      const { dir, g } = project("trusted");
+      chownTree(dirname(dir), user);
+      const confBefore = readText(d.conf);
+      const env = d.clientEnv(user);
+
+      const cold = runAs(user, JOB(g), { cwd: dir, env, site: at });
+      expect(cold.status, cold.stderr).toBe(0);
+      expect(cold.stderr).toMatch(/settings via NIX_CONFIG/);
+      expect(cold.stderr).not.toMatch(/ignoring untrusted substituter/);
+      expect(countBuilt(cold.stderr)).toBe(N + 1);
+      // The hook ran under the daemon (root) and appended to the user's queue file.
+      const records = hookRecords(dir);
+      expect(records).toHaveLength(N + 1);
+      for (const rec of records) expect(rec).toMatch(new RegExp(`^/nix/store/\\S+-${g.tag}\\.drv`));
+      expect(statSync(join(dir, ".nix-ci-cache/state/built")).uid).not.toBe(0);
+      // The store is shared: other processes' new paths may be saved too.
+      expect(cold.stderr).toMatch(/saved \d+ new paths/);
+      expect(uncached(dir, g)).toEqual([]);
+      expect(readText(d.conf)).toBe(confBefore);
+
+      removeResults(dir);
+      deleteGraphSoon(g.tag);
+      const warm = runAs(user, JOB(g), { cwd: dir, env, site: at });
+      expect(warm.status, warm.stderr).toBe(0);
+      expect(countBuilt(warm.stderr), warm.stderr).toBe(0);
+      expect(warm.stderr).toMatch(/copying path .* from 'file:\/\//);
+      expect(warm.status).toBe(0); // save.sh ran; what it saved depends on other users of the store
+    });
+
+    it("root the daemon does not trust: writes one marked block, restarts the daemon; the untrusted user's warm run substitutes", () => {
+      requireNix(at);
+      const user = ensureUser(undefined, at);
+      // trusted-users empty: not even root is trusted, so root takes the daemon path.
+      // A stale block (another checkout on a reused runner) must be replaced.
+      const d = daemon(
+        "",
+        `max-jobs = 2\n${BLOCK_START} (added by .nix-ci-cache/env.sh)\npost-build-hook = /old/checkout/hook.sh\n# <<< nix-ci-cache\n`,
+      );
+      // A plain path: root and the user then compute the same lines (no per-user link).
+      const { dir, g } = project("root", true);
+      const rootEnv = d.clientEnv(undefined, { NIX_CI_CACHE_DAEMON_RESTART: d.restartCommand });
+
+      const pid0 = d.pid();
+      const first = run(". .nix-ci-cache/env.sh", { cwd: dir, env: rootEnv, site: at });
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stderr).toContain(`wrote the cache settings to ${d.conf} and restarted it`);
+      const pid1 = d.pid();
+      expect(pid1).not.toBe(pid0);
+      const conf1 = readText(d.conf);
+      expect(conf1.split(BLOCK_START)).toHaveLength(2);
+      expect(conf1).not.toContain("/old/checkout");
+      expect(conf1).toContain("max-jobs = 2\n");
+      expect(conf1).toContain(`post-build-hook = ${dir}/.nix-ci-cache/hook.sh\n`);
+      expect(conf1).toMatch(/^extra-substituters = file:\/\/\S+\?trusted=1$/m);
+      expect(readText(join(dir, ".nix-ci-cache/state/daemon-conf")).trim()).toBe(d.conf);
+
+      // Again (a new job): nothing to write, no restart.
+      const second = run(". .nix-ci-cache/env.sh", { cwd: dir, env: rootEnv, site: at });
+      expect(second.status, second.stderr).toBe(0);
+      expect(readText(d.conf)).toBe(conf1);
+      expect(d.pid()).toBe(pid1);
+
+      // Cold job as root, whose own settings the daemon ignores: the daemon's hook records.
+      const cold = run(JOB(g), { cwd: dir, env: rootEnv, site: at });
+      expect(cold.status, cold.stderr).toBe(0);
+      expect(cold.stderr).not.toMatch(/ignoring untrusted substituter/);
+      expect(countBuilt(cold.stderr)).toBe(N + 1);
+      expect(hookRecords(dir)).toHaveLength(N + 1);
+      expect(uncached(dir, g)).toEqual([]);
+
+      // The untrusted user, warm, in the same checkout: substitutes through the daemon.
+      chownTree(dirname(dir), user);
+      removeResults(dir);
+      deleteGraphSoon(g.tag);
+      const warm = runAs(user, JOB(g), { cwd: dir, env: d.clientEnv(user), site: at });
+      expect(warm.status, warm.stderr).toBe(0);
+      expect(warm.stderr).toContain(`the cache settings are in its ${d.conf}`);
+      expect(countBuilt(warm.stderr), warm.stderr).toBe(0);
+      expect(warm.stderr).toMatch(/copying path .* from 'file:\/\//);
+      expect(readText(d.conf)).toBe(conf1);
+    });
   });
-
-  it("trusted user: settings via NIX_CONFIG without root; the hook runs as root, save.sh as the user reads its queue; warm run builds nothing", () => {
-    requireNix();
-    const user = ensureUser();
-    const d = daemon(`root ${user.name}`);
-    const { dir, g } = project("trusted");
-    chownTree(dirname(dir), user);
-    const confBefore = readText(d.conf);
-    const env = d.clientEnv(user);
-
-    const cold = runAs(user, JOB(g), { cwd: dir, env });
-    expect(cold.status, cold.stderr).toBe(0);
-    expect(cold.stderr).toMatch(/settings via NIX_CONFIG/);
-    expect(cold.stderr).not.toMatch(/ignoring untrusted substituter/);
-    expect(countBuilt(cold.stderr)).toBe(N + 1);
-    // The hook ran under the daemon (root) and appended to the user's queue file.
-    const records = hookRecords(dir);
-    expect(records).toHaveLength(N + 1);
-    for (const rec of records) expect(rec).toMatch(new RegExp(`^/nix/store/\\S+-${g.tag}\\.drv`));
-    expect(statSync(join(dir, ".nix-ci-cache/state/built")).uid).not.toBe(0);
-    // The store is shared: other processes' new paths may be saved too.
-    expect(cold.stderr).toMatch(/saved \d+ new paths/);
-    expect(uncached(dir, g)).toEqual([]);
-    expect(readText(d.conf)).toBe(confBefore);
-
-    removeResults(dir);
-    deleteGraphSoon(g.tag);
-    const warm = runAs(user, JOB(g), { cwd: dir, env });
-    expect(warm.status, warm.stderr).toBe(0);
-    expect(countBuilt(warm.stderr), warm.stderr).toBe(0);
-    expect(warm.stderr).toMatch(/copying path .* from 'file:\/\//);
-    expect(warm.status).toBe(0); // save.sh ran; what it saved depends on other users of the store
-  });
-
-  it("root the daemon does not trust: writes one marked block, restarts the daemon; the untrusted user's warm run substitutes", () => {
-    requireNix();
-    const user = ensureUser();
-    // trusted-users empty: not even root is trusted, so root takes the daemon path.
-    // A stale block (another checkout on a reused runner) must be replaced.
-    const d = daemon(
-      "",
-      `max-jobs = 2\n${BLOCK_START} (added by .nix-ci-cache/env.sh)\npost-build-hook = /old/checkout/hook.sh\n# <<< nix-ci-cache\n`,
-    );
-    // A plain path: root and the user then compute the same lines (no per-user link).
-    const { dir, g } = project("root", true);
-    const rootEnv = d.clientEnv(undefined, { NIX_CI_CACHE_DAEMON_RESTART: d.restartCommand });
-
-    const pid0 = d.pid();
-    const first = run(". .nix-ci-cache/env.sh", { cwd: dir, env: rootEnv });
-    expect(first.status, first.stderr).toBe(0);
-    expect(first.stderr).toContain(`wrote the cache settings to ${d.conf} and restarted it`);
-    const pid1 = d.pid();
-    expect(pid1).not.toBe(pid0);
-    const conf1 = readText(d.conf);
-    expect(conf1.split(BLOCK_START)).toHaveLength(2);
-    expect(conf1).not.toContain("/old/checkout");
-    expect(conf1).toContain("max-jobs = 2\n");
-    expect(conf1).toContain(`post-build-hook = ${dir}/.nix-ci-cache/hook.sh\n`);
-    expect(conf1).toMatch(/^extra-substituters = file:\/\/\S+\?trusted=1$/m);
-    expect(readText(join(dir, ".nix-ci-cache/state/daemon-conf")).trim()).toBe(d.conf);
-
-    // Again (a new job): nothing to write, no restart.
-    const second = run(". .nix-ci-cache/env.sh", { cwd: dir, env: rootEnv });
-    expect(second.status, second.stderr).toBe(0);
-    expect(readText(d.conf)).toBe(conf1);
-    expect(d.pid()).toBe(pid1);
-
-    // Cold job as root, whose own settings the daemon ignores: the daemon's hook records.
-    const cold = run(JOB(g), { cwd: dir, env: rootEnv });
-    expect(cold.status, cold.stderr).toBe(0);
-    expect(cold.stderr).not.toMatch(/ignoring untrusted substituter/);
-    expect(countBuilt(cold.stderr)).toBe(N + 1);
-    expect(hookRecords(dir)).toHaveLength(N + 1);
-    expect(uncached(dir, g)).toEqual([]);
-
-    // The untrusted user, warm, in the same checkout: substitutes through the daemon.
-    chownTree(dirname(dir), user);
-    removeResults(dir);
-    deleteGraphSoon(g.tag);
-    const warm = runAs(user, JOB(g), { cwd: dir, env: d.clientEnv(user) });
-    expect(warm.status, warm.stderr).toBe(0);
-    expect(warm.stderr).toContain(`the cache settings are in its ${d.conf}`);
-    expect(countBuilt(warm.stderr), warm.stderr).toBe(0);
-    expect(warm.stderr).toMatch(/copying path .* from 'file:\/\//);
-    expect(readText(d.conf)).toBe(conf1);
-  });
-});
+}

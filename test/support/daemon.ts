@@ -11,11 +11,12 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BASE_NIX_CONFIG, type RunResult, removeDir, run } from "./nix.js";
+import { atSite, HOST, type Site } from "./sites.js";
 
 export const CI_USER = "ncc-ci";
 
-function sh(cmd: string): RunResult {
-  return run(cmd, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+function sh(cmd: string, site: Site = HOST): RunResult {
+  return run(cmd, { env: { PATH: site.root ? "/usr/sbin:/usr/bin:/sbin:/bin" : (process.env.PATH ?? "/usr/bin:/bin") }, site });
 }
 
 function must(r: RunResult, what: string): RunResult {
@@ -33,13 +34,27 @@ export interface User {
   home: string;
 }
 
-/** A non-root user in group nix-users, created once (`useradd -m -G nix-users`). */
-export function ensureUser(name = CI_USER): User {
+/**
+ * A non-root user in group nix-users, created once (`useradd -m -G nix-users`); in a
+ * Debian root too, with this machine's uid, so that files chowned here are theirs there.
+ */
+export function ensureUser(name = CI_USER, site: Site = HOST): User {
   requireRoot();
   must(sh("getent group nix-users >/dev/null || groupadd nix-users"), "groupadd nix-users");
   must(sh(`id -u '${name}' >/dev/null 2>&1 || useradd -m -G nix-users '${name}'`), `useradd ${name}`);
   must(sh(`id -nG '${name}' | tr ' ' '\\n' | grep -qx nix-users || usermod -a -G nix-users '${name}'`), "usermod");
   const home = must(sh(`getent passwd '${name}' | cut -d: -f6`), "getent passwd").stdout.trim();
+  if (site.root) {
+    const uid = must(sh(`id -u '${name}'`), "id").stdout.trim();
+    must(sh("getent group nix-users >/dev/null || groupadd nix-users", site), "groupadd nix-users (root)");
+    // The home is this machine's: /home is not bound into the root, so it lives in /tmp there.
+    must(
+      sh(`id -u '${name}' >/dev/null 2>&1 || useradd -u ${uid} -d /tmp/${name}-home -G nix-users '${name}'`, site),
+      `useradd ${name} (root)`,
+    );
+    must(sh(`mkdir -p /tmp/${name}-home && chown ${uid} /tmp/${name}-home`), "home");
+    return { name, home: `/tmp/${name}-home` };
+  }
   return { name, home };
 }
 
@@ -58,9 +73,10 @@ stop() {
   pid=$(cat "$d/pid")
   kill "$pid" 2>/dev/null
   i=0
-  # Gone, or a zombie waiting for init to reap it.
   while [ "$i" -lt 100 ]; do
-    case $(ps -o stat= -p "$pid" 2>/dev/null) in '' | Z*) break ;; esac
+    # Gone, or a zombie ("<pid> (<name>) Z ...").
+    state=$(cut -d ')' -f 2 "/proc/$pid/stat" 2>/dev/null) || break
+    case $state in ' Z'*) break ;; esac
     sleep 0.05
     i=$((i + 1))
   done
@@ -68,9 +84,12 @@ stop() {
 }
 start() {
   (
-    unset NIX_CONFIG NIX_REMOTE NIX_USER_CONF_FILES
-    NIX_CONF_DIR=$d/conf NIX_DAEMON_SOCKET_PATH=$d/sock/socket
-    export NIX_CONF_DIR NIX_DAEMON_SOCKET_PATH
+    unset NIX_CONFIG NIX_USER_CONF_FILES
+    # The local store, said outright: on a store that does not exist yet, "auto" finds
+    # no writable state directory but this daemon's own socket, and every worker then
+    # connects to the daemon again (measured on 2.8: thousands of processes).
+    NIX_REMOTE=local NIX_CONF_DIR=$d/conf NIX_DAEMON_SOCKET_PATH=$d/sock/socket
+    export NIX_REMOTE NIX_CONF_DIR NIX_DAEMON_SOCKET_PATH
     setsid nix-daemon </dev/null >>"$d/log" 2>&1 &
     echo $! >"$d/pid"
   )
@@ -109,16 +128,19 @@ export interface DaemonOptions {
   /** `trusted-users` value; "" trusts nobody, not even root. */
   trustedUsers: string;
   extraConf?: string;
+  /** Where the daemon runs: this machine, or a Debian root (whose clients must run there too). */
+  site?: Site;
 }
 
-function buildUsersGroup(): string {
+function buildUsersGroup(site: Site): string {
   // nixbld with members: builds run as nixbld1...; otherwise as root.
-  const r = sh("getent group nixbld | cut -d: -f4");
+  const r = sh("getent group nixbld | cut -d: -f4", site);
   return r.status === 0 && r.stdout.trim() !== "" ? "nixbld" : "";
 }
 
 export function startDaemon(opts: DaemonOptions): Daemon {
   requireRoot();
+  const site = opts.site ?? HOST;
   const dir = mkdtempSync(join(tmpdir(), "ncc-daemon-"));
   // Clients (another user) must reach the socket below it and read nix.conf.
   chmodSync(dir, 0o755);
@@ -132,7 +154,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
       "# private test daemon",
       "substituters =",
       "sandbox = false",
-      `build-users-group = ${buildUsersGroup()}`,
+      `build-users-group = ${buildUsersGroup(site)}`,
       `trusted-users = ${opts.trustedUsers}`,
       opts.extraConf ?? "",
     ].join("\n"),
@@ -140,7 +162,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
   );
   const ctl = join(dir, "ctl.sh");
   writeFileSync(ctl, CTL, { mode: 0o755 });
-  must(sh(`sh '${ctl}' start`), "starting nix-daemon");
+  must(sh(`sh '${ctl}' start`, site), "starting nix-daemon");
   const daemon: Daemon = {
     dir,
     confDir,
@@ -148,13 +170,14 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     socket,
     restartCommand: `sh '${ctl}' restart`,
     pid: () => Number(readFileSync(join(dir, "pid"), "utf8").trim()),
-    restart: () => void must(sh(`sh '${ctl}' restart`), "restarting nix-daemon"),
+    restart: () => void must(sh(`sh '${ctl}' restart`, site), "restarting nix-daemon"),
     clientEnv(user?: User, extra: Record<string, string> = {}) {
       const env: Record<string, string> = {};
       for (const k of ["PATH", "LANG", "TMPDIR"]) {
         const v = process.env[k];
         if (v !== undefined) env[k] = v;
       }
+      if (site.root) env.PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
       env.HOME = user ? user.home : (process.env.HOME ?? "/root");
       env.USER = user ? user.name : "root";
       env.NIX_CONFIG = BASE_NIX_CONFIG;
@@ -164,7 +187,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
       return { ...env, ...extra };
     },
     stop() {
-      sh(`sh '${ctl}' stop`);
+      sh(`sh '${ctl}' stop`, site);
       removeDir(dir);
     },
   };
@@ -172,9 +195,11 @@ export function startDaemon(opts: DaemonOptions): Daemon {
 }
 
 /** Runs a shell command as the user (runuser keeps the environment given here, sets HOME). */
-export function runAs(user: User, cmd: string, opts: { cwd?: string; env: Record<string, string> }): RunResult {
-  const r = spawnSync("runuser", ["-u", user.name, "--", "/bin/sh", "-c", cmd], {
-    cwd: opts.cwd,
+export function runAs(user: User, cmd: string, opts: { cwd?: string; env: Record<string, string>; site?: Site }): RunResult {
+  const site = opts.site ?? HOST;
+  const [program, args] = atSite(site, ["runuser", "-u", user.name, "--", "/bin/sh", "-c", cmd], opts.cwd);
+  const r = spawnSync(program, args, {
+    cwd: site.root ? undefined : opts.cwd,
     env: opts.env,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,

@@ -1,7 +1,7 @@
 // Where a test's commands run: this machine, or a Debian root with another Nix
 // (scripts/nix-roots.sh), entered with bubblewrap. The host's /tmp is bound into the
 // root, so projects, caches and archives made by the test are seen on both sides.
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Site {
@@ -41,6 +41,8 @@ export function rootSite(suite: string, proc: "host" | "new" = "host"): Site {
 /** The site with a new, empty /nix of its own (in a scratch directory). */
 export function withNewStore(site: Site, dir: string): Site {
   if (!site.root) throw new Error("only a root can have a store of its own");
+  // /nix is open to every user, as Nix makes it (a scratch directory is 0700).
+  chmodSync(dir, 0o755);
   return { ...site, nix: dir };
 }
 
