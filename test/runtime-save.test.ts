@@ -27,9 +27,9 @@ import {
   removeDir,
   requireNix,
   run,
-  toolchainBindings,
   uniqueTag,
   writeGraph,
+  writeLeafGraph,
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
@@ -141,30 +141,6 @@ describe("save.sh capture policies (real Nix)", () => {
     }
   });
 });
-
-/** toolchain, lib (200 kB of random bytes) and a leaf that refers to lib, 300 kB, changed by `variant`. */
-function writeLeafGraph(dir: string, tag: string, variant: string): void {
-  writeGraph(dir, tag, 1);
-  writeFileSync(
-    join(dir, "leaf.nix"),
-    `let
-${toolchainBindings(tag)}
-  lib = derivation {
-    name = "lib-${tag}";
-    inherit system;
-    builder = "\${toolchain}/bin/sh";
-    args = [ "-c" "mkdir -p $out && head -c 200000 /dev/urandom > $out/blob" ];
-  };
-  leaf = derivation {
-    name = "leaf-${variant}-${tag}";
-    inherit system;
-    builder = "\${toolchain}/bin/sh";
-    args = [ "-c" "mkdir -p $out && echo \${lib} > $out/lib && head -c 300000 /dev/urandom > $out/blob" ];
-  };
-in { inherit leaf; }
-`,
-  );
-}
 
 function runAsync(cmd: string, cwd: string, env = cleanEnv()): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve) => {

@@ -4,10 +4,11 @@
 // again under busybox alone. One round trip each: a cold job builds and sources
 // env.sh, save.sh runs in a separate shell, the cache directory is archived and
 // restored into a new checkout as a provider does, and the warm job builds nothing.
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Mode } from "../src/config.js";
+import { generateKeyPair } from "../src/keygen.js";
 import {
   BASE_NIX_CONFIG,
   countBuilt,
@@ -19,9 +20,11 @@ import {
   run,
   uniqueTag,
   writeGraph,
+  writeLeafGraph,
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
+import { cachedNames, expectClosureComplete, lastSave } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
 import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
 import { type Toolset, type ToolsetName, toolset } from "./support/toolsets.js";
@@ -185,3 +188,91 @@ function safeList(dir: string): string[] {
     return [];
   }
 }
+
+describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/nix image's commands)", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: a signed cache: saved signed, carried, and a warm job that trusts only the key builds 0`, () => {
+      const at = site(suite);
+      const tools = toolset("nixos/nix image");
+      const pair = generateKeyPair(`ci-${suite}-1`);
+      const tag = uniqueTag();
+      const cold = makeProjectDir("signed");
+      const warm = join(dirname(cold), "warm");
+      const signed = (dir: string) => {
+        mkdirSync(dir, { recursive: true });
+        writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { publicKey: pair.public }));
+        return writeGraph(dir, tag, 4);
+      };
+      const g = signed(cold);
+      const key = { NIX_CI_CACHE_SIGNING_KEY: pair.secret };
+      const first = job(at, tools, cold, g, key);
+      expect(first.build.status, first.build.stderr).toBe(0);
+      expect(first.save.status, first.save.stderr).toBe(0);
+      expect(first.save.stderr).toMatch(/saved 6 new paths/);
+      for (const n of readdirSync(join(cold, CACHE)).filter((f) => f.endsWith(".narinfo"))) {
+        expect(readFileSync(join(cold, CACHE, n), "utf8")).toMatch(new RegExp(`^Sig: ci-${suite}-1:\\S+$`, "m"));
+      }
+      carryCache(cold, warm);
+      signed(warm);
+      // A new runner: a store of its own.
+      const second = job(site(suite), tools, warm, g, key);
+      expect(second.build.status, second.build.stderr).toBe(0);
+      expect(countBuilt(second.build.stderr), second.build.stderr).toBe(0);
+      expect(second.build.stderr).toMatch(/copying path .* from 'file:\/\//);
+      expect(second.save.stderr).toMatch(/saved 0 new paths/);
+
+      // Without the key the job passes and leaves the cache as it was.
+      const nokey = run(". .nix-ci-cache/env.sh && sh .nix-ci-cache/save.sh", {
+        cwd: warm,
+        env: jobEnv(tools),
+        shell: tools.shell,
+        site: at,
+      });
+      expect(nokey.status, nokey.stderr).toBe(0);
+      expect(nokey.stderr).toContain("not saving: the cache is signed");
+    });
+
+    it(`${suite}: prune evicts the least recently used entries to the budget, closure-complete; a warm job of the latest builds 0`, async () => {
+      const at = site(suite);
+      const tools = toolset("busybox");
+      const tag = uniqueTag();
+      const dir = makeProjectDir("prune");
+      const cache = join(dir, CACHE);
+      writeRuntime(dir, runtimeContext("file"));
+      writeLeafGraph(dir, tag, "v1");
+      const leaf = (variant: string) => {
+        writeLeafGraph(dir, tag, variant);
+        return run(". .nix-ci-cache/env.sh && nix-build leaf.nix -o result && sh .nix-ci-cache/save.sh", {
+          cwd: dir,
+          env: jobEnv(tools),
+          shell: tools.shell,
+          site: at,
+        });
+      };
+      let r = leaf("v1");
+      expect(r.status, r.stderr).toBe(0);
+      const size1 = Number(lastSave(cache).size);
+      // Last-used times are in seconds: the next save must be later.
+      await new Promise((res) => setTimeout(res, 1100));
+      writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { maxSize: String(size1 + 100_000) }));
+      r = leaf("v2");
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/pruned 1 paths/);
+      expect(Number(lastSave(cache).size)).toBeLessThanOrEqual(size1 + 100_000);
+      expect(cachedNames(cache)).toEqual([`busybox-src-${tag}`, `leaf-v2-${tag}`, `lib-${tag}`, `toolchain-${tag}`]);
+      expectClosureComplete(cache);
+
+      // A new machine: the latest result comes from the cache alone.
+      const fresh = withNewStore(rootSite(suite), scratchDir("ncc-nix-"));
+      rmSync(join(dir, "result"));
+      const w = run(". .nix-ci-cache/env.sh && nix-build leaf.nix --no-out-link", {
+        cwd: dir,
+        env: jobEnv(tools),
+        shell: tools.shell,
+        site: fresh,
+      });
+      expect(w.status, w.stderr).toBe(0);
+      expect(countBuilt(w.stderr), w.stderr).toBe(0);
+    });
+  }
+});

@@ -146,6 +146,30 @@ in { inherit ${packages.join(" ")}; toolchain = toolchain; }
   return { tag, packages };
 }
 
+/** toolchain, lib (200 kB of random bytes) and a leaf that refers to lib, 300 kB, changed by `variant`. */
+export function writeLeafGraph(dir: string, tag: string, variant: string): void {
+  writeGraph(dir, tag, 1);
+  writeFileSync(
+    join(dir, "leaf.nix"),
+    `let
+${toolchainBindings(tag)}
+  lib = derivation {
+    name = "lib-${tag}";
+    inherit system;
+    builder = "\${toolchain}/bin/sh";
+    args = [ "-c" "mkdir -p $out && head -c 200000 /dev/urandom > $out/blob" ];
+  };
+  leaf = derivation {
+    name = "leaf-${variant}-${tag}";
+    inherit system;
+    builder = "\${toolchain}/bin/sh";
+    args = [ "-c" "mkdir -p $out && echo \${lib} > $out/lib && head -c 300000 /dev/urandom > $out/blob" ];
+  };
+in { inherit leaf; }
+`,
+  );
+}
+
 /** nix-build arguments that build every package (not the toolchain on its own). */
 export function graphBuildArgs(g: Graph): string {
   return g.packages.map((p) => `-A ${p}`).join(" ");
