@@ -27,11 +27,11 @@ import { runtimeContext } from "./support/render-runtime.js";
 import { cachedNames, expectClosureComplete, lastSave } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
 import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
-import { type Toolset, type ToolsetName, toolset } from "./support/toolsets.js";
+import { documentedCommands, type Toolset, type ToolsetName, toolset, toolsetCommands } from "./support/toolsets.js";
 
 const CACHE = ".nix-ci-cache/cache";
 const SUITES = ["bookworm", "trixie", "sid"];
-const TOOLSETS: ToolsetName[] = ["nixos/nix image", "busybox"];
+const TOOLSETS: ToolsetName[] = ["nixos/nix image", "busybox", "documented commands"];
 const MODES: Mode[] = ["file", "chroot"];
 
 /** A job's environment: nothing of this machine's but HOME, and only the toolset's commands. */
@@ -71,6 +71,21 @@ function carryCache(from: string, to: string): void {
 function site(name: string): Site {
   return name === "host" ? HOST : withNewStore(rootSite(name), scratchDir("ncc-nix-"));
 }
+
+describe("docs/where-it-runs.md: the commands the runtime uses", () => {
+  it("are each in the nixos/nix image and in busybox alone, and exist here", () => {
+    const listed = documentedCommands();
+    expect(listed.length).toBeGreaterThan(20);
+    for (const set of ["nixos/nix image", "busybox"] as const) {
+      const have = new Set(toolsetCommands(set));
+      expect(
+        listed.filter((c) => !have.has(c)),
+        set,
+      ).toEqual([]);
+    }
+    for (const c of ["awk", "sed", "comm", "join", "cksum", "zstd"]) expect(listed).not.toContain(c);
+  });
+});
 
 const MISSING_GROUP_LINE =
   "nix-ci-cache: the group 'nixbld' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =)";

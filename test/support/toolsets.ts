@@ -3,12 +3,26 @@
 // - the nixos/nix image (NixOS/nix docker.nix: bashInteractive as /bin/sh, coreutils-full,
 //   gnutar, gzip, gnugrep, which, curl, less, wget, man, findutils, git, openssh, nix):
 //   no awk, no sed, no zstd;
-// - busybox alone (Debian's busybox-static applets), as in Alpine-like images.
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+// - busybox alone (Debian's busybox-static applets), as in Alpine-like images;
+// - exactly the commands docs/where-it-runs.md promises the runtime uses, with dash.
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "./scratch.js";
 
-export type ToolsetName = "nixos/nix image" | "busybox";
+export type ToolsetName = "nixos/nix image" | "busybox" | "documented commands";
+
+/** The list under "The commands the runtime uses" in docs/where-it-runs.md. */
+export function documentedCommands(): string[] {
+  const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "where-it-runs.md"), "utf8");
+  const block = /## The commands the runtime uses[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (!block) throw new Error("docs/where-it-runs.md: no command list");
+  return block.split(/\s+/).filter(Boolean);
+}
+
+/** The commands of a toolset definition (not counting Nix's). */
+export function toolsetCommands(name: "nixos/nix image" | "busybox"): string[] {
+  return (name === "busybox" ? BUSYBOX : `${COREUTILS} ${IMAGE_OTHERS}`).split(" ");
+}
 
 /** GNU coreutils' programs (coreutils-full installs them all). */
 const COREUTILS =
@@ -44,6 +58,11 @@ export function toolset(name: ToolsetName): Toolset {
   for (const cmd of NIX_COMMANDS.split(" ")) link(cmd, `/usr/bin/${cmd}`);
   if (name === "busybox") {
     for (const cmd of BUSYBOX.split(" ")) link(cmd, "/bin/busybox");
+    return { name, bin, shell: [join(bin, "sh")] };
+  }
+  if (name === "documented commands") {
+    for (const cmd of documentedCommands()) link(cmd, where(cmd) as string);
+    link("sh", "/bin/dash");
     return { name, bin, shell: [join(bin, "sh")] };
   }
   for (const cmd of `${COREUTILS} ${IMAGE_OTHERS}`.split(" ")) {
