@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the tests and the demo need on a fresh Debian/Ubuntu machine:
-# the Debian packages (real Nix among them) when a command is missing, and the
-# npm packages when node_modules is missing or older than the lock file.
+# the Debian packages (real Nix among them) when a command is missing, the nixbld
+# group, and the npm packages when node_modules is missing or older than the lock
+# file; with --roots (the tests), the Debian roots with other Nix versions.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -52,9 +53,12 @@ if ! grep -q '^nixbld:' /etc/group; then
   done
 fi
 
-# Debian roots with the Nix of bookworm (2.8), trixie (2.26) and sid (the newest), made
-# once (about a minute each) and kept in /var/cache/nix-ci-cache/roots.
-if [ "$(id -u)" = 0 ]; then
+# For the tests (--roots): Debian roots with the Nix of bookworm (2.8), trixie (2.26)
+# and sid (the newest), made once (about a minute each) and kept in
+# /var/cache/nix-ci-cache/roots.
+if [ "${1:-}" != --roots ]; then
+  :
+elif [ "$(id -u)" = 0 ]; then
   sh scripts/nix-roots.sh bookworm trixie sid
 elif sudo -n true 2>/dev/null; then
   sudo sh scripts/nix-roots.sh bookworm trixie sid
