@@ -4,6 +4,7 @@
 // again under busybox alone. One round trip each: a cold job builds and sources
 // env.sh, save.sh runs in a separate shell, the cache directory is archived and
 // restored into a new checkout as a provider does, and the warm job builds nothing.
+import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -26,7 +27,7 @@ import {
 import { runtimeContext } from "./support/render-runtime.js";
 import { cachedNames, expectClosureComplete, lastSave } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
-import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
+import { atSite, HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
 import { documentedCommands, type Toolset, type ToolsetName, toolset, toolsetCommands } from "./support/toolsets.js";
 
 const CACHE = ".nix-ci-cache/cache";
@@ -290,4 +291,52 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       expect(countBuilt(w.stderr), w.stderr).toBe(0);
     });
   }
+});
+
+describe("a save killed midway (GitLab's after_script limit, a cancelled job), real Nix in a Debian root", () => {
+  it("sid: the cache as it was left, carried to a new runner, serves what it holds; the build does the rest and the next save completes it", async () => {
+    const at = site("sid");
+    const tools = toolset("nixos/nix image");
+    const tag = uniqueTag();
+    const cold = makeProjectDir("killed");
+    const warm = join(dirname(cold), "warm");
+    const g = checkout(cold, "file", tag);
+    const b = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result`, {
+      cwd: cold,
+      env: jobEnv(tools),
+      shell: tools.shell,
+      site: at,
+    });
+    expect(b.status, b.stderr).toBe(0);
+    // SIGKILL (no trap runs) once some NARs are written.
+    const [program, args] = atSite(at, [...tools.shell, "-c", "exec sh .nix-ci-cache/save.sh"], cold);
+    const child = spawn(program, args, { env: jobEnv(tools), detached: true });
+    await new Promise<void>((res) => {
+      const poll = setInterval(() => {
+        if (safeList(join(cold, CACHE)).filter((n) => n.endsWith(".narinfo")).length >= 2 || child.exitCode !== null) {
+          clearInterval(poll);
+          try {
+            process.kill(-(child.pid as number), "SIGKILL");
+          } catch {}
+          res();
+        }
+      }, 2);
+    });
+    await new Promise((res) => child.on("close", res));
+    const held = cachedNames(join(cold, CACHE)).length;
+    expect(held).toBeGreaterThanOrEqual(2);
+    expect(held).toBeLessThan(8);
+
+    carryCache(cold, warm);
+    checkout(warm, "file", tag);
+    const second = job(site("sid"), tools, warm, g);
+    expect(second.build.status, second.build.stderr).toBe(0);
+    // Something came from the cache; what did not is built, and nothing fails.
+    expect(countBuilt(second.build.stderr)).toBeLessThan(g.packages.length + 1);
+    expect(second.build.stderr).toMatch(/copying path .* from 'file:\/\//);
+    expect(second.save.status, second.save.stderr).toBe(0);
+    expect(second.save.stderr).toMatch(/removed a stale lock|saved \d+ new paths/);
+    expect(cachedNames(join(warm, CACHE))).toHaveLength(8);
+    expectClosureComplete(join(warm, CACHE));
+  });
 });
