@@ -157,6 +157,17 @@ const RULES: Array<(config: Config) => Problem[]> = [
         ]
       : [],
   (config) => {
+    const inContainers = config.providers.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
+    if (config.mode !== "chroot" || inContainers.length === 0) return [];
+    const where = inContainers.map((id) => `${PROVIDERS[id].name} (${PROVIDERS[id].linuxContainer})`).join(", ");
+    return [
+      {
+        key: "/mode",
+        message: `chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces, a fresh /proc), which Docker's default seccomp profile and capabilities forbid, and the generated Linux jobs of ${where} run in a container; Nix up to 2.34 then builds without the sandbox and fails with "executing '/nix/store/…': No such file or directory" (NixOS/nix#16291). Use mode: file, or remove ${inContainers.join(" and ")} from providers`,
+      },
+    ];
+  },
+  (config) => {
     const dir = normalize(config.cacheDir);
     if (dir === "." || dir === "./" || dir === ".nix-ci-cache" || dir === ".nix-ci-cache/") {
       return [

@@ -67,6 +67,11 @@ describe("validateConfig", () => {
       "building using a diverted store is not supported",
     ],
     [{ providers: ["github"], mode: "chroot", platforms: ["linux", "darwin"] }, "/mode", "Use mode: file"],
+    ...(["gitlab", "circleci", "bitbucket", "woodpecker", "drone", "forgejo"] as const).map((id): [object, string, string] => [
+      { providers: ["github", id], mode: "chroot" },
+      "/mode",
+      `(NixOS/nix#16291). Use mode: file, or remove ${id} from providers`,
+    ]),
     [{ providers: ["gitlab"], cacheDir: "/var/cache/nix" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["gitlab"], cacheDir: "../cache" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["github"], cacheDir: "." }, "/cacheDir", "use a directory of its own"],

@@ -24,6 +24,7 @@ export const bitbucket: Provider = {
   pipelinePath: PIPELINE,
   // Bitbucket Cloud's own runners are Linux containers; caches are a feature of them.
   platforms: ["linux"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image",
   settingsReach: "one shell for all commands of a step's `script`",
   signingKey: "a secured repository variable NIX_CI_CACHE_SIGNING_KEY (every step sees it)",

@@ -54,6 +54,7 @@ export const circleci: Provider = {
   name: "CircleCI",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
+  linuxContainer: "the `nixos/nix` Docker executor",
   installsNix: "the `nixos/nix` Docker image; the DeterminateSystems installer on macOS",
   settingsReach: "`$BASH_ENV`, which every later bash step reads first",
   signingKey:

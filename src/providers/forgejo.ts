@@ -26,6 +26,7 @@ export const forgejo: Provider = {
   // The Forgejo runner runs jobs in Linux containers (label `docker`); Codeberg
   // and most instances offer nothing else.
   platforms: ["linux"],
+  linuxContainer: "the runner's job container",
   installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
   settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
   signingKey:

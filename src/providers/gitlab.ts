@@ -129,6 +129,7 @@ export const gitlab: Provider = {
   name: "GitLab CI",
   pipelinePath: ".gitlab-ci.yml (+ .gitlab/nix-ci-cache.yml)",
   platforms: ["linux", "darwin"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image; the installer on macOS runners",
   settingsReach: "one shell for before_script and script, which also runs save.sh from an EXIT trap; save.sh needs nothing",
   signingKey:

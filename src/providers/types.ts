@@ -32,6 +32,12 @@ export interface Provider {
   pipelinePath: string;
   /** Runner platforms we can generate for. */
   platforms: Platform[];
+  /**
+   * Where the generated Linux jobs run when that is a container (Docker's default seccomp
+   * profile and capabilities, which forbid the namespaces chroot stores need), in words;
+   * absent where they run on a VM.
+   */
+  linuxContainer?: string;
   /** How Nix usually gets onto the runner, in words. */
   installsNix: string;
   /** How env.sh's settings reach the steps after it, in words. */

@@ -39,6 +39,7 @@ export const woodpecker: Provider = {
   // macOS only through the local backend, which runs no plugin containers and keeps
   // /nix/store on the host between pipelines anyway.
   platforms: ["linux"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   signingKey:

@@ -30,7 +30,7 @@ function minutes(duration: string): number {
 
 describe("GitLab CI files", () => {
   it("there are examples to check", () =>
-    expect(withGitlab).toEqual(["demo", "gitlab/chroot", "gitlab/linux", "gitlab/linux-macos", "gitlab/signed"]));
+    expect(withGitlab).toEqual(["demo", "gitlab/linux", "gitlab/linux-macos", "gitlab/signed"]));
 
   it.each(withGitlab)("examples/%s passes GitLab's schema and shellcheck", async (name) => {
     for (const file of [INCLUDE, ".gitlab-ci.yml"]) {
