@@ -36,6 +36,10 @@ describe("init", () => {
     // Who can write what the default branch restores, and how to sign.
     expect(result.stdout).toContain("GitHub Actions: a branch sees its own caches and the default branch's");
     expect(result.stdout).toContain('sign the cache: "npx nix-ci-cache keygen"');
+    // The budget, and why, in one line.
+    expect(result.stdout).toMatch(
+      /^maxSize: 3G \(the default for GitHub Actions: GitHub keeps 10 GB of caches per repository[^\n]*\)$/m,
+    );
   });
 
   it("refuses to run twice without --force", async () => {
@@ -141,6 +145,7 @@ describe("generate and check", () => {
     const result = await runCli(root, ["generate"]);
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(/created|updated/);
+    expect(result.stdout).toMatch(/^maxSize: 3G \(the default for GitHub Actions: /);
     expect(read(root, ".github/workflows/nix.yml")).toBe(before);
   });
 

@@ -64,7 +64,10 @@ export const azure: Provider = {
   keysImmutable: true,
   saveOnFailure: false,
   cacheLimit: "no documented size limit; caches unused for 7 days expire",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "Azure documents no size limit for caches; 4G keeps each entry's upload and restore short",
+  }),
   rules: () => [],
   context,
   userFiles: [],

@@ -37,7 +37,10 @@ export const bitbucket: Provider = {
   keysImmutable: true,
   saveOnFailure: false,
   cacheLimit: "1 GB per cache once compressed (larger caches are not saved); kept 1 week",
-  defaultMaxSize: "800M",
+  defaultBudget: () => ({
+    size: "800M",
+    why: "Bitbucket does not save a cache larger than 1 GB once compressed, and zstd NARs barely compress further",
+  }),
   rules: () => [],
   context,
   userFiles: [],

@@ -80,7 +80,7 @@ export const buildkite: Provider = {
   // The cache plugin's post-command hook skips saving when the command failed.
   saveOnFailure: false,
   cacheLimit: "the plugin's backend (agent disk, S3, GCS, Azure) sets it; hosted cache volumes keep 14 days from last use",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "the cache plugin's backend sets the limit; 4G keeps each upload and restore short" }),
   rules: () => [],
   context,
   userFiles: [{ path: PIPELINE, update: addUploadStep }],

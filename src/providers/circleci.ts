@@ -67,7 +67,10 @@ export const circleci: Provider = {
   keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "no size limit; caches are kept 15 days (storage is billed); each save is a new archive",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "CircleCI has no size limit but bills storage, and every run that saves keeps a new archive for 15 days",
+  }),
   rules: () => [],
   context,
   userFiles: [],

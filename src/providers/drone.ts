@@ -54,7 +54,10 @@ export const drone: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the runner's disk (drone-cache filesystem backend on a host volume); no expiry",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "the archives live on the runner's disk, one per branch, with no limit of their own",
+  }),
   rules: (config) => cacheDirInWorkspace(config, "Drone"),
   context,
   userFiles: [],

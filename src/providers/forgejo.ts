@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import { SAVE_WHEN_ADDED, WRITE_STEP } from "./actions.js";
 import type { Provider } from "./types.js";
 
 const WORKFLOWS = ".forgejo/workflows";
@@ -41,7 +42,10 @@ export const forgejo: Provider = {
   keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "set by the runner's administrator (the cache server keeps entries on the runner's disk)",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "the runner's administrator sets the cache server's limit, and every run that saves keeps a new entry",
+  }),
   rules: () => [],
   context(config: Config) {
     const keyFilesHash = config.keyFiles.length
@@ -61,6 +65,8 @@ export const forgejo: Provider = {
       savedKey: expr("steps.restore.outputs.cache-primary-key"),
       cacheKeyOutput: expr("steps.nix-cache.outputs.key"),
       keyInput: expr("inputs.key"),
+      writeStep: WRITE_STEP,
+      saveCondition: `always() && (${SAVE_WHEN_ADDED})`,
     };
   },
   userFiles: [],

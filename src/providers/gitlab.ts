@@ -145,7 +145,7 @@ export const gitlab: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "GitLab.com does not keep a cache archive over 5 GB" }),
   rules(config) {
     return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
       ? [

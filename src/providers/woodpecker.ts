@@ -54,7 +54,7 @@ export const woodpecker: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the agent's disk (drone-cache filesystem backend on a host volume); no expiry",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "the archives live on the agent's disk, one per branch, with no limit of their own" }),
   rules: (config) => cacheDirInWorkspace(config, "Woodpecker"),
   context,
   userFiles: [],
