@@ -2,12 +2,19 @@ import { isAbsolute, normalize } from "node:path";
 import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../config.js";
 
 /**
- * meltwater/drone-cache: the cache plugin Drone and Woodpecker users run. Its
- * filesystem backend keeps the archives in a host directory mounted into the
- * plugin's container, so no object store or secret is needed (the repository
- * must be trusted to mount it).
+ * The drone-cache plugin, as Drone publishes it: `plugins/cache`, built from
+ * drone-plugins/drone-meltwater-cache, where drone-cache is maintained since
+ * meltwater/drone-cache was deprecated (its README, 2025-02-03; its last release,
+ * v1.4.0, is from 2022). Same settings; with `mount` given, restore still reads exactly
+ * `<key>/<mount>` (the prefix listing and strict-key-matching of cache/restorer.go are
+ * only for restores without `mount`), and rebuild still overwrites (`override`
+ * defaults to true). One difference: the remote path no longer starts with the
+ * repository's name, which our keys carry anyway. Its filesystem backend keeps the
+ * archives in a host directory mounted into the plugin's container, so no object store
+ * or secret is needed (the repository must be trusted to mount it). An exact tag:
+ * `docker/manifest.tmpl` publishes multi-arch `plugins/cache:<version>` for each tag.
  */
-export const DRONE_CACHE_IMAGE = "meltwater/drone-cache:v1";
+export const DRONE_CACHE_IMAGE = "plugins/cache:1.10.9";
 /** Where the filesystem backend reads and writes inside the plugin container (its default). */
 export const DRONE_CACHE_ROOT = "/tmp/cache";
 /** The host directory that outlives the pipeline. */

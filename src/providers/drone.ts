@@ -45,7 +45,7 @@ export const drone: Provider = {
   signingKey:
     "a repository secret nix_ci_cache_signing_key (`drone secret add`), which the build step maps to NIX_CI_CACHE_SIGNING_KEY; Drone leaves it empty for pull requests from forks, which then save nothing",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
+    "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per runner; only push and custom builds save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "SchemaStore's Drone schema (when available), shellcheck; run twice on real Nix",

@@ -45,7 +45,7 @@ export const woodpecker: Provider = {
   signingKey:
     "not passed by the generated pipeline yet (a `from_secret` that is missing would stop the pipeline): until then save.sh saves nothing",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
+    "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",

@@ -297,16 +297,27 @@ export interface DroneCacheStep {
 }
 
 /**
- * The drone-cache plugin, a container this machine does not run: it restores or
- * rebuilds the cache directory by exact key. Each restore extracts over what is there,
- * so a later restore (the branch's own cache) goes on top of an earlier one.
+ * The drone-cache plugin (`plugins/cache`, drone-plugins/drone-meltwater-cache
+ * v1.10.9), a container this machine does not run, as its source reads:
+ * - with `mount` given, restore reads exactly `<key>/<mount>` (cache/restorer.go: the
+ *   prefix listing and strict-key-matching apply only without `mount`); a key that is
+ *   not there is an error the plugin logs, and it exits 0 unless `exit_code` is set
+ *   (main.go). Each restore extracts over what is there (archive/tar: files are opened
+ *   with O_CREATE, nothing is removed), so a later restore (the branch's own cache)
+ *   goes on top of an earlier one.
+ * - rebuild writes `<key>/<mount>`, over an existing one unless `override: false`
+ *   (cache/rebuilder.go; `override` defaults to true).
+ * The remote path no longer has the repository's name in front (plugin.go): the cache
+ * store here is keyed by the key alone.
  */
 export function droneCacheStep(
   step: DroneCacheStep,
   run: { store: CacheStore; dir: string; cacheDir: string; key: string; always: boolean; restored: string[] },
 ): Step {
-  expect(step.image).toMatch(/^meltwater\/drone-cache:/);
+  expect(step.image).toMatch(/^plugins\/cache:\d+\.\d+\.\d+$/);
   expect(step.settings).toMatchObject({ backend: "filesystem", archive_format: "tar", mount: [run.cacheDir] });
+  expect(step.settings.override ?? true).toBe(true);
+  expect(step.settings.exit_code ?? false).toBe(false);
   if (step.settings.restore) {
     return {
       name: step.name,
