@@ -90,6 +90,7 @@ describe("validateConfig", () => {
       "/mode",
       `(NixOS/nix#16291). Use mode: file, or remove ${id} from providers`,
     ]),
+    [{ providers: ["bitbucket"], cacheDir: "/opt/nix-cache" }, "/cacheDir", "Bitbucket artifacts, which carry the cache"],
     [{ providers: ["gitlab"], cacheDir: "/var/cache/nix" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["gitlab"], cacheDir: "../cache" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["github"], cacheDir: "." }, "/cacheDir", "use a directory of its own"],

@@ -193,6 +193,14 @@ export class CacheStore {
     return true;
   }
 
+  /** Deletes these entries, as a provider's "delete cache" does. */
+  remove(keys: string[]): void {
+    for (const key of keys) {
+      const index = this.entries.findIndex((e) => e.key === key);
+      if (index >= 0) this.entries.splice(index, 1);
+    }
+  }
+
   /** Exact key first, then for each prefix the newest entry that starts with it. */
   restoreByPrefix(checkout: string, key: string, prefixes: string[]): string | undefined {
     const exact = this.entries.find((e) => e.key === key);
