@@ -35,7 +35,8 @@ export const forgejo: Provider = {
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
   scope:
     "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",
-  validatedBy: "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix",
+  validatedBy:
+    "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix with every `if:` evaluated by `@actions/expressions`",
   detectEnv: "FORGEJO_ACTIONS",
   supersedes: ["github"],
   detectFiles: [WORKFLOWS],

@@ -53,7 +53,8 @@ export const github: Provider = {
     "a repository secret NIX_CI_CACHE_SIGNING_KEY, which the workflow passes to save.sh (`gh secret set NIX_CI_CACHE_SIGNING_KEY`); pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
   scope: "a branch sees its own caches and the default branch's; pull requests cannot write the default branch's",
-  validatedBy: "actionlint, `@actions/workflow-parser`, shellcheck; run twice on real Nix",
+  validatedBy:
+    "actionlint, `@actions/workflow-parser`, shellcheck; run on real Nix with every `if:` evaluated by `@actions/expressions` (cold, warm without a save, failed save.sh)",
   detectEnv: "GITHUB_ACTIONS",
   detectFiles: [WORKFLOWS],
   keysImmutable: true,
