@@ -35,5 +35,19 @@ export function cacheDirInWorkspace(config: Config, providerName: string): Probl
     : [];
 }
 
+/**
+ * The build step's commands that run save.sh when its shell exits, also after a failed
+ * build. Under `sh -e` an EXIT trap's failing command would become the step's status,
+ * so a failed save would fail a passing build: the trap keeps the build's status (and
+ * `|| true`, since `-e` holds in the trap too; save.sh says itself what failed). It
+ * also keeps the project's directory, which the build may leave. `$` is doubled for
+ * Drone's and Woodpecker's substitution.
+ */
+export const SAVE_ON_EXIT = [
+  "nix_ci_cache_root=$PWD",
+  'nix_ci_cache_save() { nix_ci_cache_status=$?; sh "$nix_ci_cache_root/.nix-ci-cache/save.sh" || true; exit "$nix_ci_cache_status"; }',
+  "trap nix_ci_cache_save EXIT",
+].map(escapeDollars);
+
 /** `${NAME}`, substituted by Drone or Woodpecker; built here so it reads as what it is. */
 export const variable = (name: string) => `\${${name}}`;

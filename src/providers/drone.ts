@@ -5,6 +5,7 @@ import {
   DRONE_CACHE_ROOT,
   escapeDollars,
   HOST_CACHE_DIR,
+  SAVE_ON_EXIT,
   variable,
 } from "./drone-cache.js";
 import type { Provider, TemplateContext } from "./types.js";
@@ -29,6 +30,7 @@ function context(config: Config): TemplateContext {
     mount: escapeDollars(config.cacheDir),
     nixImage: "nixos/nix:latest",
     buildCommand: escapeDollars(config.build),
+    saveOnExit: SAVE_ON_EXIT,
   };
 }
 
