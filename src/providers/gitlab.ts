@@ -43,10 +43,13 @@ const SAVE_ON_EXIT = [
   "trap nix_ci_cache_save EXIT",
 ].join("\n");
 
-/** after_script, which starts in the project directory, saves only when the trap did not: the job was cancelled or killed first. */
+/**
+ * after_script, which starts in the project directory, saves only when the trap did not:
+ * the job was cancelled or killed first, or the trap's save failed (one more try).
+ */
 const SAVE_IF_NOT_SAVED = [
   `[ -e "${SAVED}" ] || {`,
-  "  echo 'nix-ci-cache: the job ended before its EXIT trap saved the cache (cancelled?); saving now'",
+  "  echo 'nix-ci-cache: the EXIT trap did not save the cache (the job was cancelled, or the save failed); saving now'",
   "  sh .nix-ci-cache/save.sh",
   "}",
 ].join("\n");

@@ -177,7 +177,7 @@ describe("GitLab CI jobs run by gitlab-ci-local on real Nix, cached by the emula
     expect(cold.built).toBe(all);
     // Saved once, by the EXIT trap; after_script saw that and did nothing.
     expect(saves(cold.output)).toHaveLength(1);
-    expect(cold.output).not.toContain("ended before its EXIT trap saved");
+    expect(cold.output).not.toContain("the EXIT trap did not save the cache");
     forgetGraph(project, first);
 
     const second = checkout(project, "stable");
@@ -200,7 +200,7 @@ describe("GitLab CI jobs run by gitlab-ci-local on real Nix, cached by the emula
     forgetGraph(project, third);
   });
 
-  it("a failed script saves from the EXIT trap, once; a job killed before its trap ran saves in after_script", async () => {
+  it("a failed script saves from the EXIT trap, once; a job killed before its trap ran saves in after_script; a failed save does not fail a passing job", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "gitlab"]);
     const store = new CacheStore();
@@ -231,7 +231,7 @@ killed:
     expect(failed.code, failed.output).not.toBe(0);
     expect(failed.output).toMatch(/exit 3/);
     expect(saves(failed.output)).toHaveLength(1);
-    expect(failed.output).not.toContain("ended before its EXIT trap saved");
+    expect(failed.output).not.toContain("the EXIT trap did not save the cache");
     forgetGraph(project, first);
 
     const second = checkout(project, "killed");
@@ -239,12 +239,22 @@ killed:
     const killed = await runJob(project, new CacheStore(), second, job, { name: "killed" });
     expect(killed.code, killed.output).not.toBe(0);
     expect(killed.restored).toBeUndefined();
-    const fallback = killed.output.indexOf("ended before its EXIT trap saved");
+    const fallback = killed.output.indexOf("the EXIT trap did not save the cache");
     expect(fallback, killed.output).toBeGreaterThan(0);
     expect(saves(killed.output)).toHaveLength(1);
     expect(killed.output.indexOf(saves(killed.output)[0] as string)).toBeGreaterThan(fallback);
     expect(readdirSync(join(second, ".nix-ci-cache/cache")).filter((f) => f.endsWith(".narinfo")).length).toBeGreaterThan(0);
     forgetGraph(project, second);
+
+    // A passing build whose save fails: the job keeps the build's status, and
+    // after_script tries once more.
+    const third = checkout(project, "save fails");
+    writeFileSync(join(third, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
+    const saveFails = await runJob(project, new CacheStore(), third, job);
+    expect(saveFails.code, saveFails.output).toBe(0);
+    expect(saveFails.output.split("save failed: disk full").length - 1).toBe(2);
+    expect(saveFails.output).toContain("the EXIT trap did not save the cache");
+    forgetGraph(project, third);
   });
 
   it("signed: a new unprotected branch, without the key, starts from the default branch's cache, builds nothing and saves nothing", async () => {
