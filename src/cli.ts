@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  budgetLine,
   CONFIG_PATH,
   type Config,
   ConfigError,
@@ -119,6 +120,7 @@ function report(changes: Change[], io: Io): void {
 }
 
 function generate(root: string, config: Config, force: boolean, io: Io): Change[] {
+  io.out(budgetLine(config));
   const changes = planChanges(root, render(makePlan(config)), force);
   applyChanges(root, changes);
   report(changes, io);
@@ -209,6 +211,7 @@ async function init(root: string, values: Record<string, string | boolean | unde
   for (const line of plan.explanation) io.out(line);
   const text = renderConfigFile(plan.raw);
   const config = configFromFlags(text, detection.facts);
+  io.out(budgetLine(config));
   const changes = planChanges(root, render(makePlan(config)), force);
   // The config is written with the rest, and only if nothing else is refused.
   const configChange: Change = { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };

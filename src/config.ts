@@ -157,6 +157,17 @@ const RULES: Array<(config: Config) => Problem[]> = [
         ]
       : [],
   (config) => {
+    const inContainers = config.providers.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
+    if (config.mode !== "chroot" || inContainers.length === 0) return [];
+    const where = inContainers.map((id) => `${PROVIDERS[id].name} (${PROVIDERS[id].linuxContainer})`).join(", ");
+    return [
+      {
+        key: "/mode",
+        message: `chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces, a fresh /proc), which Docker's default seccomp profile and capabilities forbid, and the generated Linux jobs of ${where} run in a container; Nix up to 2.34 then builds without the sandbox and fails with "executing '/nix/store/…': No such file or directory" (NixOS/nix#16291). Use mode: file, or remove ${inContainers.join(" and ")} from providers`,
+      },
+    ];
+  },
+  (config) => {
     const dir = normalize(config.cacheDir);
     if (dir === "." || dir === "./" || dir === ".nix-ci-cache" || dir === ".nix-ci-cache/") {
       return [
@@ -202,16 +213,17 @@ const RULES: Array<(config: Config) => Problem[]> = [
 ];
 
 export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
+  const platforms = raw.platforms ?? ["linux"];
   return {
     providers: raw.providers,
-    platforms: raw.platforms ?? ["linux"],
+    platforms,
     mode: raw.mode ?? "file",
     cacheDir: raw.cacheDir ?? DEFAULT_CACHE_DIR,
     keyFiles: raw.keyFiles ?? facts.existingKeyFiles,
     compression: raw.compression ?? "zstd",
     build: raw.build ?? (facts.hasFlake ? "nix build -L" : "nix-build"),
     capture: raw.capture ?? "build-closure",
-    maxSize: raw.maxSize ?? smallestDefaultMaxSize(raw.providers),
+    maxSize: raw.maxSize ?? defaultBudget(raw.providers, platforms).size,
     extraRoots: raw.extraRoots ?? [],
     exclude: raw.exclude ?? [],
     publicKey: raw.publicKey,
@@ -228,9 +240,17 @@ export function parseSize(size: string): number {
 }
 
 /** Where several providers keep the same directory, the tightest limit wins. */
-function smallestDefaultMaxSize(providers: ProviderId[]): string {
-  const sizes = providers.map((id) => PROVIDERS[id].defaultMaxSize);
-  return sizes.reduce((a, b) => (parseSize(b) < parseSize(a) ? b : a));
+export function defaultBudget(providers: ProviderId[], platforms: Platform[]): { size: string; provider: string; why: string } {
+  const budgets = providers.map((id) => ({ provider: PROVIDERS[id].name, ...PROVIDERS[id].defaultBudget(platforms) }));
+  return budgets.reduce((a, b) => (parseSize(b.size) < parseSize(a.size) ? b : a));
+}
+
+/** One line for init and generate: the budget, and why it is that. */
+export function budgetLine(config: Config): string {
+  const fallback = defaultBudget(config.providers, config.platforms);
+  return config.maxSize === fallback.size
+    ? `maxSize: ${config.maxSize} (the default for ${fallback.provider}: ${fallback.why}; set maxSize in ${CONFIG_PATH} to change it)`
+    : `maxSize: ${config.maxSize} (set in ${CONFIG_PATH}; the default would be ${fallback.size})`;
 }
 
 /** Pure validation: the parsed YAML in, a full config or the list of problems out. */

@@ -37,6 +37,9 @@ function checkFlags(flags: InitFlags): void {
   if (flags.cacheDir !== undefined && flags.cacheDir.trim() === "") throw new UsageError("--cache-dir: must not be empty");
 }
 
+/** Providers whose generated Linux jobs run in containers, where chroot stores cannot build. */
+const inContainers = (ids: ProviderId[]) => ids.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
+
 function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
@@ -86,10 +89,13 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
     explanation.push(`mode: ${mode} (from --mode)`);
   } else {
     mode = "file";
+    const containers = inContainers(providers).map((id) => PROVIDERS[id].name);
     explanation.push(
       platforms.includes("darwin")
         ? "mode: file (a file:// binary cache beside /nix/store; the only mode that works on macOS)"
-        : "mode: file (a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself)",
+        : containers.length > 0
+          ? `mode: file (a file:// binary cache beside /nix/store; chroot stores need namespaces that the containers of ${containers.join(" and ")} jobs do not allow)`
+          : "mode: file (a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself)",
     );
   }
 
@@ -115,7 +121,8 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
           min: 1,
         },
         {
-          type: (_prev: unknown, values: { platforms?: Platform[] }) => (values.platforms?.includes("darwin") ? null : "select"),
+          type: (_prev: unknown, values: { providers?: ProviderId[]; platforms?: Platform[] }) =>
+            values.platforms?.includes("darwin") || inContainers(values.providers ?? []).length > 0 ? null : "select",
           name: "mode",
           message: "Mode",
           choices: [
@@ -133,7 +140,7 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
     );
     providers = answers.providers ?? providers;
     platforms = answers.platforms ?? platforms;
-    mode = platforms.includes("darwin") ? "file" : (answers.mode ?? mode);
+    mode = platforms.includes("darwin") || inContainers(providers).length > 0 ? "file" : (answers.mode ?? mode);
   }
 
   return {

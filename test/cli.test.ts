@@ -36,6 +36,10 @@ describe("init", () => {
     // Who can write what the default branch restores, and how to sign.
     expect(result.stdout).toContain("GitHub Actions: a branch sees its own caches and the default branch's");
     expect(result.stdout).toContain('sign the cache: "npx nix-ci-cache keygen"');
+    // The budget, and why, in one line.
+    expect(result.stdout).toMatch(
+      /^maxSize: 3G \(the default for GitHub Actions: GitHub keeps 10 GB of caches per repository[^\n]*\)$/m,
+    );
   });
 
   it("refuses to run twice without --force", async () => {
@@ -103,7 +107,7 @@ describe("init", () => {
 
   it("takes chroot mode on Linux and generates the wrappers", async () => {
     const root = tempProject();
-    const result = await runCli(root, ["init", "--yes", "--mode", "chroot", "--provider", "gitlab"]);
+    const result = await runCli(root, ["init", "--yes", "--mode", "chroot", "--provider", "github"]);
     expect(result.code, result.stderr).toBe(0);
     expect(existsSync(join(root, ".nix-ci-cache/bin/nix-build"))).toBe(true);
     expect(existsSync(join(root, ".nix-ci-cache/bin/nix-shell"))).toBe(true);
@@ -141,6 +145,7 @@ describe("generate and check", () => {
     const result = await runCli(root, ["generate"]);
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(/created|updated/);
+    expect(result.stdout).toMatch(/^maxSize: 3G \(the default for GitHub Actions: /);
     expect(read(root, ".github/workflows/nix.yml")).toBe(before);
   });
 
@@ -183,6 +188,22 @@ describe("generate and check", () => {
     const rule = await runCli(root, ["generate"]);
     expect(rule.code).toBe(2);
     expect(rule.stderr).toMatch(/^\.nix-ci-cache\/config\.yaml: \/mode: chroot stores need Linux namespaces/);
+    write(root, ".nix-ci-cache/config.yaml", "providers: [gitlab]\nmode: chroot\n");
+    const container = await runCli(root, ["generate"]);
+    expect(container.code).toBe(2);
+    expect(container.stderr.trim().split("\n")).toHaveLength(1);
+    expect(container.stderr).toMatch(
+      /^\.nix-ci-cache\/config\.yaml: \/mode: chroot stores build only inside Nix's sandbox .* GitLab CI \(the `nixos\/nix` image\) run in a container; .*Use mode: file, or remove gitlab from providers$/m,
+    );
+  });
+
+  it("refuses --mode chroot for a provider whose jobs run in containers, and writes nothing", async () => {
+    const root = tempProject();
+    const result = await runCli(root, ["init", "--yes", "--mode", "chroot", "--provider", "circleci"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^init: --mode: chroot stores build only inside Nix's sandbox/);
+    expect(result.stderr).toContain("Nothing was written.");
+    expect(existsSync(join(root, ".nix-ci-cache"))).toBe(false);
   });
 
   it("adds its include to an existing .gitlab-ci.yml and keeps the user's comments and order", async () => {
@@ -259,7 +280,7 @@ describe("keygen", () => {
 
   it("refuses chroot mode and a bad name, and writes nothing", async () => {
     const root = tempProject("ncc-keygen-");
-    expect((await runCli(root, ["init", "--yes", "--provider", "gitlab", "--mode", "chroot"])).code).toBe(0);
+    expect((await runCli(root, ["init", "--yes", "--provider", "github", "--mode", "chroot"])).code).toBe(0);
     const before = read(root, ".nix-ci-cache/config.yaml");
     const r = await runCli(root, ["keygen"]);
     expect(r.code).toBe(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatProblem, parseConfigText, parseSize, validateConfig } from "../src/config.js";
+import { budgetLine, formatProblem, parseConfigText, parseSize, validateConfig } from "../src/config.js";
 import { PROVIDERS, type ProviderId } from "../src/providers/index.js";
 
 const facts = { existingKeyFiles: ["flake.lock"], hasFlake: true };
@@ -16,7 +16,7 @@ describe("validateConfig", () => {
       compression: "zstd",
       build: "nix build -L",
       capture: "build-closure",
-      maxSize: "4G",
+      maxSize: "3G",
       extraRoots: [],
       exclude: [],
     });
@@ -33,11 +33,29 @@ describe("validateConfig", () => {
     expect(validateConfig(data, facts).config).toMatchObject({ ...data, providers: ["github"] });
   });
 
-  it("defaults maxSize to the smallest provider budget", () => {
-    expect(PROVIDERS.github.defaultMaxSize).toMatch(/^[1-9][0-9]*[KMGT]$/);
+  it("defaults maxSize to the smallest provider budget, and says why in one line", () => {
     const all = Object.keys(PROVIDERS) as ProviderId[];
-    const smallest = all.map((id) => PROVIDERS[id].defaultMaxSize).sort((a, b) => parseSize(a) - parseSize(b))[0];
-    expect(validateConfig({ providers: all }, facts).config?.maxSize).toBe(smallest);
+    for (const id of all) expect(PROVIDERS[id].defaultBudget(["linux"]).size).toMatch(/^[1-9][0-9]*[KMGT]$/);
+    const smallest = all.map((id) => PROVIDERS[id].defaultBudget(["linux"]).size).sort((a, b) => parseSize(a) - parseSize(b))[0];
+    const config = validateConfig({ providers: all }, facts).config;
+    expect(config?.maxSize).toBe(smallest);
+    expect(config && budgetLine(config)).toMatch(/^maxSize: 800M \(the default for Bitbucket Pipelines: .*1 GB.*\)$/);
+    const set = validateConfig({ providers: ["github"], maxSize: "5G" }, facts).config;
+    expect(set && budgetLine(set)).toBe("maxSize: 5G (set in .nix-ci-cache/config.yaml; the default would be 3G)");
+  });
+
+  it("gives GitHub a budget by which each platform's default-branch entry, its previous one and a pull request's fit in 9 of the repository's 10 GB", () => {
+    const GiB = 1024 ** 3;
+    for (const platforms of [["linux"], ["linux", "darwin"]] as const) {
+      const budget = PROVIDERS.github.defaultBudget([...platforms]);
+      expect(3 * platforms.length * parseSize(budget.size)).toBeLessThanOrEqual(9 * GiB);
+      expect(3 * platforms.length * parseSize(budget.size)).toBeGreaterThan(8.5 * GiB);
+    }
+    expect(validateConfig({ providers: ["github"], platforms: ["linux", "darwin"] }, facts).config?.maxSize).toBe("1536M");
+    const config = validateConfig({ providers: ["github"], platforms: ["linux", "darwin"] }, facts).config;
+    expect(config && budgetLine(config)).toMatch(
+      /^maxSize: 1536M \(the default for GitHub Actions: GitHub keeps 10 GB .* for each of 2 platforms the default branch's latest and previous entries and a pull request's fit/,
+    );
   });
 
   it("parses sizes in powers of 1024", () => {
@@ -67,6 +85,12 @@ describe("validateConfig", () => {
       "building using a diverted store is not supported",
     ],
     [{ providers: ["github"], mode: "chroot", platforms: ["linux", "darwin"] }, "/mode", "Use mode: file"],
+    ...(["gitlab", "circleci", "bitbucket", "woodpecker", "drone", "forgejo"] as const).map((id): [object, string, string] => [
+      { providers: ["github", id], mode: "chroot" },
+      "/mode",
+      `(NixOS/nix#16291). Use mode: file, or remove ${id} from providers`,
+    ]),
+    [{ providers: ["bitbucket"], cacheDir: "/opt/nix-cache" }, "/cacheDir", "Bitbucket artifacts, which carry the cache"],
     [{ providers: ["gitlab"], cacheDir: "/var/cache/nix" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["gitlab"], cacheDir: "../cache" }, "/cacheDir", "GitLab only caches paths inside the project"],
     [{ providers: ["github"], cacheDir: "." }, "/cacheDir", "use a directory of its own"],

@@ -18,7 +18,7 @@ describe("examples/", () => {
         "github/linux-macos",
         "gitlab/linux",
         "gitlab/linux-macos",
-        "gitlab/chroot",
+        "github/chroot",
       ]),
     );
     for (const name of names) expect(existsSync(join(examples, name, ".nix-ci-cache", "env.sh")), name).toBe(true);

@@ -12,9 +12,15 @@ const nothing: Detection = {
 
 describe("init's questions", () => {
   it("take the answers for providers, platforms and mode", async () => {
-    prompts.inject([["gitlab"], ["linux"], "chroot"]);
+    prompts.inject([["github"], ["linux"], "chroot"]);
     const plan = await initPlan(nothing, {}, false);
-    expect(plan.raw).toMatchObject({ providers: ["gitlab"], platforms: ["linux"], mode: "chroot" });
+    expect(plan.raw).toMatchObject({ providers: ["github"], platforms: ["linux"], mode: "chroot" });
+  });
+
+  it("do not offer chroot with a provider whose jobs run in containers", async () => {
+    prompts.inject([["github", "gitlab"], ["linux"]]);
+    const plan = await initPlan(nothing, {}, false);
+    expect(plan.raw).toMatchObject({ providers: ["github", "gitlab"], mode: "file" });
   });
 
   it("do not offer chroot once macOS is chosen", async () => {
@@ -32,5 +38,6 @@ describe("init's questions", () => {
     const plan = await initPlan(detected, {}, true);
     expect(plan.raw).toMatchObject({ providers: ["gitlab"], keyFiles: ["flake.lock"], build: "nix build -L" });
     expect(plan.explanation[0]).toBe("providers: gitlab (found .gitlab-ci.yml)");
+    expect(plan.explanation.at(-1)).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
   });
 });

@@ -62,9 +62,15 @@ export const azure: Provider = {
   detectEnv: "TF_BUILD",
   detectFiles: [PIPELINE],
   keysImmutable: true,
+  // Cache@2's post-job step skips the save unless the job status is Succeeded
+  // (microsoft/azure-pipelines-agent src/Agent.Plugins/PipelineCache/SavePipelineCacheV0.cs).
   saveOnFailure: false,
-  cacheLimit: "no documented size limit; caches unused for 7 days expire",
-  defaultMaxSize: "4G",
+  cacheLimit:
+    "no documented size limit; caches unused for 7 days expire; `Cache@2` saves only when the job succeeded, so a failed build keeps nothing",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "Azure documents no size limit for caches; 4G keeps each entry's upload and restore short",
+  }),
   rules: () => [],
   context,
   userFiles: [],

@@ -5,8 +5,13 @@ import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 const PIPELINE = ".buildkite/pipeline.yml";
 const FRAGMENT = ".buildkite/nix-ci-cache.yml";
 const UPLOAD = `buildkite-agent pipeline upload ${FRAGMENT}`;
-/** The official cache plugin; its levels, `force`, `key-extra` and `soft-fail` need at least this version. */
-const CACHE_PLUGIN = "cache#v1.10.0";
+/**
+ * The official cache plugin; its levels, `force`, `key-extra` and `soft-fail` need at
+ * least v1.8.0. v1.12.0 changed none of the options used here (it adds `retries`), and
+ * its post-command hook still skips the save after a failed command
+ * (buildkite-plugins/cache-buildkite-plugin hooks/post-command @ v1.12.0).
+ */
+const CACHE_PLUGIN = "cache#v1.12.0";
 /** Agents without Nix get it from the Determinate installer, in the step's own shell. */
 const INSTALL_NIX =
   "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
@@ -77,10 +82,12 @@ export const buildkite: Provider = {
   detectEnv: "BUILDKITE",
   detectFiles: [".buildkite"],
   keysImmutable: false,
-  // The cache plugin's post-command hook skips saving when the command failed.
+  // The cache plugin's post-command hook skips saving when the command failed, and has
+  // no option to save anyway (hooks/post-command @ v1.12.0).
   saveOnFailure: false,
-  cacheLimit: "the plugin's backend (agent disk, S3, GCS, Azure) sets it; hosted cache volumes keep 14 days from last use",
-  defaultMaxSize: "4G",
+  cacheLimit:
+    "the plugin's backend (agent disk, S3, GCS, Azure) sets it; hosted cache volumes keep 14 days from last use; the plugin saves only after the command succeeded, so a failed build keeps nothing",
+  defaultBudget: () => ({ size: "4G", why: "the cache plugin's backend sets the limit; 4G keeps each upload and restore short" }),
   rules: () => [],
   context,
   userFiles: [{ path: PIPELINE, update: addUploadStep }],

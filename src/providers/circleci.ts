@@ -54,6 +54,7 @@ export const circleci: Provider = {
   name: "CircleCI",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
+  linuxContainer: "the `nixos/nix` Docker executor",
   installsNix: "the `nixos/nix` Docker image; the DeterminateSystems installer on macOS",
   settingsReach: "`$BASH_ENV`, which every later bash step reads first",
   signingKey:
@@ -66,7 +67,10 @@ export const circleci: Provider = {
   keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "no size limit; caches are kept 15 days (storage is billed); each save is a new archive",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "CircleCI has no size limit but bills storage, and every run that saves keeps a new archive for 15 days",
+  }),
   rules: () => [],
   context,
   userFiles: [],

@@ -5,6 +5,7 @@ import {
   DRONE_CACHE_ROOT,
   escapeDollars,
   HOST_CACHE_DIR,
+  SAVE_ON_EXIT,
   variable,
 } from "./drone-cache.js";
 import type { Provider, TemplateContext } from "./types.js";
@@ -29,6 +30,7 @@ function context(config: Config): TemplateContext {
     mount: escapeDollars(config.cacheDir),
     nixImage: "nixos/nix:latest",
     buildCommand: escapeDollars(config.build),
+    saveOnExit: SAVE_ON_EXIT,
   };
 }
 
@@ -39,12 +41,13 @@ export const drone: Provider = {
   // macOS only through the exec runner, which runs no plugin containers and keeps
   // /nix/store on the host between builds anyway.
   platforms: ["linux"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   signingKey:
     "a repository secret nix_ci_cache_signing_key (`drone secret add`), which the build step maps to NIX_CI_CACHE_SIGNING_KEY; Drone leaves it empty for pull requests from forks, which then save nothing",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
+    "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per runner; only push and custom builds save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "SchemaStore's Drone schema (when available), shellcheck; run twice on real Nix",
@@ -53,7 +56,10 @@ export const drone: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the runner's disk (drone-cache filesystem backend on a host volume); no expiry",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "the archives live on the runner's disk, one per branch, with no limit of their own",
+  }),
   rules: (config) => cacheDirInWorkspace(config, "Drone"),
   context,
   userFiles: [],

@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import { SAVE_WHEN_ADDED, WRITE_STEP } from "./actions.js";
 import type { Provider } from "./types.js";
 
 const WORKFLOWS = ".forgejo/workflows";
@@ -26,6 +27,7 @@ export const forgejo: Provider = {
   // The Forgejo runner runs jobs in Linux containers (label `docker`); Codeberg
   // and most instances offer nothing else.
   platforms: ["linux"],
+  linuxContainer: "the runner's job container",
   installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
   settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
   signingKey:
@@ -33,14 +35,18 @@ export const forgejo: Provider = {
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
   scope:
     "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",
-  validatedBy: "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix",
+  validatedBy:
+    "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix with every `if:` evaluated by `@actions/expressions`",
   detectEnv: "FORGEJO_ACTIONS",
   supersedes: ["github"],
   detectFiles: [WORKFLOWS],
   keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "set by the runner's administrator (the cache server keeps entries on the runner's disk)",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "the runner's administrator sets the cache server's limit, and every run that saves keeps a new entry",
+  }),
   rules: () => [],
   context(config: Config) {
     const keyFilesHash = config.keyFiles.length
@@ -60,6 +66,8 @@ export const forgejo: Provider = {
       savedKey: expr("steps.restore.outputs.cache-primary-key"),
       cacheKeyOutput: expr("steps.nix-cache.outputs.key"),
       keyInput: expr("inputs.key"),
+      writeStep: WRITE_STEP,
+      saveCondition: `always() && (${SAVE_WHEN_ADDED})`,
     };
   },
   userFiles: [],

@@ -11,17 +11,71 @@ const DARWIN_TAGS = ["saas-macos-medium-m1"];
 
 const hiddenJobName = (platform: Platform) => (platform === "linux" ? ".nix-ci-cache" : ".nix-ci-cache-darwin");
 
+/**
+ * How long after_script may run (Runner 16.4 and later; before that, and by default, 5
+ * minutes). It only saves when the job ended before its EXIT trap could (a cancelled
+ * job), and a first save of a cache near its budget can take longer than 5 minutes on
+ * a slow runner: past the limit the runner kills it and the job stays green.
+ * https://docs.gitlab.com/ci/yaml/#after_script ("Have a separate timeout"),
+ * https://docs.gitlab.com/ci/runners/configure_runners/ (RUNNER_AFTER_SCRIPT_TIMEOUT).
+ */
+const AFTER_SCRIPT_TIMEOUT = "30m";
+
+/** Written when the EXIT trap's save succeeded; per job id, so a workspace kept from an earlier job cannot hide a missing save. */
+const SAVED = ".nix-ci-cache/state/saved-$CI_JOB_ID";
+
+/**
+ * save.sh runs on the way out of the job's own shell (before_script and script share
+ * one, https://docs.gitlab.com/ci/yaml/#before_script), where the job's timeout
+ * applies instead of after_script's. The runner runs the commands in a subshell of its
+ * script (`: | eval …`, gitlab-runner shells/bash.go), so this trap replaces none of
+ * the runner's own. It keeps the job's exit status: a failed save does not fail a
+ * passing job, as a failed after_script never did. The script may change directory:
+ * the project's is taken now, where before_script starts.
+ */
+const SAVE_ON_EXIT = [
+  "nix_ci_cache_root=$PWD",
+  "nix_ci_cache_save() {",
+  "  nix_ci_cache_status=$?",
+  `  sh "$nix_ci_cache_root/.nix-ci-cache/save.sh" && touch "$nix_ci_cache_root/${SAVED}"`,
+  '  exit "$nix_ci_cache_status"',
+  "}",
+  "trap nix_ci_cache_save EXIT",
+].join("\n");
+
+/**
+ * after_script, which starts in the project directory, saves only when the trap did not:
+ * the job was cancelled or killed first, or the trap's save failed (one more try).
+ */
+const SAVE_IF_NOT_SAVED = [
+  `[ -e "${SAVED}" ] || {`,
+  "  echo 'nix-ci-cache: the EXIT trap did not save the cache (the job was cancelled, or the save failed); saving now'",
+  "  sh .nix-ci-cache/save.sh",
+  "}",
+].join("\n");
+
 function context(config: Config): TemplateContext {
+  // Signed, protected and unprotected branches share one cache: unprotected jobs can
+  // write it, but every job accepts only entries signed by the key, which only
+  // protected branches get (a protected CI/CD variable). Unsigned, GitLab's default
+  // separation stays, so that no unprotected job writes what protected jobs restore.
+  const unprotect = config.publicKey !== undefined;
   return {
     includeFile: INCLUDE_FILE,
+    unprotect,
+    afterScriptTimeout: AFTER_SCRIPT_TIMEOUT,
+    saveOnExit: SAVE_ON_EXIT,
+    saveIfNotSaved: SAVE_IF_NOT_SAVED,
     jobs: config.platforms.map((platform) => ({
       platform,
       name: hiddenJobName(platform),
       buildJob: platform === "linux" ? "nix-build" : "nix-build-darwin",
-      // Keys are mutable on GitLab: one key per branch is overwritten by each
-      // run, and a new branch starts from the default branch's cache.
+      // Keys are mutable on GitLab: one key per branch, overwritten by each run.
       key: `nix-ci-cache-${platform}-$CI_COMMIT_REF_SLUG`,
-      fallbackKey: `nix-ci-cache-${platform}-$CI_DEFAULT_BRANCH`,
+      // The key the default branch saves under: CI_DEFAULT_BRANCH is the name as is
+      // (capitals, "/", "."), CI_DEFAULT_BRANCH_SLUG is slugged like CI_COMMIT_REF_SLUG.
+      // https://docs.gitlab.com/ci/variables/predefined_variables/
+      fallbackKey: `nix-ci-cache-${platform}-$CI_DEFAULT_BRANCH_SLUG`,
       tags: platform === "darwin" ? DARWIN_TAGS : [],
       installsNix: platform === "darwin",
     })),
@@ -78,19 +132,23 @@ export const gitlab: Provider = {
   name: "GitLab CI",
   pipelinePath: ".gitlab-ci.yml (+ .gitlab/nix-ci-cache.yml)",
   platforms: ["linux", "darwin"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image; the installer on macOS runners",
-  settingsReach: "one shell for before_script and script; after_script sources nothing and save.sh needs nothing",
+  settingsReach: "one shell for before_script and script, which also runs save.sh from an EXIT trap; save.sh needs nothing",
   signingKey:
-    "a CI/CD variable NIX_CI_CACHE_SIGNING_KEY, masked; also protected, so that only protected branches sign and save (every job sees the variables it may see)",
-  keyStrategy: "mutable: one key per branch, `fallback_keys` to the default branch",
-  scope: "protected and unprotected branches have separate caches by default",
-  validatedBy: "GitLab's JSON schema (gitlab-ci-local), shellcheck; run twice by gitlab-ci-local on real Nix",
+    "a CI/CD variable NIX_CI_CACHE_SIGNING_KEY, masked and protected: signed, the generated file shares one cache between protected and unprotected branches (`cache:unprotect`), and only protected branches get the key to sign what it holds",
+  keyStrategy:
+    "mutable: one key per branch, `fallback_keys` to the default branch's; GitLab keeps protected and unprotected branches' caches apart, so a new unprotected branch starts from the default branch's only when the cache is signed (then `cache:unprotect`)",
+  scope:
+    "protected and unprotected branches have separate caches, so unprotected branches and their merge requests cannot write what the default branch restores; but new unprotected branches start cold until the cache is signed, which lets them start from the default branch's",
+  validatedBy:
+    "GitLab's JSON schema (gitlab-ci-local), shellcheck, an emulation of GitLab's key rules (protected, `unprotect`); jobs run by gitlab-ci-local on real Nix (cold, warm, failed, killed, signed)",
   detectEnv: "GITLAB_CI",
   detectFiles: [PIPELINE],
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "GitLab.com does not keep a cache archive over 5 GB" }),
   rules(config) {
     return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
       ? [

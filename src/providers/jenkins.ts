@@ -70,7 +70,10 @@ export const jenkins: Provider = {
   saveOnFailure: true,
   cacheLimit:
     "the controller's disk (or S3), per job and branch; no expiry; above `maxCacheSize` Job Cacher deletes the whole cache",
-  defaultMaxSize: "2G",
+  defaultBudget: () => ({
+    size: "2G",
+    why: "Job Cacher keeps one copy per job and branch on the controller's disk, and deletes all of it above maxCacheSize",
+  }),
   rules: () => [],
   context,
   userFiles: [

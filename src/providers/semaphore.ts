@@ -58,7 +58,10 @@ export const semaphore: Provider = {
   saveOnFailure: true,
   cacheLimit: "9.6 GB per project on Semaphore Cloud, oldest entries deleted when full or after 30 days",
   // Each run stores a whole new archive: two must fit, with room to spare.
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({
+    size: "4G",
+    why: "Semaphore Cloud keeps 9.6 GB per project, and every job stores a new archive: two of 4G fit",
+  }),
   rules: () => [],
   context,
   userFiles: [],

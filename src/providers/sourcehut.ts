@@ -61,7 +61,7 @@ export const sourcehut: Provider = {
   // The build task saves on its way out (trap), also after a failed build.
   saveOnFailure: true,
   cacheLimit: "no cache feature: the remote's space is yours; the remote only grows (save.sh prunes the local copy)",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "the remote is yours and only grows; 4G keeps each build's copy short" }),
   rules: () => [],
   context,
   userFiles: [],

@@ -38,7 +38,7 @@ export const travis: Provider = {
   // Travis uploads the cache after the script phase, whatever its result.
   saveOnFailure: true,
   cacheLimit: `no size limit, but the upload must finish within \`cache.timeout\` (default 180 s, ${CACHE_TIMEOUT} s here); archives are gzipped again`,
-  defaultMaxSize: "2G",
+  defaultBudget: () => ({ size: "2G", why: "Travis must upload the cache within cache.timeout (1000 s in the generated file)" }),
   rules: () => [],
   context,
   userFiles: [],

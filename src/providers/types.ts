@@ -14,6 +14,13 @@ export interface UserFileEdit {
   update(existing: string): string | undefined;
 }
 
+/** A default prune budget and the reason for it, in words. */
+export interface Budget {
+  /** e.g. "4G" */
+  size: string;
+  why: string;
+}
+
 /** Evidence found in the repository of the platforms its CI runs on. */
 export interface PlatformEvidence {
   platform: Platform;
@@ -32,6 +39,12 @@ export interface Provider {
   pipelinePath: string;
   /** Runner platforms we can generate for. */
   platforms: Platform[];
+  /**
+   * Where the generated Linux jobs run when that is a container (Docker's default seccomp
+   * profile and capabilities, which forbid the namespaces chroot stores need), in words;
+   * absent where they run on a VM.
+   */
+  linuxContainer?: string;
   /** How Nix usually gets onto the runner, in words. */
   installsNix: string;
   /** How env.sh's settings reach the steps after it, in words. */
@@ -56,8 +69,8 @@ export interface Provider {
   saveOnFailure: boolean;
   /** What the provider allows, in words, for messages and the README. */
   cacheLimit: string;
-  /** Default prune budget: safely below the provider's limit, e.g. "4G". */
-  defaultMaxSize: string;
+  /** Default prune budget for these platforms: safely below the provider's limit. */
+  defaultBudget(platforms: Platform[]): Budget;
   /** Config combinations this provider cannot honour. */
   rules(config: Config): Problem[];
   /** Values computed for this provider's templates. */

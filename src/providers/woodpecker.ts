@@ -5,6 +5,7 @@ import {
   DRONE_CACHE_ROOT,
   escapeDollars,
   HOST_CACHE_DIR,
+  SAVE_ON_EXIT,
   variable,
 } from "./drone-cache.js";
 import type { Provider, TemplateContext } from "./types.js";
@@ -29,6 +30,7 @@ function context(config: Config): TemplateContext {
     mount: escapeDollars(config.cacheDir),
     nixImage: "nixos/nix:latest",
     buildCommand: escapeDollars(config.build),
+    saveOnExit: SAVE_ON_EXIT,
   };
 }
 
@@ -39,12 +41,13 @@ export const woodpecker: Provider = {
   // macOS only through the local backend, which runs no plugin containers and keeps
   // /nix/store on the host between pipelines anyway.
   platforms: ["linux"],
+  linuxContainer: "the `nixos/nix` image",
   installsNix: "the `nixos/nix` image",
   settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   signingKey:
     "not passed by the generated pipeline yet (a `from_secret` that is missing would stop the pipeline): until then save.sh saves nothing",
   keyStrategy:
-    "mutable (meltwater/drone-cache): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
+    "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
   validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",
@@ -53,7 +56,7 @@ export const woodpecker: Provider = {
   keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the agent's disk (drone-cache filesystem backend on a host volume); no expiry",
-  defaultMaxSize: "4G",
+  defaultBudget: () => ({ size: "4G", why: "the archives live on the agent's disk, one per branch, with no limit of their own" }),
   rules: (config) => cacheDirInWorkspace(config, "Woodpecker"),
   context,
   userFiles: [],

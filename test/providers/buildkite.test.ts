@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -42,11 +42,12 @@ const OPTIONS = [
   "keep-compressed-artifacts",
   "key-extra",
   "manifest",
+  "retries",
 ];
 
 /**
- * The cache plugin's documented configuration (README of
- * buildkite-plugins/cache-buildkite-plugin v1.10.0): no published schema covers it,
+ * The cache plugin's documented configuration (README and plugin.yml of
+ * buildkite-plugins/cache-buildkite-plugin v1.12.0): no published schema covers it,
  * and Buildkite's pipeline schema accepts any plugin options.
  */
 function cachePluginProblems(step: CommandStep): string[] {
@@ -110,7 +111,7 @@ describe("Buildkite pipeline", () => {
     expect(() => edit?.update("env: {}\n")).toThrow(/no "steps:" list/);
   });
 
-  it("runs twice on real Nix; a new branch starts from the pipeline-level entry and builds nothing", async () => {
+  it("runs on real Nix with the plugin's levels emulated; a new branch starts from the pipeline-level entry and builds nothing; a failed build saves nothing", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "buildkite"]);
     const [step] = stepsOf(project.source);
@@ -164,5 +165,14 @@ describe("Buildkite pipeline", () => {
     expect(warm.built, warm.log).toBe(0);
     expect(store.keys).toEqual([key("branch", "main"), key("branch", "topic"), key("pipeline", "topic")]);
     forgetGraph(project, second);
+
+    // A failed command: the agent's bash -e stops before save.sh, and the plugin's
+    // post-command hook skips the save. The cache stays as it was.
+    const third = checkout(project, "run 3");
+    rmSync(join(third, "default.nix"));
+    const failed = job(third, "broken");
+    expect(failed.status, failed.log).not.toBe(0);
+    expect(failed.log).not.toMatch(/nix-ci-cache: saved/);
+    expect(store.keys).toEqual([key("branch", "main"), key("branch", "topic"), key("pipeline", "topic")]);
   });
 });

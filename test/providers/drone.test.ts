@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -91,7 +91,8 @@ describe("Drone pipeline", () => {
     const cacheDir = ".nix-ci-cache/cache";
     const store = new CacheStore();
 
-    function pipeline(dir: string, event: string, branch: string) {
+    /** `build` replaces the build step's last command, the build. */
+    function pipeline(dir: string, event: string, branch: string, build?: string) {
       // For pull requests DRONE_COMMIT_BRANCH is the target branch.
       const vars = {
         DRONE_REPO_NAMESPACE: "owner",
@@ -109,7 +110,8 @@ describe("Drone pipeline", () => {
           return [droneCacheStep({ ...s, settings: s.settings }, { store, dir, cacheDir, key, always, restored })];
         }
         // The nixos/nix image: this machine has Nix, so the commands run here.
-        return [{ name: s.name, always, script: substitute((s.commands ?? []).join("\n"), vars), shell: ["sh", "-e"] }];
+        const commands = build ? [...(s.commands ?? []).slice(0, -1), build] : (s.commands ?? []);
+        return [{ name: s.name, always, script: substitute(commands.join("\n"), vars), shell: ["sh", "-e"] }];
       });
       return { ...runSteps(dir, run, "none"), restored };
     }
@@ -149,5 +151,17 @@ describe("Drone pipeline", () => {
     expect(failed.status, failed.log).not.toBe(0);
     expect(failed.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
     expect(store.keys).toContain("nix-ci-cache-owner-repo-linux-broken");
+    forgetGraph(project, fourth);
+
+    // A build that leaves the shell elsewhere, then a save that fails: the trap still
+    // finds save.sh, and the step keeps the build's status (0).
+    const fifth = checkout(project, "run 5");
+    writeFileSync(join(fifth, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
+    writeFileSync(join(fifth, "default.nix"), "import ../graph.nix\n");
+    mkdirSync(join(fifth, "sub"));
+    renameSync(join(fifth, "default.nix"), join(fifth, "sub", "default.nix"));
+    const elsewhere = pipeline(fifth, "push", "elsewhere", "cd sub && nix-build --no-out-link");
+    expect(elsewhere.status, elsewhere.log).toBe(0);
+    expect(elsewhere.log).toContain("save failed: disk full");
   });
 });

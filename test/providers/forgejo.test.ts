@@ -75,7 +75,7 @@ describe("Forgejo Actions workflow and composite actions", () => {
     expect((await actionParserErrors(action.replace("using: composite", "usin: composite"))).length).toBeGreaterThan(0);
   });
 
-  it("runs twice on real Nix with the cache restored by key prefix; the second run builds nothing", async () => {
+  it("runs twice on real Nix with the cache restored by key prefix (`if:` evaluated by @actions/expressions); the second run builds nothing and, having added nothing, saves nothing", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "forgejo"]);
     const read = (file: string) => parse(readFileSync(join(project.source, file), "utf8"));
@@ -106,11 +106,15 @@ describe("Forgejo Actions workflow and composite actions", () => {
           return known[expr] as string;
         });
 
-      const expand = (s: WorkflowStep, always: boolean): Step[] => {
+      // `gate`: whether the composite action a step belongs to runs at all.
+      const expand = (s: WorkflowStep, gate?: () => boolean): Step[] => {
         if (s.uses?.startsWith("actions/cache/restore@")) {
           return [
             {
               name: "restore",
+              id: s.id,
+              condition: s.if,
+              gate,
               action: () => {
                 expect(s.with?.path).toBe(cacheDir);
                 known["steps.restore.outputs.cache-primary-key"] = evaluate(s.with?.key ?? "");
@@ -127,45 +131,59 @@ describe("Forgejo Actions workflow and composite actions", () => {
         }
         if (s.uses?.startsWith("actions/cache/save@")) {
           expect(s.with?.path).toBe(cacheDir);
-          return [{ name: "save", always, action: () => void store.save(dir, cacheDir, evaluate(s.with?.key ?? ""), true) }];
+          return [
+            {
+              name: "save",
+              condition: s.if,
+              gate,
+              always: gate !== undefined,
+              action: () => void store.save(dir, cacheDir, evaluate(s.with?.key ?? ""), true),
+            },
+          ];
         }
         if (s.uses?.startsWith("./")) {
-          // A local composite action: its steps run in place, its inputs and outputs
-          // pass through the expression context.
+          // A local composite action: its steps run in place when the action runs (as
+          // the outer step's `if:` decides), its inputs and outputs pass through the
+          // expression context. Its outcome is taken as success: nothing here fails.
           const action = read(join(s.uses, "action.yml"));
+          let entered = false;
           const setInputs: Step = {
             name: `inputs of ${s.uses}`,
-            always,
+            condition: s.if,
             action: () => {
+              entered = true;
               for (const [k, v] of Object.entries(s.with ?? {})) known[`inputs.${k}`] = evaluate(v);
             },
           };
           const setOutputs: Step = {
             name: `outputs of ${s.uses}`,
-            always,
+            id: s.id,
+            gate: () => entered,
+            always: true,
             action: () => {
               for (const [k, v] of Object.entries(action.outputs ?? {})) {
                 known[`steps.${s.id}.outputs.${k}`] = evaluate((v as { value: string }).value);
               }
             },
           };
-          const inner = (action.runs.steps as WorkflowStep[]).flatMap((inner) =>
-            expand(inner, always || (inner.if?.includes("always()") ?? false)),
-          );
+          const inner = (action.runs.steps as WorkflowStep[]).flatMap((inner) => expand(inner, () => entered));
           return [setInputs, ...inner, setOutputs];
         }
         // Checkout: the harness made the checkout.
         if (s.uses) return [];
         // The install step is run as generated: Nix is on PATH here, so it does nothing.
         const shell = s.shell === "sh" ? ["sh", "-e"] : ["bash", "--noprofile", "--norc", "-eo", "pipefail"];
-        return [{ name: s.name ?? "run", script: s.run ?? "", always, shell }];
+        // Inside a composite action that runs, a step without `if:` runs.
+        return [
+          { name: s.name ?? "run", id: s.id, condition: s.if, gate, always: gate !== undefined, script: s.run ?? "", shell },
+        ];
       };
 
-      const steps = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s) => expand(s, s.if?.includes("always()") ?? false));
+      const steps = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s) => expand(s));
       return { ...runSteps(dir, steps, "github-env"), restoredKey: () => restoredKey };
     }
 
-    coldThenWarmWithImmutableKeys(project, store, job);
-    expect(store.keys[1]).toMatch(/-102-1$/);
+    coldThenWarmWithImmutableKeys(project, store, job, { savesUnchanged: false });
+    expect(store.keys[0]).toMatch(/-101-1$/);
   });
 });

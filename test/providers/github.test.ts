@@ -1,11 +1,19 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, coldThenWarmWithImmutableKeys, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import {
+  CacheStore,
+  checkout,
+  coldThenWarmWithImmutableKeys,
+  forgetGraph,
+  projectWithGraph,
+  runSteps,
+  type Step,
+} from "../support/provider-run.js";
 import { actionlintErrors, shellcheckErrors, workflowParserErrors } from "../support/validators.js";
 
 const WORKFLOW = ".github/workflows/nix.yml";
@@ -38,13 +46,7 @@ describe("GitHub Actions workflow", () => {
     expect((await workflowParserErrors(text, WORKFLOW)).length).toBeGreaterThan(0);
   });
 
-  it("runs twice on real Nix with the cache restored by key prefix; the second run builds nothing", async () => {
-    requireNix();
-    const project = await projectWithGraph(["init", "--provider", "github"]);
-    const workflow = parse(readFileSync(join(project.source, WORKFLOW), "utf8"));
-    const cacheDir = ".nix-ci-cache/cache";
-    const store = new CacheStore();
-
+  describe("runs on real Nix with the cache restored by key prefix and saved only when save.sh added paths (the `if:` conditions evaluated by @actions/expressions)", () => {
     // GitHub evaluates these expressions; a runner on Linux x64.
     const evaluate = (text: string, dir: string, runId: number) =>
       text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
@@ -67,41 +69,85 @@ describe("GitHub Actions workflow", () => {
         return known[expr] as string;
       });
 
-    function job(dir: string, runId: number) {
-      let primaryKey = "";
-      let restoredKey: string | undefined;
-      const steps: Step[] = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s): Step[] => {
-        const always = s.if?.includes("always()") ?? false;
-        if (s.uses?.startsWith("actions/cache/restore@")) {
+    /** The workflow's job as the runner runs it; `text` is the workflow file. */
+    function runner(text: string, store: CacheStore) {
+      const workflow = parse(text);
+      const cacheDir = ".nix-ci-cache/cache";
+      return (dir: string, runId: number) => {
+        let primaryKey = "";
+        let restoredKey: string | undefined;
+        const steps: Step[] = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s): Step[] => {
+          if (s.uses?.startsWith("actions/cache/restore@")) {
+            return [
+              {
+                name: "restore",
+                id: s.id,
+                condition: s.if,
+                action: () => {
+                  expect(s.with?.path).toBe(cacheDir);
+                  primaryKey = evaluate(s.with?.key ?? "", dir, runId);
+                  const prefixes = (s.with?.["restore-keys"] ?? "").split("\n").filter(Boolean);
+                  restoredKey = store.restoreByPrefix(
+                    dir,
+                    primaryKey,
+                    prefixes.map((p) => evaluate(p, dir, runId)),
+                  );
+                  return { "cache-primary-key": primaryKey };
+                },
+              },
+            ];
+          }
+          if (s.uses?.startsWith("actions/cache/save@")) {
+            expect(s.with?.key).toBe("${{ steps.restore.outputs.cache-primary-key }}");
+            return [{ name: "save", condition: s.if, action: () => void store.save(dir, cacheDir, primaryKey, true) }];
+          }
+          // Checkout and the Nix installer: this machine has the checkout and Nix.
+          if (s.uses) return [];
           return [
             {
-              name: "restore",
-              action: () => {
-                expect(s.with?.path).toBe(cacheDir);
-                primaryKey = evaluate(s.with?.key ?? "", dir, runId);
-                const prefixes = (s.with?.["restore-keys"] ?? "").split("\n").filter(Boolean);
-                restoredKey = store.restoreByPrefix(
-                  dir,
-                  primaryKey,
-                  prefixes.map((p) => evaluate(p, dir, runId)),
-                );
-              },
+              name: s.name ?? "run",
+              id: s.id,
+              condition: s.if,
+              script: s.run ?? "",
+              shell: ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
             },
           ];
-        }
-        if (s.uses?.startsWith("actions/cache/save@")) {
-          expect(s.with?.key).toBe("${{ steps.restore.outputs.cache-primary-key }}");
-          return [{ name: "save", always, action: () => void store.save(dir, cacheDir, primaryKey, true) }];
-        }
-        // Checkout and the Nix installer: this machine has the checkout and Nix.
-        if (s.uses) return [];
-        return [
-          { name: s.name ?? "run", script: s.run ?? "", always, shell: ["bash", "--noprofile", "--norc", "-eo", "pipefail"] },
-        ];
-      });
-      return { ...runSteps(dir, steps, "github-env"), restoredKey: () => restoredKey };
+        });
+        return { ...runSteps(dir, steps, "github-env"), restoredKey: () => restoredKey };
+      };
     }
 
-    coldThenWarmWithImmutableKeys(project, store, job);
+    it("a cold run saves; a warm run builds nothing and, having added nothing, creates no entry", async () => {
+      requireNix();
+      const project = await projectWithGraph(["init", "--provider", "github"]);
+      const store = new CacheStore();
+      const job = runner(readFileSync(join(project.source, WORKFLOW), "utf8"), store);
+      coldThenWarmWithImmutableKeys(project, store, job, { savesUnchanged: false });
+    });
+
+    it("a failed save.sh writes no output, and what is in the cache directory is still saved; not so with `outputs.added != '0'` alone", async () => {
+      requireNix();
+      const project = await projectWithGraph(["init", "--provider", "github"]);
+      const text = readFileSync(join(project.source, WORKFLOW), "utf8");
+      const naive = text.replace(
+        /steps\.restore\.outcome == 'success' && \(.*\)$/m,
+        "steps.restore.outcome == 'success' && steps.write.outputs.added != '0'",
+      );
+      expect(naive).not.toBe(text);
+      for (const [workflow, saves] of [
+        [text, true],
+        [naive, false],
+      ] as const) {
+        const store = new CacheStore();
+        const dir = checkout(project, "save.sh fails");
+        writeFileSync(join(dir, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
+        const result = runner(workflow, store)(dir, 201);
+        expect(result.status, result.log).toBe(1);
+        expect(result.steps.write?.outcome).toBe("failure");
+        expect(result.steps.write?.outputs).toEqual({});
+        expect(store.keys, result.log).toHaveLength(saves ? 1 : 0);
+        forgetGraph(project, dir);
+      }
+    });
   });
 });

@@ -4,6 +4,9 @@
 // store with the provider's semantics; this file does the rest.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+// GitHub's own expression language, as the workflow parser uses it (a dependency of
+// @actions/workflow-parser): `if:` conditions are evaluated by it, not by a guess.
+import { data, Evaluator, Lexer, Parser } from "@actions/expressions";
 import { expect } from "vitest";
 import { main } from "../../src/cli.js";
 import { cleanEnv, countBuilt, deleteGraph, type Graph, run, uniqueTag, writeGraph } from "./nix.js";
@@ -15,10 +18,17 @@ import { scratchDir } from "./scratch.js";
  */
 export interface Step {
   name: string;
+  /** GitHub's and Forgejo's step id: its outcome and outputs go to `steps.<id>` for later conditions. */
+  id?: string;
   script?: string;
-  action?: () => void;
+  /** Returns the step's outputs, if any. */
+  action?: () => Record<string, string> | undefined | void;
   /** Runs after an earlier step failed (`if: always()`, `when: always`, after_script). */
   always?: boolean;
+  /** A GitHub `if:`, evaluated by GitHub's expression evaluator instead of `always`. */
+  condition?: string;
+  /** Decided before anything else: false skips the step (a step inside a composite action that did not run). */
+  gate?: () => boolean;
   /** The shell the provider uses, as argv before the script file. */
   shell?: string[];
 }
@@ -27,6 +37,60 @@ export interface StepsResult {
   status: number;
   log: string;
   built: number;
+  /** `steps.<id>` as GitHub's expressions see them after the job. */
+  steps: Record<string, StepState>;
+}
+
+export interface StepState {
+  outcome: "success" | "failure" | "skipped";
+  outputs: Record<string, string>;
+}
+
+const STATUS_FUNCTIONS = ["always", "success", "failure", "cancelled"] as const;
+
+/**
+ * Whether a step with this `if:` runs, as GitHub decides it: GitHub's expression
+ * evaluator (with its loose comparisons: a missing output is null, and null equals
+ * '0'), and `success() && (…)` when the condition calls no status function.
+ */
+export function actionsCondition(condition: string, failed: boolean, steps: Record<string, StepState>): boolean {
+  const text = STATUS_FUNCTIONS.some((f) => condition.includes(`${f}()`)) ? condition : `success() && (${condition})`;
+  const functions = STATUS_FUNCTIONS.map((name) => ({
+    name,
+    description: name,
+    minArgs: 0,
+    maxArgs: 0,
+    call: () => new data.BooleanData(name === "always" || (name === "success" ? !failed : name === "failure" ? failed : false)),
+  }));
+  const parsed = new Parser(new Lexer(text).lex().tokens, ["steps"], functions).parse();
+  const dictionary = (entries: Record<string, data.ExpressionData>) =>
+    new data.Dictionary(...Object.entries(entries).map(([key, value]) => ({ key, value })));
+  const context = dictionary({
+    steps: dictionary(
+      Object.fromEntries(
+        Object.entries(steps).map(([id, state]) => [
+          id,
+          dictionary({
+            outcome: new data.StringData(state.outcome),
+            outputs: dictionary(Object.fromEntries(Object.entries(state.outputs).map(([k, v]) => [k, new data.StringData(v)]))),
+          }),
+        ]),
+      ),
+    ),
+  });
+  const result = new Evaluator(parsed, context, new Map(functions.map((f) => [f.name, f]))).evaluate();
+  switch (result.kind) {
+    case data.Kind.Null:
+      return false;
+    case data.Kind.Boolean:
+      return (result as data.BooleanData).value;
+    case data.Kind.String:
+      return (result as data.StringData).value !== "";
+    case data.Kind.Number:
+      return (result as data.NumberData).value !== 0 && !Number.isNaN((result as data.NumberData).value);
+    default:
+      return true;
+  }
 }
 
 /** Where a provider lets one step hand variables to the next. */
@@ -45,28 +109,45 @@ export function runSteps(dir: string, steps: Step[], handover: Handover, env: Re
   let status = 0;
   let log = "";
   let stepEnv: Record<string, string> = cleanEnv(env);
+  const states: Record<string, StepState> = {};
   for (const [index, step] of steps.entries()) {
-    if (status !== 0 && !step.always) continue;
+    const runs =
+      (step.gate?.() ?? true) &&
+      (step.condition !== undefined ? actionsCondition(step.condition, status !== 0, states) : status === 0 || step.always);
+    if (!runs) {
+      if (step.id) states[step.id] = { outcome: "skipped", outputs: {} };
+      log += `--- ${step.name} (skipped)\n`;
+      continue;
+    }
     if (step.action) {
-      step.action();
+      const outputs = step.action() ?? {};
+      if (step.id) states[step.id] = { outcome: "success", outputs };
       log += `--- ${step.name} (action)\n`;
       continue;
     }
     const scriptFile = join(scratch, `step${index}.sh`);
     writeFileSync(scriptFile, step.script ?? "");
     const vars: Record<string, string> = { ...stepEnv };
-    if (handover === "github-env") Object.assign(vars, { GITHUB_ENV: githubEnv, GITHUB_PATH: githubPath });
+    const githubOutput = join(scratch, `output${index}`);
+    if (handover === "github-env") {
+      writeFileSync(githubOutput, "");
+      Object.assign(vars, { GITHUB_ENV: githubEnv, GITHUB_PATH: githubPath, GITHUB_OUTPUT: githubOutput });
+    }
     if (handover === "bash-env") vars.BASH_ENV = bashEnv;
     const shell = step.shell ?? ["bash", "-e"];
     const result = run(`${shell.join(" ")} "$NCC_STEP"`, { cwd: dir, env: { ...vars, NCC_STEP: scriptFile } });
     log += `--- ${step.name} (exit ${result.status})\n${result.stdout}${result.stderr}`;
     if (result.status !== 0 && status === 0) status = result.status;
+    if (step.id) {
+      const outputs = handover === "github-env" ? readGithubEnv(githubOutput) : {};
+      states[step.id] = { outcome: result.status === 0 ? "success" : "failure", outputs };
+    }
     if (handover === "github-env") stepEnv = { ...stepEnv, ...readGithubEnv(githubEnv) };
     const paths = readFileSync(githubPath, "utf8").split("\n").filter(Boolean).reverse();
     if (paths.length > 0) stepEnv.PATH = [...paths, cleanEnv().PATH].join(":");
   }
   rmSync(scratch, { recursive: true, force: true });
-  return { status, log, built: countBuilt(log) };
+  return { status, log, built: countBuilt(log), steps: states };
 }
 
 /** `NAME=value` and `NAME<<DELIMITER` … `DELIMITER` lines, as GitHub reads `$GITHUB_ENV`. */
@@ -110,6 +191,14 @@ export class CacheStore {
     if (existing >= 0) this.entries.splice(existing, 1);
     this.entries.push({ key, archive });
     return true;
+  }
+
+  /** Deletes these entries, as a provider's "delete cache" does. */
+  remove(keys: string[]): void {
+    for (const key of keys) {
+      const index = this.entries.findIndex((e) => e.key === key);
+      if (index >= 0) this.entries.splice(index, 1);
+    }
   }
 
   /** Exact key first, then for each prefix the newest entry that starts with it. */
@@ -180,12 +269,15 @@ export function forgetGraph(project: Project, checkoutDir: string): void {
 /**
  * Where saved keys are immutable: run 1 on an empty cache builds the whole graph and
  * saves one key; run 2 in a fresh checkout on an emptied store restores that key by
- * prefix, builds nothing, and saves under a key of its own.
+ * prefix and builds nothing. It saves under a key of its own where the provider saves
+ * every run, and nothing where the pipeline skips the save when save.sh added nothing
+ * (`savesUnchanged: false`).
  */
 export function coldThenWarmWithImmutableKeys(
   project: Project,
   store: CacheStore,
   job: (dir: string, runId: number) => StepsResult & { restoredKey: () => string | undefined },
+  { savesUnchanged }: { savesUnchanged: boolean },
 ): void {
   const first = checkout(project, "run 1");
   const cold = job(first, 101);
@@ -200,8 +292,8 @@ export function coldThenWarmWithImmutableKeys(
   expect(warm.status, warm.log).toBe(0);
   expect(warm.restoredKey()).toBe(store.keys[0]);
   expect(warm.built, warm.log).toBe(0);
-  // Keys are immutable: the second run saved under its own key.
-  expect(store.keys).toHaveLength(2);
+  // Keys are immutable: a second save is a key of its own.
+  expect(store.keys).toHaveLength(savesUnchanged ? 2 : 1);
   forgetGraph(project, second);
 }
 
@@ -213,16 +305,27 @@ export interface DroneCacheStep {
 }
 
 /**
- * The drone-cache plugin, a container this machine does not run: it restores or
- * rebuilds the cache directory by exact key. Each restore extracts over what is there,
- * so a later restore (the branch's own cache) goes on top of an earlier one.
+ * The drone-cache plugin (`plugins/cache`, drone-plugins/drone-meltwater-cache
+ * v1.10.9), a container this machine does not run, as its source reads:
+ * - with `mount` given, restore reads exactly `<key>/<mount>` (cache/restorer.go: the
+ *   prefix listing and strict-key-matching apply only without `mount`); a key that is
+ *   not there is an error the plugin logs, and it exits 0 unless `exit_code` is set
+ *   (main.go). Each restore extracts over what is there (archive/tar: files are opened
+ *   with O_CREATE, nothing is removed), so a later restore (the branch's own cache)
+ *   goes on top of an earlier one.
+ * - rebuild writes `<key>/<mount>`, over an existing one unless `override: false`
+ *   (cache/rebuilder.go; `override` defaults to true).
+ * The remote path no longer has the repository's name in front (plugin.go): the cache
+ * store here is keyed by the key alone.
  */
 export function droneCacheStep(
   step: DroneCacheStep,
   run: { store: CacheStore; dir: string; cacheDir: string; key: string; always: boolean; restored: string[] },
 ): Step {
-  expect(step.image).toMatch(/^meltwater\/drone-cache:/);
+  expect(step.image).toMatch(/^plugins\/cache:\d+\.\d+\.\d+$/);
   expect(step.settings).toMatchObject({ backend: "filesystem", archive_format: "tar", mount: [run.cacheDir] });
+  expect(step.settings.override ?? true).toBe(true);
+  expect(step.settings.exit_code ?? false).toBe(false);
   if (step.settings.restore) {
     return {
       name: step.name,
