@@ -13,16 +13,6 @@
 _ncc_say() { printf 'nix-ci-cache: %s\n' "$*" >&2; }
 _ncc_fail() { printf 'nix-ci-cache: error: %s\n' "$*" >&2; return 1; }
 
-# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
-# variable of flags: zsh does not split an unquoted variable into words.
-_ncc_nix() {
-  if [ -n "$_ncc_modern" ]; then
-    nix --extra-experimental-features nix-command "$@"
-  else
-    nix "$@"
-  fi
-}
-
 _ncc_find_root() {
   if [ -n "${NIX_CI_CACHE_ROOT:-}" ]; then
     _ncc_root=$NIX_CI_CACHE_ROOT
@@ -161,6 +151,16 @@ _ncc_propagate() {
 
 _ncc_check_platform() {
   return 0
+}
+
+# Nix with the nix-command feature where it has one (2.4 and later). A function, not a
+# variable of flags: zsh does not split an unquoted variable into words.
+_ncc_nix() {
+  if [ -n "$_ncc_modern" ]; then
+    nix --extra-experimental-features nix-command "$@"
+  else
+    nix "$@"
+  fi
 }
 
 # A file:// store URL is split at whitespace in substituters lists and is not
@@ -418,10 +418,13 @@ _ncc_mode_start() {
   # ("SQLite database ... is busy", "creating symlink ...: File exists").
   _ncc_listing=
   if [ -z "$_ncc_continuing" ]; then
+    # <project>-<start>-<random>: the project is its cache directory.
+    _ncc_job=$(_ncc_path_id "$_ncc_cache")-$(date +%s)-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+    printf '%s\n' "$_ncc_job" >"$_ncc_state/job" || { _ncc_fail "cannot write $_ncc_state/job" || return 1; }
     case $- in
       *m*) ;;
       *)
-        _ncc_list_valid "$_ncc_state/valid-at-start" &
+        _ncc_begin &
         _ncc_listing=$!
         ;;
     esac
@@ -443,9 +446,31 @@ _ncc_mode_start() {
 
 # The start of a job: what the store holds. Listed again when the listing above failed
 # (a daemon restart ran meanwhile, or paths kept vanishing under another process).
+# A store that other jobs use at the same time (a self-hosted runner, a shared daemon)
+# also gains their paths while this job runs, and nothing in the store tells whose
+# they are. So each job leaves a mark in the store: a path of its own,
+# "nix-ci-cache-job-<project>-<start>-<random>" when it starts and
+# "nix-ci-cache-done-..." when its save ends, which save.sh of every other project's
+# job sees, and then caches only what its own results need. A mark is a few bytes,
+# unrooted: garbage collection takes it.
+_ncc_mark_job() {
+  _ncc_mark=$_ncc_state/nix-ci-cache-job-$_ncc_job
+  printf 'nix-ci-cache job %s\n' "$_ncc_job" >"$_ncc_mark" &&
+    nix-store --add "$_ncc_mark" >/dev/null 2>&1
+  rm -f "$_ncc_mark"
+}
+
+# The start of a job: its mark, then what the store holds (the mark among it).
+_ncc_begin() {
+  _ncc_mark_job
+  _ncc_list_valid "$_ncc_state/valid-at-start"
+}
+
 _ncc_mode_record() {
-  if [ -n "$_ncc_listing" ] && wait "$_ncc_listing"; then
-    return 0
+  if [ -n "$_ncc_listing" ]; then
+    wait "$_ncc_listing" && return 0
+  else
+    _ncc_begin && return 0
   fi
   _ncc_list_valid "$_ncc_state/valid-at-start" && return 0
   # Paths kept vanishing under another process. The store directory's names stand in:
@@ -460,12 +485,14 @@ _ncc_mode_record() {
 }
 
 _ncc_mode_unset() {
-  unset -f _ncc_check_platform _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
+  unset -f _ncc_check_platform _ncc_nix _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
     _ncc_list_valid _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
-    _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mode_record
+    _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mark_job _ncc_begin \
+    _ncc_mode_record
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
-    _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted
+    _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted \
+    _ncc_job _ncc_mark
 }
 
 _ncc_main() {
@@ -540,7 +567,7 @@ $_ncc_lines" ;;
 _ncc_main
 _ncc_rc=$?
 _ncc_mode_unset
-unset -f _ncc_say _ncc_fail _ncc_nix _ncc_find_root _ncc_nix_version _ncc_check_build_users \
+unset -f _ncc_say _ncc_fail _ncc_find_root _ncc_nix_version _ncc_check_build_users \
   _ncc_settings _ncc_without_block _ncc_write_user_conf _ncc_quote _ncc_propagate _ncc_main \
   _ncc_mode_unset
 unset _ncc_root _ncc_c _ncc_version _ncc_major _ncc_minor _ncc_modern _ncc_group \

@@ -277,6 +277,16 @@ if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
   listing=$!
 fi
 mkdir -p "$meta" || fail "cannot create '$meta'"
+# This job's mark (env.sh), and when it ends, however it ends, its done mark: other
+# jobs in this store need not wait for it any more (see "others" below).
+job=
+[ ! -f "$state/job" ] || read -r job <"$state/job"
+mark_done() {
+  [ -n "$job" ] || return 0
+  printf 'nix-ci-cache job %s saved\n' "$job" >"$tmp/nix-ci-cache-done-$job" &&
+    nix-store --add "$tmp/nix-ci-cache-done-$job" >/dev/null 2>&1
+}
+trap 'mark_done; cleanup' EXIT
 take_lock
 # A signed cache (publicKey in .nix-ci-cache/config.yaml): jobs accept only entries
 # signed by that key, so what this save writes is signed with its secret half, from
@@ -554,6 +564,34 @@ repair() {
   size_before=$(cache_size "$tmp/index")
   check_key
 }
+# Other projects' jobs that used this store while this one ran: the marks env.sh
+# leaves in the store ("<hash>-nix-ci-cache-job-<project>-<start>-<random>", and
+# "...-done-..." when the save ends) that appeared since this job started, and those
+# of jobs that had started and not ended by then (for up to six hours: a job killed
+# before its save leaves no done mark). Their paths would be among what appeared in
+# the store, and nothing tells whose a path is: then only what this job's results
+# need is cached. A project's own jobs may share its cache.
+marks() {
+  grep -e '^[0-9a-z]\{32\}-nix-ci-cache-job-[0-9]*-[0-9]*-[0-9]*$' -e '^[0-9a-z]\{32\}-nix-ci-cache-done-[0-9]*-[0-9]*-[0-9]*$' |
+    cut -d - -f 5- | sort -u
+}
+: >"$tmp/marks.start"
+if [ -f "$state/valid-at-start" ]; then
+  cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" | marks >"$tmp/marks.start"
+fi
+# shellcheck disable=SC2012 # store path names are plain
+ls "$store_dir" 2>/dev/null | marks | drop_in "$tmp/marks.start" | cut -d - -f 2- >"$tmp/others"
+grep '^done-' "$tmp/marks.start" | cut -d - -f 2- >"$tmp/ended"
+grep '^job-' "$tmp/marks.start" | cut -d - -f 2- | drop_in "$tmp/ended" | while IFS=- read -r p t r; do
+  [ "$t" -le $((start - 21600)) ] || printf '%s-%s-%s\n' "$p" "$t" "$r"
+done >>"$tmp/others"
+others=$(($(sort -u "$tmp/others" | grep -cv -e "^${job%%-*}-")))
+if [ "$others" -gt 0 ]; then
+  who="$others jobs of other projects"
+  [ "$others" -gt 1 ] || who="a job of another project"
+  say "$who used this Nix store while this one ran; so that none of their paths enter this cache, it gets only what this job's results need (out links and extraRoots, with their build closure), not every path that appeared in the store"
+fi
+
 head_start_pid=
 head_start=none
 # Under build-closure, everything the job added to the store is cached, with its
@@ -562,10 +600,10 @@ head_start=none
 # its own core while the queries below find the rest. Only a head start: a name in
 # the listing that is not a valid path (a failed build, another job's build in
 # progress) makes it fail, and the copy after the queries takes over.
-if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ -d "$store_dir" ]; then
+if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ "$others" -eq 0 ] && [ -d "$store_dir" ]; then
   repair
   cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" >"$tmp/names-at-start"
-  (cd "$store_dir" && ls) | grep '^[0-9a-z]\{32\}-' | grep -v -e '\.drv$' -e '\.lock$' -e '\.chroot$' -e '\.check$' |
+  (cd "$store_dir" && ls) | grep '^[0-9a-z]\{32\}-' | grep -v -e '\.drv$' -e '\.lock$' -e '\.chroot$' -e '\.check$' -e '-nix-ci-cache-job-' -e '-nix-ci-cache-done-' |
     drop_in "$tmp/names-at-start" | while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/head-start"
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
@@ -579,7 +617,8 @@ fi
 # during the job).
 : >"$tmp/built-outs"
 : >"$tmp/drvs"
-if [ -f "$state/built" ]; then
+# What the hook recorded: under a shared daemon, other jobs' builds too.
+if [ -f "$state/built" ] && [ "$others" -eq 0 ]; then
   while read -r drv outs; do
     # shellcheck disable=SC2086 # OUT_PATHS is a space-separated list
     [ -z "$outs" ] || printf '%s\n' $outs >>"$tmp/built-outs"
@@ -611,8 +650,15 @@ query() {
 # database.
 : >"$tmp/new-paths"
 if [ -n "$listing" ]; then
-  wait "$listing" || fail "\"nix path-info --all\" failed three times: $(head -n 1 "$tmp/valid-now.err")"
-  drop_in "$state/valid-at-start" <"$tmp/valid-now" | grep -v '\.drv$' >"$tmp/new-paths"
+  if ! wait "$listing"; then
+    # Paths vanished under it three times: another process is busy in this store.
+    say "note: \"nix path-info --all\" failed three times ($(head -n 1 "$tmp/valid-now.err")), so this save does not know what appeared in the store; it caches what this job's results need (out links and extraRoots, with their build closure)"
+    others=-1
+  fi
+  if [ "$others" -eq 0 ]; then
+    drop_in "$state/valid-at-start" <"$tmp/valid-now" |
+      grep -v -e '\.drv$' -e '-nix-ci-cache-job-[0-9-]*$' -e '-nix-ci-cache-done-[0-9-]*$' >"$tmp/new-paths"
+  fi
   sort -u "$tmp/roots" "$tmp/new-paths" >"$tmp/made"
   query "$tmp/made" -q --deriver | grep '\.drv$' >>"$tmp/drvs"
   sort -u -o "$tmp/drvs" "$tmp/drvs"
