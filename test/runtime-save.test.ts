@@ -113,6 +113,23 @@ describe("save.sh capture policies (real Nix)", () => {
     }
   });
 
+  it("build-closure: what a killed build left in the store directory before the job does not stop the head-start copy", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("leftover");
+    const leftover = `/nix/store/${"1".repeat(32)}-leftover-${tag}`;
+    mkdirSync(leftover);
+    cleanup.push(() => rmSync(leftover, { recursive: true, force: true }));
+    try {
+      const g = writeGraph(dir, tag, 4);
+      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "ok" });
+    } finally {
+      deleteGraph(tag);
+    }
+  });
+
   it("runtime-closure caches only the results' run-time closure; extraRoots and exclude apply", () => {
     requireNix();
     const tag = uniqueTag();

@@ -515,7 +515,12 @@ head_start=none
 # progress) makes it fail, and the copy after the queries takes over.
 if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ "$others" -eq 0 ] && [ -d "$store_dir" ]; then
   repair
-  cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" >"$tmp/names-at-start"
+  # What was in the store directory at the start, valid or not (env.sh).
+  if [ -f "$state/names-at-start" ]; then
+    cp "$state/names-at-start" "$tmp/names-at-start"
+  else
+    cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" >"$tmp/names-at-start"
+  fi
   (cd "$store_dir" && ls) | grep '^[0-9a-z]\{32\}-' | grep -v -e '\.drv$' -e '\.lock$' -e '\.chroot$' -e '\.check$' -e '-nix-ci-cache-job-' -e '-nix-ci-cache-done-' |
     drop_in "$tmp/names-at-start" | while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/head-start"
   if [ -s "$tmp/head-start" ]; then

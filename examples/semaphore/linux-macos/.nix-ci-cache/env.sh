@@ -458,9 +458,12 @@ _ncc_mark_job() {
   rm -f "$_ncc_mark"
 }
 
-# The start of a job: its mark, then what the store holds (the mark among it).
+# The start of a job: its mark, then what the store holds (the mark among it): its
+# valid paths, and the names in its directory, valid or not (what killed builds left),
+# which save.sh's head start must not take for the job's.
 _ncc_begin() {
   _ncc_mark_job
+  (cd "${NIX_STORE_DIR:-/nix/store}" 2>/dev/null && ls) | LC_ALL=C sort >"$_ncc_state/names-at-start"
   _ncc_list_valid "$_ncc_state/valid-at-start"
 }
 
