@@ -1,0 +1,64 @@
+#!/bin/sh
+# Runs one of the README's two commands in a clean clone of HEAD inside a fresh Debian
+# bookworm root (debootstrap --variant=minbase, entered with bwrap as root): no Nix, no
+# nixbld group, no packages of this machine, no Debian roots, no node_modules. What
+# every machine of this project has is put in (.library/env/machines/node.md): Node.js
+# and npm (Debian 12's own nodejs is 18; we need 20), set to build native addons
+# against Node's own headers with python3, make and g++, and the machine's certificate
+# authorities.
+#
+#   sh scripts/fresh-check.sh demo     # sh scripts/demo.sh
+#   sh scripts/fresh-check.sh test     # sh scripts/test.sh
+#
+# The root is made once in $NIX_CI_CACHE_FRESH (default /var/cache/nix-ci-cache/fresh)
+# and copied for each check, so every check starts from the same empty machine. A
+# developer's tool: minutes, not part of the test suite.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+case ${1:-} in
+  demo) command="sh scripts/demo.sh" ;;
+  test) command="sh scripts/test.sh" ;;
+  *) echo "usage: sh scripts/fresh-check.sh demo|test" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "fresh-check: needs root (debootstrap, bwrap as root)" >&2; exit 1; }
+base=${NIX_CI_CACHE_FRESH:-/var/cache/nix-ci-cache/fresh}
+pristine=$base/bookworm
+if [ ! -f "$pristine/.fresh-stamp" ]; then
+  for tool in debootstrap bwrap; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "fresh-check: $tool is missing (apt-get install debootstrap bubblewrap)" >&2; exit 1; }
+  done
+  rm -rf "$pristine.tmp"
+  mkdir -p "$base"
+  debootstrap --variant=minbase --include=python3,make,g++ bookworm "$pristine.tmp" http://deb.debian.org/debian >"$base/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$base/debootstrap.log" >&2; exit 1; }
+  cp /usr/bin/node "$pristine.tmp/usr/bin/node"
+  mkdir -p "$pristine.tmp/usr/lib/node_modules"
+  cp -a "$(dirname "$(readlink -f "$(command -v npm)")")/.." "$pristine.tmp/usr/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$pristine.tmp/usr/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$pristine.tmp/usr/bin/npx"
+  cp -a /usr/include/node "$pristine.tmp/usr/include/node"
+  cp /root/.npmrc "$pristine.tmp/root/.npmrc"
+  # This machine's certificate authorities (its network may need them), as every
+  # machine of the project has them.
+  mkdir -p "$pristine.tmp/etc/ssl/certs"
+  cp /etc/ssl/certs/ca-certificates.crt "$pristine.tmp/etc/ssl/certs/ca-certificates.crt"
+  rm -f "$pristine.tmp"/var/cache/apt/archives/*.deb
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$pristine.tmp/.fresh-stamp"
+  mv "$pristine.tmp" "$pristine"
+fi
+machine=$(mktemp -d "$base/machine.XXXXXX")
+trap 'rm -rf "$machine"' EXIT
+cp -a "$pristine/." "$machine/"
+git clone -q "$here" "$machine/root/checkout"
+git -C "$machine/root/checkout" checkout -q "$(git -C "$here" rev-parse HEAD)"
+echo "fresh-check: $command in a clean clone of $(git -C "$here" rev-parse --short HEAD), in a fresh Debian bookworm root" >&2
+start=$(date +%s)
+# The host's /proc: Nix's sandbox needs to mount a new one (see scripts/nix-roots.sh).
+status=0
+env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+  NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+  bwrap --bind "$machine" / --bind /proc /proc --dev /dev --ro-bind /sys /sys --perms 1777 --tmpfs /tmp \
+  --ro-bind /etc/resolv.conf /etc/resolv.conf --chdir /root/checkout --die-with-parent \
+  -- sh -c "$command" || status=$?
+echo "fresh-check: '$command' exited $status after $(($(date +%s) - start)) s" >&2
+exit "$status"
