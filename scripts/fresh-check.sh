@@ -54,10 +54,11 @@ git -C "$machine/root/checkout" checkout -q "$(git -C "$here" rev-parse HEAD)"
 echo "fresh-check: $command in a clean clone of $(git -C "$here" rev-parse --short HEAD), in a fresh Debian bookworm root" >&2
 start=$(date +%s)
 # The host's /proc: Nix's sandbox needs to mount a new one (see scripts/nix-roots.sh).
+# --dev-bind: debootstrap of the tests' own roots makes device nodes.
 status=0
 env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  bwrap --bind "$machine" / --bind /proc /proc --dev /dev --ro-bind /sys /sys --perms 1777 --tmpfs /tmp \
+  bwrap --dev-bind "$machine" / --bind /proc /proc --dev /dev --ro-bind /sys /sys --perms 1777 --tmpfs /tmp \
   --ro-bind /etc/resolv.conf /etc/resolv.conf --chdir /root/checkout --die-with-parent \
   -- sh -c "$command" || status=$?
 echo "fresh-check: '$command' exited $status after $(($(date +%s) - start)) s" >&2
