@@ -55,15 +55,25 @@ fi
 
 # For the tests (--roots): Debian roots with the Nix of bookworm (2.8), trixie (2.26)
 # and sid (the newest), made once (about a minute each) and kept in
-# /var/cache/nix-ci-cache/roots.
+# /var/cache/nix-ci-cache/roots. Sid is sometimes mid-transition: then testing (which
+# follows it by days) stands in.
+roots() { # roots [sudo]
+  # shellcheck disable=SC2086 # $1 is sudo or nothing
+  $1 sh scripts/nix-roots.sh bookworm trixie && {
+    $1 sh scripts/nix-roots.sh sid || {
+      echo "setup: no sid root today; Debian testing stands in for the newest Nix" >&2
+      $1 sh scripts/nix-roots.sh testing
+    }
+  }
+}
 if [ "${1:-}" != --roots ]; then
   :
 elif [ "$(id -u)" = 0 ]; then
-  sh scripts/nix-roots.sh bookworm trixie sid
+  roots ""
 elif sudo -n true 2>/dev/null; then
-  sudo sh scripts/nix-roots.sh bookworm trixie sid
+  roots sudo
 else
-  sh scripts/nix-roots.sh bookworm trixie sid || {
+  roots "" || {
     echo "setup: building the Debian roots with other Nix versions needs root: sudo sh scripts/nix-roots.sh bookworm trixie sid" >&2
     exit 1
   }

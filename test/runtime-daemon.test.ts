@@ -25,7 +25,7 @@ import {
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
 import { scratchDir } from "./support/scratch.js";
-import { HOST, rootSite, type Site, withNewStore } from "./support/sites.js";
+import { HOST, rootSite, type Site, suites, withNewStore } from "./support/sites.js";
 
 /** Where the daemon and its clients run: this machine's Nix, or a Debian root's with a new store. */
 let at: Site = HOST;
@@ -101,7 +101,7 @@ function uncached(dir: string, g: Graph): string[] {
   return paths.filter((p) => !existsSync(join(cache, `${p.slice("/nix/store/".length).split("-")[0]}.narinfo`)));
 }
 
-for (const siteName of ["host", "bookworm", "trixie", "sid"]) {
+for (const siteName of ["host", ...suites()]) {
   describe(`env.sh with a nix-daemon (real Nix ${siteName === "host" ? "of this machine" : `in a Debian ${siteName} root`}, private daemon)`, () => {
     beforeEach(() => {
       at = siteName === "host" ? HOST : withNewStore(rootSite(siteName), scratchDir("ncc-nix-"));

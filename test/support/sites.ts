@@ -27,6 +27,15 @@ export const HOST: Site = { name: "host" };
 const BWRAP = "/usr/bin/bwrap";
 const ROOTS = process.env.NIX_CI_CACHE_ROOTS ?? "/var/cache/nix-ci-cache/roots";
 
+/**
+ * The suites the tests run Nix of: bookworm (2.8), trixie (2.26) and the newest Debian
+ * packages, sid's, or testing's on a day sid could not be made (scripts/setup.sh).
+ */
+export function suites(): string[] {
+  const newest = existsSync(join(ROOTS, "sid", ".nix-roots-stamp")) || !existsSync(join(ROOTS, "testing", ".nix-roots-stamp"));
+  return ["bookworm", "trixie", newest ? "sid" : "testing"];
+}
+
 /** The root of a suite, which `sh scripts/nix-roots.sh SUITE` builds (setup does); fails when it is not there. */
 export function rootSite(suite: string, proc: "host" | "new" = "host"): Site {
   const root = join(ROOTS, suite);
