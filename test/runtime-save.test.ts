@@ -23,6 +23,7 @@ import {
   countBuilt,
   deleteGraph,
   graphBuildArgs,
+  killWhen,
   makeProjectDir,
   removeDir,
   requireNix,
@@ -323,19 +324,7 @@ describe("save.sh under real conditions (real Nix)", () => {
 
       // Killed with SIGKILL as soon as the first NAR is written: no trap runs, the lock stays.
       const child = spawn("/bin/sh", ["-c", "exec .nix-ci-cache/save.sh"], { cwd: dir, env: cleanEnv(), detached: true });
-      await new Promise<void>((res) => {
-        const poll = setInterval(() => {
-          const nars = existsSync(join(cache, "nar")) ? readdirSync(join(cache, "nar")) : [];
-          if (nars.length > 0 || child.exitCode !== null) {
-            clearInterval(poll);
-            try {
-              process.kill(-(child.pid as number), "SIGKILL");
-            } catch {}
-            res();
-          }
-        }, 5);
-      });
-      await new Promise((res) => child.on("close", res));
+      await killWhen(child, () => existsSync(join(cache, "nar")) && readdirSync(join(cache, "nar")).length > 0);
       writeFileSync(join(cache, "nar", "leftover.nar.zst.tmp.4242.1"), "partial");
 
       r = run(".nix-ci-cache/save.sh", { cwd: dir });

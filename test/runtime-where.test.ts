@@ -16,6 +16,7 @@ import {
   deleteGraph,
   type Graph,
   graphBuildArgs,
+  killWhen,
   makeProjectDir,
   requireNix,
   run,
@@ -312,18 +313,7 @@ describe("a save killed midway (GitLab's after_script limit, a cancelled job), r
     // SIGKILL (no trap runs) once some NARs are written.
     const [program, args] = atSite(at, [...tools.shell, "-c", "exec sh .nix-ci-cache/save.sh"], cold);
     const child = spawn(program, args, { env: jobEnv(tools), detached: true });
-    await new Promise<void>((res) => {
-      const poll = setInterval(() => {
-        if (safeList(join(cold, CACHE)).filter((n) => n.endsWith(".narinfo")).length >= 2 || child.exitCode !== null) {
-          clearInterval(poll);
-          try {
-            process.kill(-(child.pid as number), "SIGKILL");
-          } catch {}
-          res();
-        }
-      }, 2);
-    });
-    await new Promise((res) => child.on("close", res));
+    await killWhen(child, () => safeList(join(cold, CACHE)).filter((n) => n.endsWith(".narinfo")).length >= 2);
     const held = cachedNames(join(cold, CACHE)).length;
     expect(held).toBeGreaterThanOrEqual(2);
     expect(held).toBeLessThan(8);

@@ -1,6 +1,6 @@
 // Real-Nix helpers for the runtime tests: a hermetic derivation graph (no network, no
 // nixpkgs) and ways to run shell commands against it.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -196,6 +196,25 @@ export function deleteGraph(tag: string, site: Site = HOST): void {
   if (r.status !== 0) throw new Error(`nix-store --delete failed (${site.name}): ${r.stderr}`);
   const left = graphStorePaths(tag, site);
   if (left.length) throw new Error(`still in the store (${site.name}): ${left.join(" ")}`);
+}
+
+/**
+ * SIGKILL to the process group of `child` (spawned detached) once `ready()` holds, or
+ * as soon as it has ended: a job killed midway, with no trap run. Resolves when it is gone.
+ */
+export async function killWhen(child: ChildProcess, ready: () => boolean): Promise<void> {
+  await new Promise<void>((res) => {
+    const poll = setInterval(() => {
+      if (ready() || child.exitCode !== null) {
+        clearInterval(poll);
+        try {
+          process.kill(-(child.pid as number), "SIGKILL");
+        } catch {}
+        res();
+      }
+    }, 2);
+  });
+  await new Promise((res) => child.on("close", res));
 }
 
 export function readText(path: string): string {
