@@ -23,7 +23,7 @@ esac
 [ "$(id -u)" = 0 ] || { echo "fresh-check: needs root (debootstrap, bwrap as root)" >&2; exit 1; }
 base=${NIX_CI_CACHE_FRESH:-/var/cache/nix-ci-cache/fresh}
 pristine=$base/bookworm
-if [ ! -f "$pristine/.fresh-stamp" ]; then
+if [ ! -f "$pristine/.fresh-stamp" ] || [ ! -f "$pristine/etc/hosts" ]; then
   for tool in debootstrap bwrap; do
     command -v "$tool" >/dev/null 2>&1 || { echo "fresh-check: $tool is missing (apt-get install debootstrap bubblewrap)" >&2; exit 1; }
   done
@@ -40,6 +40,8 @@ if [ ! -f "$pristine/.fresh-stamp" ]; then
   cp /root/.npmrc "$pristine.tmp/root/.npmrc"
   # This machine's certificate authorities (its network may need them), as every
   # machine of the project has them.
+  # A machine knows localhost (minbase writes no /etc/hosts).
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$pristine.tmp/etc/hosts"
   mkdir -p "$pristine.tmp/etc/ssl/certs"
   cp /etc/ssl/certs/ca-certificates.crt "$pristine.tmp/etc/ssl/certs/ca-certificates.crt"
   rm -f "$pristine.tmp"/var/cache/apt/archives/*.deb
