@@ -310,9 +310,9 @@ index=$meta/index
 # prints "<url> <size> <refs> <hash>" for each whole one: its StorePath has its own
 # hash, and it names a URL and a size (FileSize, else NarSize). <refs> are the hashes of
 # the other paths it refers to, comma-separated, or "-". One grep reads them all; the
-# loop sees six lines of each.
+# loop sees a few lines of each.
 read_narinfos() {
-  xargs grep -H -e '^StorePath: ' -e '^URL: ' -e '^FileSize: ' -e '^NarSize: ' -e '^References: ' -e '^Sig: ' 2>/dev/null | {
+  xargs grep -H -e '^StorePath: ' -e '^URL: ' -e '^FileSize: ' -e '^NarSize: ' -e '^References: ' 2>/dev/null | {
     # Reference names may hold glob characters.
     set -f
     f=''

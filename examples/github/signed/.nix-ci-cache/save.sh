@@ -394,7 +394,7 @@ index=$meta/index.example-1
 # hash, and it names a URL and a size (FileSize, else NarSize), and it is signed by
 # the key named 'example-1' (no job accepts anything else). <refs> are the hashes of
 # the other paths it refers to, comma-separated, or "-". One grep reads them all; the
-# loop sees six lines of each.
+# loop sees a few lines of each.
 read_narinfos() {
   xargs grep -H -e '^StorePath: ' -e '^URL: ' -e '^FileSize: ' -e '^NarSize: ' -e '^References: ' -e '^Sig: ' 2>/dev/null | {
     # Reference names may hold glob characters.
