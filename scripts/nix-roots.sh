@@ -120,7 +120,9 @@ build_root() { # build_root SUITE
     exec 9>"$_lock"
     flock 9
   fi
-  if is_complete "$_suite"; then exec 9>&- 2>/dev/null || true; return 0; fi
+  # Only "exec 9>&-": any other redirection on an exec without a command would stay
+  # on the shell (a 2>/dev/null here once hid every later message).
+  if is_complete "$_suite"; then exec 9>&-; return 0; fi
   # Left by an interrupted run (we hold the lock, so nobody is using them).
   for _old in "$roots/.$_suite.tmp."* "$roots/.$_suite.old."*; do
     [ -e "$_old" ] || continue
@@ -179,7 +181,7 @@ build_root() { # build_root SUITE
   mv "$_tmp" "$_target"
   trap - EXIT INT TERM HUP
   say "built $_suite in $((_t1 - _t0)) s, $((_kb / 1024)) MiB: $_v"
-  exec 9>&- 2>/dev/null || true
+  exec 9>&-
 }
 
 [ $# -gt 0 ] || usage
