@@ -22,7 +22,7 @@ import type { Config } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
-import { toolchainBindings } from "../test/support/nix.js";
+import { toolchainBindings } from "../test/support/toolchain.js";
 
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
 const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);

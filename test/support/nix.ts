@@ -7,6 +7,9 @@ import { dirname, join } from "node:path";
 import { type RuntimeContext, renderRuntime } from "./render-runtime.js";
 import { scratchDir } from "./scratch.js";
 import { atSite, HOST, type Site } from "./sites.js";
+import { toolchainBindings } from "./toolchain.js";
+
+export { toolchainBindings };
 
 /** No network: every Nix call would otherwise retry cache.nixos.org. */
 export const BASE_NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
@@ -89,23 +92,6 @@ export interface Graph {
   tag: string;
   /** attribute names of the packages, all built by `nix-build graph.nix` */
   packages: string[];
-}
-
-/**
- * Nix `let` bindings shared by every hermetic graph: `system`, the busybox source from
- * ./busybox-src, and `toolchain`, the build-time-only derivation whose bin/sh is that
- * busybox (it picks the applet from argv[0], which Nix sets to "sh").
- */
-export function toolchainBindings(tag: string): string {
-  return `  system = builtins.currentSystem;
-  src = builtins.path { path = ./busybox-src; name = "busybox-src-${tag}"; };
-  toolchain = derivation {
-    name = "toolchain-${tag}";
-    inherit system;
-    builder = "\${src}/bin/sh";
-    args = [ "-c" "mkdir -p $out/bin && cp \${src}/bin/sh $out/bin/sh" ];
-  };
-`.trimEnd();
 }
 
 /**
