@@ -22,6 +22,7 @@ import type { Config } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
+import { forgetJobMarks } from "../test/support/marks.js";
 import { toolchainBindings } from "../test/support/toolchain.js";
 
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
@@ -109,7 +110,9 @@ in { top = pkg "top" "${variant}" chain; }
   );
 }
 
+/** The store as a runner's where no job runs: without the graph, and without the marks of earlier jobs (see runtime). */
 function deleteGraph(tag: string): void {
+  forgetJobMarks();
   const paths = readdirSync("/nix/store")
     .filter((n) => n.includes(`-${tag}`))
     .map((n) => `/nix/store/${n}`);
