@@ -398,6 +398,23 @@ _ncc_mode_start() {
     _ncc_compression=none
   fi
   _ncc_what="binary cache $_ncc_cache"
+  # What is valid now, for save.sh to find what appeared during the job (also
+  # substituted paths, which the hook never sees). The store's own list of valid
+  # paths: a listing of the store directory would include partial and invalid paths.
+  # Tens of milliseconds (one SQL query), so it runs beside the trust probe and the
+  # daemon's configuration below; not in an interactive shell, which would print job
+  # notices. On a store that does not exist yet, only after the probe: the first Nix
+  # command creates it, and two at once collide ("SQLite database ... is busy",
+  # "creating symlink ...: File exists").
+  _ncc_listing=
+  if [ -z "$_ncc_continuing" ]; then
+    # <project>-<start>-<random>: the project is its cache directory.
+    _ncc_job=$(_ncc_path_id "$_ncc_cache")-$(date +%s)-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+    printf '%s\n' "$_ncc_job" >"$_ncc_state/job" || { _ncc_fail "cannot write $_ncc_state/job" || return 1; }
+    if [ -e "${NIX_STATE_DIR:-/nix/var/nix}/db/db.sqlite" ]; then
+      _ncc_begin_beside
+    fi
+  fi
   _ncc_trusted=
   if [ -n "$_ncc_continuing" ] && [ -f "$_ncc_state/daemon-conf" ]; then
     _ncc_in_daemon=1
@@ -407,25 +424,8 @@ _ncc_mode_start() {
   elif [ -n "$_ncc_ping_failed" ]; then
     return 1
   fi
-  # What is valid now, for save.sh to find what appeared during the job (also
-  # substituted paths, which the hook never sees). The store's own list of valid
-  # paths: a listing of the store directory would include partial and invalid paths.
-  # Tens of milliseconds (one SQL query), so it runs while the daemon is configured
-  # below; not in an interactive shell, which would print job notices. Not before the
-  # ping: the first Nix command on a new store creates it, and two at once collide
-  # ("SQLite database ... is busy", "creating symlink ...: File exists").
-  _ncc_listing=
-  if [ -z "$_ncc_continuing" ]; then
-    # <project>-<start>-<random>: the project is its cache directory.
-    _ncc_job=$(_ncc_path_id "$_ncc_cache")-$(date +%s)-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-    printf '%s\n' "$_ncc_job" >"$_ncc_state/job" || { _ncc_fail "cannot write $_ncc_state/job" || return 1; }
-    case $- in
-      *m*) ;;
-      *)
-        _ncc_begin &
-        _ncc_listing=$!
-        ;;
-    esac
+  if [ -z "$_ncc_continuing" ] && [ -z "$_ncc_listing" ]; then
+    _ncc_begin_beside
   fi
   if [ -n "$_ncc_trusted" ]; then
     rm -f "$_ncc_state/daemon-conf"
@@ -467,6 +467,17 @@ _ncc_begin() {
   _ncc_list_valid "$_ncc_state/valid-at-start"
 }
 
+# Starts _ncc_begin in the background, but not in an interactive shell (job notices).
+_ncc_begin_beside() {
+  case $- in
+    *m*) ;;
+    *)
+      _ncc_begin &
+      _ncc_listing=$!
+      ;;
+  esac
+}
+
 _ncc_mode_record() {
   if [ -n "$_ncc_listing" ]; then
     wait "$_ncc_listing" && return 0
@@ -488,7 +499,7 @@ _ncc_mode_record() {
 _ncc_mode_unset() {
   unset -f _ncc_check_platform _ncc_nix _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
     _ncc_list_valid _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
-    _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mark_job _ncc_begin \
+    _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mark_job _ncc_begin _ncc_begin_beside \
     _ncc_mode_record
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
