@@ -458,13 +458,23 @@ _ncc_mark_job() {
   rm -f "$_ncc_mark"
 }
 
-# The start of a job: its mark, then what the store holds (the mark among it): its
-# valid paths, and the names in its directory, valid or not (what killed builds left),
-# which save.sh's head start must not take for the job's.
+# The start of a job: its mark and, at the same time, what the store holds: its valid
+# paths, and the names in its directory, valid or not (what killed builds left), which
+# save.sh's head start must not take for the job's.
 _ncc_begin() {
-  _ncc_mark_job
+  _ncc_mark_pid=
+  case $- in
+    *m*) _ncc_mark_job ;;
+    *)
+      _ncc_mark_job &
+      _ncc_mark_pid=$!
+      ;;
+  esac
   (cd "${NIX_STORE_DIR:-/nix/store}" 2>/dev/null && ls) | LC_ALL=C sort >"$_ncc_state/names-at-start"
   _ncc_list_valid "$_ncc_state/valid-at-start"
+  _ncc_rc_list=$?
+  [ -z "$_ncc_mark_pid" ] || wait "$_ncc_mark_pid"
+  return "$_ncc_rc_list"
 }
 
 # Starts _ncc_begin in the background, but not in an interactive shell (job notices).
@@ -504,7 +514,7 @@ _ncc_mode_unset() {
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
     _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted \
-    _ncc_job _ncc_mark
+    _ncc_job _ncc_mark _ncc_mark_pid _ncc_rc_list
 }
 
 _ncc_main() {
