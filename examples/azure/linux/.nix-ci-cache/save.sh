@@ -389,7 +389,7 @@ read_unread() {
 }
 
 # Removes the narinfos listed that $tmp/index does not hold (damaged ones, evicted
-# ones) and counts them in $tmp/removed. Narinfo first, NAR later (the sweep): no
+# ones), counts them in $tmp/removed, and lists what is left. Narinfo first, NAR later (the sweep): no
 # reader ever finds a narinfo without its NAR. In the cache directory.
 settle() {
   cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
@@ -397,6 +397,8 @@ settle() {
   while read -r h; do rm -f "./$h.narinfo"; done <"$tmp/removed.hashes"
   removed=$(($(wc -l <"$tmp/removed.hashes")))
   echo "$removed" >"$tmp/removed"
+  # The listing again, without them (rarely: damage, eviction).
+  [ "$removed" -eq 0 ] || list_narinfos
 }
 
 # The cache check. Every narinfo is known from the index or read now (when the index
@@ -451,12 +453,12 @@ sweep() {
   )
 }
 
-# The size of the cache's entries in file $1 (index lines), as the provider archives
-# it: each NAR once (two store paths may share one), plus the narinfos.
+# The size of the cache's entries (index lines in $tmp/index, whose narinfos are the
+# ones $tmp/narinfos lists: settle made them so), as the provider archives it: each
+# NAR once (two store paths may share one), plus the narinfos.
 cache_size() {
-  cut -d ' ' -f 4 "$1" >"$1.keys"
-  narinfo_bytes=$(with_keys 1 "$1.keys" <"$tmp/narinfos" | cut -d ' ' -f 1 | sum)
-  nar_bytes=$(cut -d ' ' -f 1,2 "$1" | sort -u | cut -d ' ' -f 2 | sum)
+  narinfo_bytes=$(cut -d ' ' -f 1 "$tmp/narinfos" | sum)
+  nar_bytes=$(cut -d ' ' -f 1,2 "$tmp/index" | sort -u | cut -d ' ' -f 2 | sum)
   echo $((narinfo_bytes + nar_bytes))
 }
 
@@ -475,7 +477,7 @@ repair() {
   read -r repaired <"$tmp/removed"
   sweep all
   paths_before=$(($(wc -l <"$tmp/index")))
-  size_before=$(cache_size "$tmp/index")
+  size_before=$(cache_size)
 }
 # Other projects' jobs that used this store while this one ran: the marks env.sh
 # leaves in the store ("<hash>-nix-ci-cache-job-<project>-<start>-<random>", and
@@ -684,7 +686,7 @@ if [ "$(cut -d ' ' -f 6 "$tmp/entries" | paste -d ' ' - "$tmp/index.keys" | grep
   [ "$(wc -l <"$tmp/bytes")" -ne "$(wc -l <"$tmp/index.keys")" ]; then
   fail "the cache's entries, times and sizes do not line up (a bug in save.sh); the cache is left as it is"
 fi
-size=$(cache_size "$tmp/index")
+size=$(cache_size)
 pruned=0
 pruned_bytes=0
 before=$size
@@ -707,10 +709,10 @@ while [ "$size" -gt "$budget" ]; do
   without_keys 3 "$tmp/evict" <"$tmp/index" >"$tmp/index.kept"
   mv "$tmp/index.kept" "$tmp/index"
   close_index "$tmp/index"
-  (cd "$cache" && list_narinfos && settle) || fail "cannot prune the cache '$cache'"
+  (cd "$cache" && settle) || fail "cannot prune the cache '$cache'"
   read -r removed <"$tmp/removed"
   pruned=$((pruned + removed))
-  size=$(cache_size "$tmp/index")
+  size=$(cache_size)
 done
 pruned_bytes=$((before - size))
 paths=$(($(wc -l <"$tmp/index")))
