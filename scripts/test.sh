@@ -5,4 +5,20 @@ cd "$(dirname "$0")/.."
 sh scripts/setup.sh --roots
 npm run --silent typecheck
 npx biome check src test bench bin
+# Every run gets a Nix store of its own, empty at the start: the tests neither see nor
+# disturb this machine's store or another run's (two checkouts may test at once). Nix's
+# lock files of the build users stay shared, so that two runs never build as the same
+# nixbld user at once (Nix kills that user's processes before a build).
+if [ "$(id -u)" = 0 ] && command -v bwrap >/dev/null 2>&1; then
+  store=$(mktemp -d "${TMPDIR:-/var/tmp}/nix-ci-cache-tests.XXXXXX")
+  trap 'rm -rf "$store"' EXIT
+  # As Nix makes them (bwrap would make the bind's mount point's parents 0700).
+  mkdir -p /nix/var/nix/userpool "$store/var/nix/userpool"
+  chmod 755 "$store" "$store/var" "$store/var/nix"
+  status=0
+  bwrap --dev-bind / / --bind "$store" /nix --bind /nix/var/nix/userpool /nix/var/nix/userpool \
+    --die-with-parent -- npx vitest run "$@" || status=$?
+  exit "$status"
+fi
+echo "test: not root (or no bwrap): the tests use this machine's Nix store, which nothing else may change meanwhile" >&2
 npx vitest run "$@"
