@@ -11,6 +11,7 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -160,23 +161,56 @@ describe("save.sh capture policies (real Nix)", () => {
   });
 });
 
-function runAsync(cmd: string, cwd: string, env = cleanEnv()): Promise<{ status: number; stderr: string }> {
+function runAsync(
+  cmd: string,
+  cwd: string,
+  env = cleanEnv(),
+  onStderr: (sofar: string) => void = () => {},
+): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn("/bin/sh", ["-c", cmd], { cwd, env });
     let stderr = "";
     child.stderr.on("data", (d) => {
       stderr += d;
+      onStderr(stderr);
     });
     child.on("close", (code) => resolve({ status: code ?? -1, stderr }));
   });
 }
 
+/** The narinfo whose StorePath is named `name` (another entry's References may name it too). */
 function narinfoOf(cache: string, name: string): string {
+  const own = new RegExp(`^StorePath: [^\n]*/[0-9a-z]{32}-${name}$`, "m");
   const n = readdirSync(cache)
     .filter((f) => f.endsWith(".narinfo"))
-    .find((f) => readFileSync(join(cache, f), "utf8").includes(`-${name}\n`));
+    .find((f) => own.test(readFileSync(join(cache, f), "utf8")));
   if (!n) throw new Error(`no narinfo for ${name}`);
   return join(cache, n);
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * An environment whose `sleep` only writes its argument to the file returned: save.sh's
+ * wait for a lock (900 sleeps of a second) takes a moment, and where a test expects no
+ * wait, a bug that waits fails it at once instead of hanging it for 15 minutes.
+ */
+function countingSleep(dir: string): { env: Record<string, string>; sleeps: () => string[] } {
+  const bin = join(dirname(dir), "counting-sleep");
+  const log = join(dirname(dir), "sleeps");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "sleep"), `#!/bin/sh\necho "$*" >>"${log}"\n`, { mode: 0o755 });
+  return {
+    env: cleanEnv({ PATH: `${bin}:${process.env.PATH}` }),
+    sleeps: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []),
+  };
+}
+
+/** Another save's lock: its owner line ("<host> <pid> <time taken>"), if any, and the directory's mtime. */
+function holdLock(lock: string, owner?: string, mtime = nowSeconds()): void {
+  mkdirSync(lock, { recursive: true });
+  if (owner !== undefined) writeFileSync(join(lock, "owner"), `${owner}\n`);
+  utimesSync(lock, mtime, mtime);
 }
 
 describe("save.sh prune (real Nix)", () => {
@@ -220,6 +254,42 @@ describe("save.sh prune (real Nix)", () => {
     }
   });
 
+  it("evicts an entry together with everything that refers to it, although they were used later; what is left is closure-complete", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("prune-refs");
+    const cache = join(dir, CACHE);
+    const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
+    try {
+      const g = writeGraph(dir, tag, 6);
+      let r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+      expect(r.status, r.stderr).toBe(0);
+      const size = Number(lastSave(cache).size);
+      // p0 last used long ago, all that refers to it (p1, p3, and through them p2,
+      // p4, p5) recently: as after jobs on a runner that kept p0 in its store.
+      const hashOf = (name: string) => narinfoOf(cache, `${name}-${tag}`).slice(-40, -8);
+      const times = ["p0", "p1", "p2", "p3", "p4", "p5", "toolchain", "busybox-src"].map(
+        (n) => `${hashOf(n)} ${n === "p0" ? 1000 : 2000}`,
+      );
+      writeFileSync(join(cache, "nix-ci-cache", "entries"), `${times.join("\n")}\n`);
+      // One byte over: evicting p0 alone would fit.
+      writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { maxSize: String(size - 1) }));
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      expect(cachedNames(cache)).toEqual(names(["busybox-src", "toolchain"]));
+      expect(lastSave(cache)).toMatchObject({ pruned: "6", paths: "2" });
+      expectClosureComplete(cache);
+
+      deleteGraph(tag);
+      r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, { cwd: dir });
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(6);
+      expect(r.stderr).toMatch(new RegExp(`copying path '[^']*-toolchain-${tag}' from 'file://`));
+    } finally {
+      deleteGraph(tag);
+    }
+  });
+
   it.each(["dash", "bash", "busybox sh"])("%s: evicts an entry together with what refers to it, oldest first", (shell) => {
     requireNix();
     const dir = project("refs", { maxSize: "2500" });
@@ -252,24 +322,127 @@ describe("save.sh under real conditions (real Nix)", () => {
   it("takes over a lock more than an hour old, and writes the summary to $GITHUB_STEP_SUMMARY", () => {
     requireNix();
     const dir = project("lock");
-    const cache = join(dir, CACHE);
-    const lock = join(cache, "nix-ci-cache", "lock");
-    mkdirSync(lock, { recursive: true });
-    // Another host's: its process cannot be asked, only the lock's age tells.
-    writeFileSync(join(lock, "owner"), "another-runner 4242 0\n");
+    const lock = join(dir, CACHE, "nix-ci-cache", "lock");
+    expect(run(". .nix-ci-cache/env.sh", { cwd: dir }).status).toBe(0);
+    // Another host's: its process cannot be asked, only the time in its owner line tells.
+    const owner = `another-runner 4242 ${nowSeconds() - 61 * 60}`;
+    holdLock(lock, owner);
     const summary = join(dirname(dir), "step summary.md");
-    const r = run('. .nix-ci-cache/env.sh && touch -t 202001010000 "$L" && .nix-ci-cache/save.sh', {
-      cwd: dir,
-      env: cleanEnv({ L: lock, GITHUB_STEP_SUMMARY: summary }),
-    });
+    const sleep = countingSleep(dir);
+    const r = run(".nix-ci-cache/save.sh", { cwd: dir, env: { ...sleep.env, GITHUB_STEP_SUMMARY: summary } });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain("removed a stale lock (another-runner 4242 0): it is more than an hour old");
+    expect(r.stderr).toContain(`removed a stale lock (${owner}): it is more than an hour old`);
+    expect(r.stderr).not.toContain("waiting for another save");
+    expect(sleep.sleeps()).toEqual([]);
     expect(existsSync(lock)).toBe(false);
     const md = readFileSync(summary, "utf8");
     expect(md).toMatch(
       /^### nix-ci-cache \(file mode, capture build-closure\)\n\n\| added \| pruned \| repaired \| cache size \| budget \| paths \| time \|\n\|---/,
     );
     expect(md).toMatch(/\| 0 paths, 0 B \| 0 paths, 0 B \| 0 \| 0 B \(0%\) \| 4\.0 GiB \| 0 \| \d+s \|/);
+  });
+
+  it("a lock without an owner line (its owner killed before writing it) is stale after an hour by the directory's age", () => {
+    requireNix();
+    const dir = project("lock-age");
+    const lock = join(dir, CACHE, "nix-ci-cache", "lock");
+    expect(run(". .nix-ci-cache/env.sh", { cwd: dir }).status).toBe(0);
+    holdLock(lock, undefined, nowSeconds() - 61 * 60);
+    const sleep = countingSleep(dir);
+    const r = run(".nix-ci-cache/save.sh", { cwd: dir, env: sleep.env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(sleep.sleeps()).toEqual([]);
+    expect(r.stderr).toContain("removed a stale lock (owner unknown): it is more than an hour old");
+  });
+
+  it.each([
+    ["its owner line", (lock: string) => holdLock(lock, `another-runner 4242 ${nowSeconds() - 59 * 60}`, 0)],
+    ["the directory's age (no owner line)", (lock: string) => holdLock(lock, undefined, nowSeconds() - 59 * 60)],
+  ])("a lock 59 minutes old by %s is another save's: save.sh waits for it, then saves", async (_, hold) => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("lock-wait");
+    const cache = join(dir, CACHE);
+    const lock = join(cache, "nix-ci-cache", "lock");
+    try {
+      writeLeafGraph(dir, tag, "v1");
+      expect(run(". .nix-ci-cache/env.sh && nix-build leaf.nix -o result", { cwd: dir }).status).toBe(0);
+      hold(lock);
+      // The other save ends as soon as this one says it waits.
+      let released = false;
+      const r = await runAsync(".nix-ci-cache/save.sh", dir, cleanEnv(), (stderr) => {
+        if (!released && stderr.includes("waiting for another save into this cache to finish (")) {
+          released = true;
+          rmSync(lock, { recursive: true });
+        }
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(released, r.stderr).toBe(true);
+      expect(r.stderr).not.toContain("stale");
+      expect(cachedNames(cache)).toEqual([`busybox-src-${tag}`, `leaf-v1-${tag}`, `lib-${tag}`, `toolchain-${tag}`]);
+    } finally {
+      dropResults(dir);
+      deleteGraph(tag);
+    }
+  });
+
+  it("waits at most 15 minutes for a live lock, then fails naming it and leaves the cache as it was (sleep emulated)", () => {
+    requireNix();
+    const dir = project("lock-timeout");
+    const cache = join(dir, CACHE);
+    const lock = join(cache, "nix-ci-cache", "lock");
+    expect(run(". .nix-ci-cache/env.sh", { cwd: dir }).status).toBe(0);
+    const owner = `another-runner 4242 ${nowSeconds() - 59 * 60}`;
+    holdLock(lock, owner, 0);
+    // 15 minutes of waiting in seconds of the test.
+    const sleep = countingSleep(dir);
+    const before = readdirSync(cache).sort();
+    const r = run(".nix-ci-cache/save.sh", { cwd: dir, env: sleep.env });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(
+      `nix-ci-cache: save failed: the cache '${cache}' is locked by '${owner}' (another save) for more than 15 minutes; if no save is running, remove '${lock}'`,
+    );
+    const sleeps = sleep.sleeps();
+    expect(sleeps).toHaveLength(900);
+    expect(new Set(sleeps)).toEqual(new Set(["1"]));
+    expect(readFileSync(join(lock, "owner"), "utf8")).toBe(`${owner}\n`);
+    expect(readdirSync(cache).sort()).toEqual(before);
+  });
+
+  it("an entry whose reference left the cache goes, with all that refers to it; the next job rebuilds exactly those", () => {
+    requireNix();
+    const tag = uniqueTag();
+    const dir = project("refs-gone");
+    const cache = join(dir, CACHE);
+    const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
+    try {
+      const g = writeGraph(dir, tag, 6);
+      const build = `nix-build graph.nix ${graphBuildArgs(g)} -o result`;
+      let r = job(dir, build);
+      expect(r.status, r.stderr).toBe(0);
+      expect(cachedNames(cache)).toEqual(names(["busybox-src", "p0", "p1", "p2", "p3", "p4", "p5", "toolchain"]));
+      // p2 leaves the cache (a partial restore, a hand clean-up): p3 refers to it, p4
+      // to p3, p5 to p4 and p2. Nothing in this job needs them.
+      const p2 = narinfoOf(cache, `p2-${tag}`);
+      rmSync(join(cache, /^URL: (.*)$/m.exec(readFileSync(p2, "utf8"))?.[1] as string));
+      rmSync(p2);
+      dropResults(dir);
+      deleteGraph(tag);
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      expect(cachedNames(cache)).toEqual(names(["busybox-src", "p0", "p1", "toolchain"]));
+      expect(lastSave(cache)).toMatchObject({ repaired: "3", added: "0" });
+      expectClosureComplete(cache);
+
+      r = job(dir, build);
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(4);
+      expect(cachedNames(cache)).toEqual(names(["busybox-src", "p0", "p1", "p2", "p3", "p4", "p5", "toolchain"]));
+      expectClosureComplete(cache);
+    } finally {
+      dropResults(dir);
+      deleteGraph(tag);
+    }
   });
 
   it("two saves into one cache directory at once: both complete, nothing lost, nothing corrupt", async () => {
@@ -327,9 +500,12 @@ describe("save.sh under real conditions (real Nix)", () => {
       await killWhen(child, () => existsSync(join(cache, "nar")) && readdirSync(join(cache, "nar")).length > 0);
       writeFileSync(join(cache, "nar", "leftover.nar.zst.tmp.4242.1"), "partial");
 
-      r = run(".nix-ci-cache/save.sh", { cwd: dir });
+      // Its process is gone: the lock is stale at once, not after a wait.
+      const sleep = countingSleep(dir);
+      r = run(".nix-ci-cache/save.sh", { cwd: dir, env: sleep.env });
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/removed a stale lock/);
+      expect(r.stderr).toMatch(/removed a stale lock \([^ ]+ \d+ \d+\): its process \d+ is gone/);
+      expect(sleep.sleeps()).toEqual([]);
       expectClosureComplete(cache);
       expect(cachedNames(cache)).toHaveLength(8);
 

@@ -19,6 +19,15 @@ function sh(cmd: string, site: Site = HOST): RunResult {
   return run(cmd, { env: { PATH: site.root ? "/usr/sbin:/usr/bin:/sbin:/bin" : (process.env.PATH ?? "/usr/bin:/bin") }, site });
 }
 
+/**
+ * sh(cmd) until it succeeds, up to 20 times: another test run on this machine may be
+ * creating the same user or group (useradd then finds it exists, or /etc/passwd
+ * locked). Only for commands that check before they change.
+ */
+function shAgain(cmd: string, site: Site = HOST): RunResult {
+  return sh(`for i in $(seq 20); do (${cmd}) && exit 0; sleep 0.2; done; exit 1`, site);
+}
+
 function must(r: RunResult, what: string): RunResult {
   if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
   return r;
@@ -40,16 +49,16 @@ export interface User {
  */
 export function ensureUser(name = CI_USER, site: Site = HOST): User {
   requireRoot();
-  must(sh("getent group nix-users >/dev/null || groupadd nix-users"), "groupadd nix-users");
-  must(sh(`id -u '${name}' >/dev/null 2>&1 || useradd -m -G nix-users '${name}'`), `useradd ${name}`);
-  must(sh(`id -nG '${name}' | tr ' ' '\\n' | grep -qx nix-users || usermod -a -G nix-users '${name}'`), "usermod");
+  must(shAgain("getent group nix-users >/dev/null || groupadd nix-users"), "groupadd nix-users");
+  must(shAgain(`id -u '${name}' >/dev/null 2>&1 || useradd -m -G nix-users '${name}'`), `useradd ${name}`);
+  must(shAgain(`id -nG '${name}' | tr ' ' '\\n' | grep -qx nix-users || usermod -a -G nix-users '${name}'`), "usermod");
   const home = must(sh(`getent passwd '${name}' | cut -d: -f6`), "getent passwd").stdout.trim();
   if (site.root) {
     const uid = must(sh(`id -u '${name}'`), "id").stdout.trim();
-    must(sh("getent group nix-users >/dev/null || groupadd nix-users", site), "groupadd nix-users (root)");
+    must(shAgain("getent group nix-users >/dev/null || groupadd nix-users", site), "groupadd nix-users (root)");
     // The home is this machine's: /home is not bound into the root, so it lives in /tmp there.
     must(
-      sh(`id -u '${name}' >/dev/null 2>&1 || useradd -u ${uid} -d /tmp/${name}-home -G nix-users '${name}'`, site),
+      shAgain(`id -u '${name}' >/dev/null 2>&1 || useradd -u ${uid} -d /tmp/${name}-home -G nix-users '${name}'`, site),
       `useradd ${name} (root)`,
     );
     must(sh(`mkdir -p /tmp/${name}-home && chown ${uid} /tmp/${name}-home`), "home");

@@ -11,7 +11,8 @@ case $0 in
   *) _queue=state/built ;;
 esac
 # One short write per build: O_APPEND keeps lines whole when builds run in parallel.
-if ! printf '%s %s\n' "${DRV_PATH:-}" "${OUT_PATHS:-}" >>"$_queue" 2>/dev/null; then
+# The group: a redirection that fails is reported before a 2>/dev/null after it applies.
+if ! { printf '%s %s\n' "${DRV_PATH:-}" "${OUT_PATHS:-}" >>"$_queue"; } 2>/dev/null; then
   printf 'nix-ci-cache: warning: could not append to %s; save.sh will still find this build among the new store paths\n' "$_queue" >&2
 fi
 exit 0

@@ -164,7 +164,7 @@ take_lock() {
       # Renamed before removal: of two waiters that both saw it stale, one wins.
       if mv "$lock" "$lock.stale.$$" 2>/dev/null; then
         rm -rf "$lock.stale.$$"
-        say "removed a stale lock ($owner): $stale"
+        say "removed a stale lock (${owner:-owner unknown}): $stale"
       fi
       continue
     fi
