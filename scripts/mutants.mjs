@@ -132,8 +132,10 @@ function vitest(m, label) {
   const r = spawnSync("sh", args, { cwd: scratch, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 600_000 });
   const log = join(scratch, `${label}.log`);
   writeFileSync(log, `${r.stdout}\n${r.stderr}`);
-  const ran = /Tests\s+(?:(\d+) failed \| )?(\d+) passed/.exec(r.stdout ?? "");
-  return { status: r.status, timedOut: r.signal !== null, log, failed: Number(ran?.[1] ?? 0), passed: Number(ran?.[2] ?? 0) };
+  // "Tests  1 failed | 3 passed | 15 skipped (19)", any part of it missing.
+  const tests = /^\s*Tests\s+(.*)$/m.exec(r.stdout ?? "")?.[1] ?? "";
+  const number = (what) => Number(new RegExp(`(\\d+) ${what}`).exec(tests)?.[1] ?? 0);
+  return { status: r.status, timedOut: r.signal !== null, log, failed: number("failed"), passed: number("passed") };
 }
 
 const rows = [];
