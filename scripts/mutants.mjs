@@ -113,6 +113,30 @@ const MUTANTS = [
     tests: ["test/runtime-signing.test.ts"],
     only: "",
   },
+  {
+    name: "env.sh leaves out fallback = true (a damaged entry fails the build)",
+    file: "templates/runtime/env.sh.hbs",
+    from: "  printf 'fallback = true\\n'\n",
+    to: "",
+    tests: [SAVE_TESTS],
+    only: "truncated NAR",
+  },
+  {
+    name: "env.sh keeps a build-users-group whose group does not exist",
+    file: "templates/runtime/env.sh.hbs",
+    from: "    printf 'build-users-group =\\n'\n",
+    to: "",
+    tests: ["test/runtime-where.test.ts"],
+    only: "fresh machine",
+  },
+  {
+    name: "save.sh tells GitHub nothing of what it added (the provider saves every time)",
+    file: SAVE,
+    from: "  printf 'added=%s\\n' \"$1\" >>\"$GITHUB_OUTPUT\"",
+    to: "  printf '' >>\"$GITHUB_OUTPUT\"",
+    tests: ["test/runtime-e2e.test.ts", "test/providers/github.test.ts"],
+    only: "",
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
