@@ -71,10 +71,14 @@ describe("CircleCI config", () => {
 
   it("the validators can fail: a broken config is reported", async () => {
     const text = readFileSync(join(examples, "circleci/linux", PIPELINE), "utf8");
-    expect((await circleciParserErrors(text.replace("when: always", "when: sometimes"))).length).toBeGreaterThan(0);
-    expect(
-      (await circleciParserErrors(text.replace("- nix-ci-cache-save: {}", "- nix-ci-cache-sav: {}"))).length,
-    ).toBeGreaterThan(0);
+    expect(await circleciParserErrors(text.replace("when: always", "when: sometimes"))).toEqual([
+      expect.stringMatching(
+        /^Error while parsing - config\/reusable_command:nix-ci-cache-save\/steps\/run\n[\s\S]*"when":"sometimes"/,
+      ),
+    ]);
+    expect(await circleciParserErrors(text.replace("- nix-ci-cache-save: {}", "- nix-ci-cache-sav: {}"))).toEqual([
+      expect.stringMatching(/Custom Command nix-ci-cache-sav not found in command list/),
+    ]);
     expect(providerSchemaErrors(SCHEMA, text.replace("when: always", "when: sometimes"))).toContainEqual(
       expect.stringMatching(/\/run\/when: must be equal to one of the allowed values/),
     );
