@@ -203,7 +203,7 @@ printf 204
     };
   }
 
-  it("the default pipeline saves once and never updates; the refresh pipeline saves what builds added since; without its token it changes nothing", async () => {
+  it("the default pipeline saves once and never updates; the refresh pipeline saves what builds added since; without its token it changes nothing (emulated Bitbucket runner and cache)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "bitbucket"]);
     const pipeline = readPipeline(readFileSync(join(project.source, PIPELINE), "utf8"));

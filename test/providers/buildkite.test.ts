@@ -111,7 +111,7 @@ describe("Buildkite pipeline", () => {
     expect(() => edit?.update("env: {}\n")).toThrow(/no "steps:" list/);
   });
 
-  it("runs on real Nix with the plugin's levels emulated; a new branch starts from the pipeline-level entry and builds nothing; a failed build saves nothing", async () => {
+  it("runs on real Nix; a new branch starts from the pipeline-level entry and builds nothing; a failed build saves nothing (emulated Buildkite agent and cache plugin)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "buildkite"]);
     const [step] = stepsOf(project.source);

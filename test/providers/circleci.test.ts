@@ -84,7 +84,7 @@ describe("CircleCI config", () => {
     );
   });
 
-  it("runs twice on real Nix with the cache restored by key prefix, newest first; the second run builds nothing", async () => {
+  it("runs twice on real Nix with the cache restored by key prefix, newest first; the second run builds nothing (emulated CircleCI runner and cache)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "circleci"]);
     const config: CircleConfig = parse(readFileSync(join(project.source, PIPELINE), "utf8"));

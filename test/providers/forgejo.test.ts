@@ -75,7 +75,7 @@ describe("Forgejo Actions workflow and composite actions", () => {
     );
   });
 
-  it("runs twice on real Nix with the cache restored by key prefix (`if:` evaluated by @actions/expressions); the second run builds nothing and, having added nothing, saves nothing", async () => {
+  it("runs twice on real Nix with the cache restored by key prefix (`if:` evaluated by @actions/expressions); the second run builds nothing and, having added nothing, saves nothing (emulated Forgejo runner and cache)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "forgejo"]);
     const read = (file: string) => parse(readFileSync(join(project.source, file), "utf8"));

@@ -119,7 +119,7 @@ describe("GitHub Actions workflow", () => {
       };
     }
 
-    it("a cold run saves; a warm run builds nothing and, having added nothing, creates no entry", async () => {
+    it("a cold run saves; a warm run builds nothing and, having added nothing, creates no entry (emulated GitHub runner and cache)", async () => {
       requireNix();
       const project = await projectWithGraph(["init", "--provider", "github"]);
       const store = new CacheStore();
@@ -127,7 +127,7 @@ describe("GitHub Actions workflow", () => {
       coldThenWarmWithImmutableKeys(project, store, job, { savesUnchanged: false });
     });
 
-    it("a failed save.sh writes no output, and what is in the cache directory is still saved; not so with `outputs.added != '0'` alone", async () => {
+    it("a failed save.sh writes no output, and what is in the cache directory is still saved; not so with `outputs.added != '0'` alone (emulated GitHub runner and cache)", async () => {
       requireNix();
       const project = await projectWithGraph(["init", "--provider", "github"]);
       const text = readFileSync(join(project.source, WORKFLOW), "utf8");

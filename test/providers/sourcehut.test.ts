@@ -46,7 +46,7 @@ describe("SourceHut build manifest", () => {
     expect(await shellcheckErrors('cd $DIR && rm -rf "x"', "bash")).toEqual([expect.stringMatching(/\[SC2086\]$/)]);
   });
 
-  it("runs twice on real Nix with a local directory as the remote; a failed build still saves, the next builds nothing", async () => {
+  it("runs twice on real Nix with a local directory as the remote; a failed build still saves, the next builds nothing (emulated builds.sr.ht runner)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "sourcehut"]);
     const tasks = tasksOf(parse(readFileSync(join(project.source, MANIFEST), "utf8")));

@@ -67,7 +67,7 @@ describe("Travis CI pipeline", () => {
     expect(await shellcheckErrors('cd $DIR && rm -rf "x"', "bash")).toEqual([expect.stringMatching(/\[SC2086\]$/)]);
   });
 
-  it("runs twice on real Nix; a new branch starts from the default branch's cache and builds nothing", async () => {
+  it("runs twice on real Nix; a new branch starts from the default branch's cache and builds nothing (emulated Travis runner and cache)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "travis"]);
     const job: TravisJob = parse(readFileSync(join(project.source, PIPELINE), "utf8"));
