@@ -81,7 +81,9 @@ describe("SourceHut build manifest", () => {
     const second = checkout(project, "run 2");
     const warm = build(second);
     expect(warm.status, warm.log).toBe(0);
+    expect(warm.log).not.toContain("nothing restored from");
     expect(warm.built, warm.log).toBe(0);
+    expect(warm.log).toMatch(/nix-ci-cache: saved 0 new paths/);
     forgetGraph(project, second);
   });
 });
