@@ -293,7 +293,7 @@ describe("Jenkins pipeline", () => {
     expect(await shellcheckErrors('trap "sh $1" EXIT', "sh")).toEqual([expect.stringMatching(/\[SC2064\]$/)]);
   });
 
-  it("runs twice on real Nix with Job Cacher's branch caches; a pull request starts from main's cache and builds nothing; a failed build still saves (emulated Jenkins agent and Job Cacher)", async () => {
+  it("runs on real Nix with Job Cacher's branch caches; a pull request starts from main's cache and builds nothing; a failed build still saves (emulated Jenkins agent and Job Cacher)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "jenkins"]);
     const { library, errors: libraryErrors } = parseLibrary(readFileSync(join(project.source, LIBRARY), "utf8"));
