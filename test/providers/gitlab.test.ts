@@ -188,47 +188,35 @@ describe("GitLab CI jobs run by gitlab-ci-local on real Nix, the cache carried b
 
   const cacheOf = (dir: string) => join(dir, ".gitlab-ci-local", "cache", KEY, ".nix-ci-cache", "cache");
 
-  it("a cold job saves under its branch's key; the next job on the branch restores it and builds nothing (gitlab-ci-local's own cache)", async () => {
-    requireNix();
-    const project = await projectWithGraph(["init", "--provider", "gitlab"]);
-    const dir = repository(project, "gitlab-ci-local cache", { build: { script: ["nix-build"] } });
+  it.each([
+    ["a cold job", "build", 0, /^ PASS {2}build$/m],
+    ["a cold job that fails (`when: always`)", "fails", 1, /^fails finished in .* FAIL 3/m],
+  ] as const)(
+    "%s saves under its branch's key; the next job on the branch restores it and builds nothing (gitlab-ci-local's own cache)",
+    async (_, job, code, verdict) => {
+      requireNix();
+      const project = await projectWithGraph(["init", "--provider", "gitlab"]);
+      const dir = repository(project, `gitlab-ci-local cache, ${job}`, {
+        build: { script: ["nix-build"] },
+        fails: { script: ["nix-build", "exit 3"] },
+      });
 
-    const cold = await isolatedJob(project, dir, "build");
-    expect(cold.code, cold.output).toBe(0);
-    expect(cold.output).not.toContain("imported cache");
-    expect(cold.built).toBe(project.graph.packages.length + 1);
-    expect(saves(cold.output)).toHaveLength(1);
-    expect(cold.output).toContain(`build cache created in '.gitlab-ci-local/cache/${KEY}'`);
-    expect(narinfoCount(cacheOf(dir))).toBe(savedCount(cold.output));
+      const cold = await isolatedJob(project, dir, job);
+      expect(cold.code, cold.output).toBe(code);
+      expect(cold.output).toMatch(verdict);
+      expect(cold.output).not.toContain("imported cache");
+      expect(cold.built).toBe(project.graph.packages.length + 1);
+      expect(saves(cold.output)).toHaveLength(1);
+      expect(cold.output).toContain(`${job} cache created in '.gitlab-ci-local/cache/${KEY}'`);
+      expect(narinfoCount(cacheOf(dir))).toBe(savedCount(cold.output));
 
-    const warm = await isolatedJob(project, dir, "build");
-    expect(warm.code, warm.output).toBe(0);
-    expect(warm.output).toMatch(new RegExp(`^build imported cache '${KEY}'`, "m"));
-    expect(warm.built, warm.output).toBe(0);
-    expect(saves(warm.output)).toEqual([expect.stringMatching(/nix-ci-cache: saved 0 new paths/)]);
-  });
-
-  it("a failed job still saves (`when: always`), and the next job builds nothing (gitlab-ci-local's own cache)", async () => {
-    requireNix();
-    const project = await projectWithGraph(["init", "--provider", "gitlab"]);
-    const dir = repository(project, "gitlab-ci-local cache, failed", {
-      fails: { script: ["nix-build", "exit 3"] },
-      build: { script: ["nix-build"] },
-    });
-
-    const failed = await isolatedJob(project, dir, "fails");
-    expect(failed.code, failed.output).not.toBe(0);
-    expect(failed.output).toMatch(/^fails finished in .* FAIL 3/m);
-    expect(failed.built).toBe(project.graph.packages.length + 1);
-    expect(saves(failed.output)).toHaveLength(1);
-    expect(failed.output).toContain(`fails cache created in '.gitlab-ci-local/cache/${KEY}'`);
-    expect(narinfoCount(cacheOf(dir))).toBe(savedCount(failed.output));
-
-    const warm = await isolatedJob(project, dir, "build");
-    expect(warm.code, warm.output).toBe(0);
-    expect(warm.output).toMatch(new RegExp(`^build imported cache '${KEY}'`, "m"));
-    expect(warm.built, warm.output).toBe(0);
-  });
+      const warm = await isolatedJob(project, dir, "build");
+      expect(warm.code, warm.output).toBe(0);
+      expect(warm.output).toMatch(new RegExp(`^build imported cache '${KEY}'`, "m"));
+      expect(warm.built, warm.output).toBe(0);
+      expect(saves(warm.output)).toEqual([expect.stringMatching(/nix-ci-cache: saved 0 new paths/)]);
+    },
+  );
 });
 
 describe("GitLab CI jobs run by gitlab-ci-local on real Nix, in place: what happens inside one job", () => {
