@@ -106,6 +106,15 @@ const MUTANTS = [
     only: "evicts",
   },
   {
+    // The emulated GitLab keys save whatever `when` says: only gitlab-ci-local's own cache notices.
+    name: "GitLab saves the cache only after a passing job",
+    file: "templates/providers/gitlab/.gitlab/nix-ci-cache.yml.hbs",
+    from: "    when: always\n",
+    to: "    when: on_success\n",
+    tests: ["test/providers/gitlab.test.ts"],
+    only: "own cache",
+  },
+  {
     name: "a signed cache accepts entries without our signature",
     file: SAVE_FILE,
     from: '  [ -n "$6" ] || return 0\n',

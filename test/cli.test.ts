@@ -113,8 +113,11 @@ describe("init", () => {
     const root = tempProject();
     const result = await runCli(root, ["init", "--yes", "--mode", "chroot", "--provider", "github"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(existsSync(join(root, ".nix-ci-cache/bin/nix-build"))).toBe(true);
-    expect(existsSync(join(root, ".nix-ci-cache/bin/nix-shell"))).toBe(true);
+    expect(result.stdout).toMatch(/^mode: chroot \(from --mode\)$/m);
+    for (const wrapper of [".nix-ci-cache/bin/nix-build", ".nix-ci-cache/bin/nix-shell"]) {
+      expect(result.stdout).toContain(`created  ${wrapper}`);
+      expect(statSync(join(root, wrapper)).mode & 0o111, wrapper).toBe(0o111);
+    }
   });
 
   it.each([

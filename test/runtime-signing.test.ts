@@ -114,6 +114,7 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, withKey("$(NIX_CI_CACHE_SIGNING_KEY)"));
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/not saving/);
+      expect(cachedNames(join(dir, CACHE))).toEqual([]);
 
       deleteGraph(tag);
       r = job(dir, build, withKey(generateKeyPair("ci-test-1").secret));
@@ -127,6 +128,7 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, withKey(generateKeyPair("elsewhere-1").secret));
       expect(r.status).toBe(92);
       expect(r.stderr).toMatch(/holds a key named 'elsewhere-1', but publicKey .* is named 'ci-test-1'/);
+      expect(cachedNames(join(dir, CACHE))).toEqual([]);
 
       // The key as a file, for providers that hand secrets over that way; a file that is
       // not there is a build that got no secrets.
@@ -134,6 +136,7 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, cleanEnv({ NIX_CI_CACHE_SIGNING_KEY_FILE: join(dir, "key-file") }));
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/not saving/);
+      expect(cachedNames(join(dir, CACHE))).toEqual([]);
       writeFileSync(join(dir, "key-file"), `${pair.secret}\n`);
       deleteGraph(tag);
       r = job(dir, build, cleanEnv({ NIX_CI_CACHE_SIGNING_KEY_FILE: join(dir, "key-file") }));

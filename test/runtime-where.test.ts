@@ -239,7 +239,9 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       expect(second.build.stderr).toMatch(/copying path .* from 'file:\/\//);
       expect(second.save.stderr).toMatch(/saved 0 new paths/);
 
-      // Without the key the job passes and leaves the cache as it was.
+      // Without the key the job passes and leaves the cache as it was, its log of saves too.
+      const saves = () => readFileSync(join(warm, CACHE, "nix-ci-cache", "saves"), "utf8");
+      const before = { names: cachedNames(join(warm, CACHE)), saves: saves() };
       const nokey = run(". .nix-ci-cache/env.sh && sh .nix-ci-cache/save.sh", {
         cwd: warm,
         env: jobEnv(tools),
@@ -248,6 +250,7 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       });
       expect(nokey.status, nokey.stderr).toBe(0);
       expect(nokey.stderr).toContain("not saving: the cache is signed");
+      expect({ names: cachedNames(join(warm, CACHE)), saves: saves() }).toEqual(before);
     });
 
     it(`${suite}: prune evicts the least recently used entries to the budget, closure-complete; a warm job of the latest builds 0`, async () => {

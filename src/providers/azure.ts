@@ -58,7 +58,8 @@ export const azure: Provider = {
   keyStrategy: 'immutable: `"nix-ci-cache" | OS | arch | keyFiles | build id`, restored by prefix (`restoreKeys`)',
   scope:
     "a branch reads its own caches and the default branch's; a pull request also its target branch's, and what it saves only it can read",
-  validatedBy: "Azure Pipelines' JSON schema (when available), the Cache@2 rules in a test, shellcheck; run twice on real Nix",
+  validatedBy:
+    "Azure Pipelines' JSON schema, the Cache@2 rules in a test, shellcheck; run on real Nix with the agent and Cache@2 emulated (failed, cold, warm)",
   detectEnv: "TF_BUILD",
   detectFiles: [PIPELINE],
   keysImmutable: true,

@@ -66,7 +66,7 @@ export const bitbucket: Provider = {
     "saved only when none exists for its name and the hash of `keyFiles`, never updated, deleted after a week; no fallback. So new store paths reach the cache only when it is saved again: after it expired, after a key file changed, or by the generated custom pipeline `nix-ci-cache-refresh` (schedule it; it needs a repository access token), which deletes it and saves it again with what a build added",
   scope: "one cache per repository, restored and created by every branch's pipelines",
   validatedBy:
-    "Bitbucket's cache and artifact rules in a test (no published schema or parser in npm), shellcheck; run on real Nix with those rules emulated, the refresh pipeline included (the REST call to a stub)",
+    "Bitbucket's cache and artifact rules in a test (no published schema or parser in npm), shellcheck; run on real Nix with Bitbucket's runner and those rules emulated, the refresh pipeline included (the REST call to a stub)",
   detectEnv: "BITBUCKET_BUILD_NUMBER",
   detectFiles: [PIPELINE],
   keysImmutable: true,

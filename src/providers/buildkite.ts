@@ -78,7 +78,8 @@ export const buildkite: Provider = {
   keyStrategy:
     "mutable: the cache plugin's branch level, overwritten each run (`force`), restored from the branch, else from the pipeline level that every branch also writes",
   scope: "every branch of the pipeline writes the pipeline-level entry that new branches start from",
-  validatedBy: "Buildkite's pipeline schema, the cache plugin's options in a test, shellcheck; run twice on real Nix",
+  validatedBy:
+    "Buildkite's pipeline schema, the cache plugin's options in a test, shellcheck; run on real Nix with the agent and the cache plugin's levels emulated (cold, new branch, failed build)",
   detectEnv: "BUILDKITE",
   detectFiles: [".buildkite"],
   keysImmutable: false,

@@ -61,7 +61,8 @@ export const circleci: Provider = {
     "a project environment variable or a context variable NIX_CI_CACHE_SIGNING_KEY (every job sees them); CircleCI gives none to pull requests from forks, which then save nothing",
   keyStrategy: "immutable: `nix-ci-cache-v1-<arch>-<checksums of keyFiles>-<epoch>`, restored by prefix, newest first",
   scope: "every branch and fork pull request of the project restores and saves the same caches",
-  validatedBy: "`@circleci/circleci-config-parser`, CircleCI's JSON schema, shellcheck; run twice on real Nix",
+  validatedBy:
+    "`@circleci/circleci-config-parser`, CircleCI's JSON schema, shellcheck; run twice on real Nix with CircleCI's runner and cache emulated",
   detectEnv: "CIRCLECI",
   detectFiles: [PIPELINE],
   keysImmutable: true,

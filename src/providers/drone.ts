@@ -50,7 +50,8 @@ export const drone: Provider = {
     "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per runner; only push and custom builds save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
-  validatedBy: "SchemaStore's Drone schema (when available), shellcheck; run twice on real Nix",
+  validatedBy:
+    "SchemaStore's Drone schema, shellcheck; run on real Nix with Drone's runner and drone-cache emulated (push, pull request, new branch, failed build, failed save)",
   detectEnv: "DRONE",
   detectFiles: [PIPELINE],
   keysImmutable: false,

@@ -36,7 +36,7 @@ export const forgejo: Provider = {
   scope:
     "the cache lives on the runner (its built-in cache server) and is shared by every branch and pull request that runner serves",
   validatedBy:
-    "actionlint, `@actions/workflow-parser` (workflow and composite actions), shellcheck; run twice on real Nix with every `if:` evaluated by `@actions/expressions`",
+    "actionlint, `@actions/workflow-parser` (workflow and composite actions), SchemaStore's GitHub workflow schema, shellcheck; run twice on real Nix with Forgejo's runner and cache emulated and every `if:` evaluated by `@actions/expressions`",
   detectEnv: "FORGEJO_ACTIONS",
   supersedes: ["github"],
   detectFiles: [WORKFLOWS],

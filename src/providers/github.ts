@@ -54,7 +54,7 @@ export const github: Provider = {
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
   scope: "a branch sees its own caches and the default branch's; pull requests cannot write the default branch's",
   validatedBy:
-    "actionlint, `@actions/workflow-parser`, shellcheck; run on real Nix with every `if:` evaluated by `@actions/expressions` (cold, warm without a save, failed save.sh)",
+    "actionlint, `@actions/workflow-parser`, shellcheck; run on real Nix with GitHub's runner and cache emulated and every `if:` evaluated by `@actions/expressions` (cold, warm without a save, failed save.sh)",
   detectEnv: "GITHUB_ACTIONS",
   detectFiles: [WORKFLOWS],
   keysImmutable: true,

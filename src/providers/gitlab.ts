@@ -142,7 +142,7 @@ export const gitlab: Provider = {
   scope:
     "protected and unprotected branches have separate caches, so unprotected branches and their merge requests cannot write what the default branch restores; but new unprotected branches start cold until the cache is signed, which lets them start from the default branch's",
   validatedBy:
-    "GitLab's JSON schema (gitlab-ci-local), shellcheck, an emulation of GitLab's key rules (protected, `unprotect`); jobs run by gitlab-ci-local on real Nix (cold, warm, failed, killed, signed)",
+    "GitLab's JSON schema (gitlab-ci-local), shellcheck; jobs run by gitlab-ci-local on real Nix, with its own cache on one branch (cold, warm, failed) and in place (failed, killed, failed save); across branches GitLab's key rules emulated (protected suffix, `fallback_keys`, `unprotect`; unsigned and signed)",
   detectEnv: "GITLAB_CI",
   detectFiles: [PIPELINE],
   keysImmutable: false,

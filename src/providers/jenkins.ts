@@ -63,7 +63,8 @@ export const jenkins: Provider = {
     "mutable (Job Cacher): one cache per job, so per branch and pull request, overwritten by each build; a branch without one starts from `main`'s",
   scope:
     "each branch and pull request job has its own cache and only reads `main`'s, so a pull request cannot write the default branch's",
-  validatedBy: "Job Cacher's step syntax and the declarative structure checked by a test, shellcheck; run twice on real Nix",
+  validatedBy:
+    "Job Cacher's step syntax and the declarative structure checked by a test, shellcheck; run on real Nix with the agent and Job Cacher emulated (branch, pull request, failed build)",
   detectEnv: "JENKINS_URL",
   detectFiles: [PIPELINE],
   keysImmutable: false,

@@ -50,7 +50,8 @@ export const semaphore: Provider = {
   keyStrategy:
     "immutable: `nix-ci-cache-<os>-<checksums of keyFiles>-<job id>`, restored from the newest key containing the prefix",
   scope: "one cache per project: every branch and pull request reads and writes the same keys",
-  validatedBy: "the pipeline reference's rules in a test, shellcheck; run twice on real Nix",
+  validatedBy:
+    "the pipeline reference's rules in a test, shellcheck; run twice on real Nix with Semaphore's agent and cache emulated",
   detectEnv: "SEMAPHORE",
   detectFiles: [PIPELINE],
   keysImmutable: true,

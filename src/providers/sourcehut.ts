@@ -54,7 +54,8 @@ export const sourcehut: Provider = {
   keyStrategy:
     "none: builds.sr.ht has no cache; a remote you provide (rsync over ssh, key as a secret) is restored before and added to after every build",
   scope: "whoever holds the ssh key secret writes the remote; builds.sr.ht gives secrets only to builds their owner submits",
-  validatedBy: "SchemaStore's builds.sr.ht schema, shellcheck; run twice on real Nix with a local directory as the remote",
+  validatedBy:
+    "SchemaStore's builds.sr.ht schema, shellcheck; run twice on real Nix with the builds.sr.ht runner emulated and a local directory as the remote",
   detectEnv: "CI_NAME=sourcehut",
   detectFiles: [MANIFEST, ".builds"],
   keysImmutable: false,

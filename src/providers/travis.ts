@@ -31,7 +31,8 @@ export const travis: Provider = {
   keyStrategy:
     "mutable: one cache per branch (and per `os`), replaced when it changed; a branch without one reads the default branch's, a pull request its own, then the target branch's, then the default branch's",
   scope: "pull requests read the target and default branch caches but write only their own",
-  validatedBy: "SchemaStore's Travis schema, the phase rules in a test, shellcheck; run twice on real Nix",
+  validatedBy:
+    "SchemaStore's Travis schema, the phase rules in a test, shellcheck; run twice on real Nix with Travis's runner and branch caches emulated",
   detectEnv: "TRAVIS",
   detectFiles: [PIPELINE],
   keysImmutable: false,

@@ -50,7 +50,8 @@ export const woodpecker: Provider = {
     "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
   scope:
     "one host directory per agent; only push and manual pipelines save, so pull requests cannot write a branch's cache (the repository must be trusted to mount it)",
-  validatedBy: "Woodpecker's JSON schema (when available), shellcheck; run twice on real Nix",
+  validatedBy:
+    "Woodpecker's JSON schema, shellcheck; run on real Nix with Woodpecker's runner and drone-cache emulated (push, pull request, new branch, failed build, failed save)",
   detectEnv: "CI=woodpecker",
   detectFiles: [PIPELINE, ".woodpecker.yml", ".woodpecker"],
   keysImmutable: false,

@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { main } from "../../src/cli.js";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { type GitlabCacheStanza, type GitlabJob, gitlabCacheKeys, gitlabSlug } from "../support/gitlab-cache.js";
@@ -50,11 +51,13 @@ describe("GitLab CI files", () => {
 
   it("the schema check can fail: a broken cache stanza is reported", () => {
     const text = readFileSync(join(examples, "demo", INCLUDE), "utf8").replace("when: always", "when: sometimes");
-    expect(gitlabSchemaErrors(text).length).toBeGreaterThan(0);
+    expect(gitlabSchemaErrors(text)).toContainEqual(
+      expect.stringMatching(/^\/\.nix-ci-cache\/cache\/when: must be equal to one of the allowed values/),
+    );
   });
 });
 
-describe("GitLab cache keys (an emulation of GitLab's documented key rules, applied to the generated files)", () => {
+describe("GitLab cache keys: GitLab's documented key rules, emulated and applied to the generated files", () => {
   // A default branch whose name has capitals, "/" and "_": its slug is what it saves under.
   const defaultBranches = ["main", "Release/Main_2"];
   const jobsOf = (defaultBranch: string): Array<GitlabJob & { name: string }> => [
@@ -131,39 +134,174 @@ describe("GitLab cache keys (an emulation of GitLab's documented key rules, appl
 /** The lines save.sh printed when it saved (gitlab-ci-local repeats a failed job's log at the end). */
 const saves = (output: string) => [...new Set(output.split("\n").filter((l) => /nix-ci-cache: saved \d+ new paths/.test(l)))];
 
-describe("GitLab CI jobs run by gitlab-ci-local on real Nix, cached by the emulated keys", () => {
+/** How many paths save.sh said it saved. */
+const savedCount = (output: string) => Number(/nix-ci-cache: saved (\d+) new paths/.exec(output)?.[1]);
+
+const narinfoCount = (cacheDir: string) => readdirSync(cacheDir).filter((f) => f.endsWith(".narinfo")).length;
+
+/**
+ * One job of the checkout's .gitlab-ci.yml run by gitlab-ci-local; `args` choose where
+ * it runs. Its log without gitlab-ci-local's prefixes: "job > line" while it runs, a
+ * failed job's lines again at the end as "  > line".
+ */
+async function runGitlabJob(dir: string, name: string, args: string[], variables: Record<string, string> = {}) {
+  const vars = { NIX_CONFIG: BASE_NIX_CONFIG, ...variables };
+  const result = await runGitlabCiLocal(
+    dir,
+    ["--force-shell-executor", ...args, ...Object.entries(vars).flatMap(([k, v]) => ["--variable", `${k}=${v}`]), name],
+    120_000,
+  );
+  const output = `${result.stdout}${result.stderr}`.replace(/^(?:\S+ | +)> /gm, "");
+  return { code: result.code, output, built: countBuilt(output) };
+}
+
+describe("GitLab CI jobs run by gitlab-ci-local on real Nix, the cache carried by gitlab-ci-local's own cache", () => {
+  const KEY = "nix-ci-cache-linux-main";
+
+  /**
+   * A checkout that is a git repository on main, as --shell-isolation needs (it copies
+   * the files git knows into .gitlab-ci-local/builds/<job>), with the jobs given.
+   * Their after_script is empty: gitlab-ci-local copies the checkout over the build
+   * directory again before after_script, which GitLab does not (validators.test.ts
+   * shows it), and so would throw away the cache that the EXIT trap has just written.
+   * What after_script does is run in place, in the next describe.
+   */
+  function repository(project: Project, name: string, jobs: Record<string, { script: string[] }>): string {
+    const dir = checkout(project, name);
+    const file = join(dir, ".gitlab-ci.yml");
+    const pipeline = parse(readFileSync(file, "utf8"));
+    for (const [job, { script }] of Object.entries(jobs)) {
+      pipeline[job] = { extends: ".nix-ci-cache", script, after_script: [] };
+    }
+    writeFileSync(file, stringify(pipeline));
+    execFileSync("git", ["init", "-q", "-b", "main"], { cwd: dir });
+    execFileSync("git", ["add", "-A"], { cwd: dir });
+    return dir;
+  }
+
+  /** The job in a build directory of its own; its `cache:` restored and saved by gitlab-ci-local. */
+  async function isolatedJob(project: Project, dir: string, name: string) {
+    const result = await runGitlabJob(dir, name, ["--shell-isolation"]);
+    forgetGraph(project, join(dir, ".gitlab-ci-local", "builds", name));
+    return result;
+  }
+
+  const cacheOf = (dir: string) => join(dir, ".gitlab-ci-local", "cache", KEY, ".nix-ci-cache", "cache");
+
+  it.each([
+    ["a cold job", "build", 0, /^ PASS {2}build$/m],
+    ["a cold job that fails (`when: always`)", "fails", 1, /^fails finished in .* FAIL 3/m],
+  ] as const)(
+    "%s saves under its branch's key; the next job on the branch restores it and builds nothing (gitlab-ci-local's own cache)",
+    async (_, job, code, verdict) => {
+      requireNix();
+      const project = await projectWithGraph(["init", "--provider", "gitlab"]);
+      const dir = repository(project, `gitlab-ci-local cache, ${job}`, {
+        build: { script: ["nix-build"] },
+        fails: { script: ["nix-build", "exit 3"] },
+      });
+
+      const cold = await isolatedJob(project, dir, job);
+      expect(cold.code, cold.output).toBe(code);
+      expect(cold.output).toMatch(verdict);
+      expect(cold.output).not.toContain("imported cache");
+      expect(cold.built).toBe(project.graph.packages.length + 1);
+      expect(saves(cold.output)).toHaveLength(1);
+      expect(cold.output).toContain(`${job} cache created in '.gitlab-ci-local/cache/${KEY}'`);
+      expect(narinfoCount(cacheOf(dir))).toBe(savedCount(cold.output));
+
+      const warm = await isolatedJob(project, dir, "build");
+      expect(warm.code, warm.output).toBe(0);
+      expect(warm.output).toMatch(new RegExp(`^build imported cache '${KEY}'`, "m"));
+      expect(warm.built, warm.output).toBe(0);
+      expect(saves(warm.output)).toEqual([expect.stringMatching(/nix-ci-cache: saved 0 new paths/)]);
+    },
+  );
+});
+
+describe("GitLab CI jobs run by gitlab-ci-local on real Nix, in place: what happens inside one job", () => {
+  it("a failed script saves from the EXIT trap, once; a job killed before its trap ran saves in after_script; a failed save does not fail a passing job", async () => {
+    requireNix();
+    const project = await projectWithGraph(["init", "--provider", "gitlab"]);
+    // In place, gitlab-ci-local runs script and after_script in the same directory, as
+    // GitLab does; `cache:` plays no part in these checks.
+    const inPlace = (dir: string, name = "nix-build") => runGitlabJob(dir, name, []);
+    // Two jobs of the user's own, extending ours: one fails after the build, one is
+    // killed (SIGKILL, as a cancelled job can be) before its shell could run the trap.
+    const addJobs = (dir: string) =>
+      writeFileSync(
+        join(dir, ".gitlab-ci.yml"),
+        `${readFileSync(join(dir, ".gitlab-ci.yml"), "utf8")}
+fails:
+  extends: .nix-ci-cache
+  script:
+    - nix-build
+    - exit 3
+
+killed:
+  extends: .nix-ci-cache
+  script:
+    - nix-build
+    - kill -KILL $$
+`,
+      );
+
+    const first = checkout(project, "fails");
+    addJobs(first);
+    const failed = await inPlace(first, "fails");
+    expect(failed.code, failed.output).not.toBe(0);
+    expect(failed.output).toMatch(/exit 3/);
+    expect(saves(failed.output)).toHaveLength(1);
+    expect(failed.output).not.toContain("the EXIT trap did not save the cache");
+    expect(narinfoCount(join(first, ".nix-ci-cache/cache"))).toBe(savedCount(failed.output));
+    forgetGraph(project, first);
+
+    const second = checkout(project, "killed");
+    addJobs(second);
+    const killed = await inPlace(second, "killed");
+    expect(killed.code, killed.output).not.toBe(0);
+    const fallback = killed.output.indexOf("the EXIT trap did not save the cache");
+    expect(fallback, killed.output).toBeGreaterThan(0);
+    expect(saves(killed.output)).toHaveLength(1);
+    expect(killed.output.indexOf(saves(killed.output)[0] as string)).toBeGreaterThan(fallback);
+    expect(narinfoCount(join(second, ".nix-ci-cache/cache"))).toBe(savedCount(killed.output));
+    forgetGraph(project, second);
+
+    // A passing build whose save fails: the job keeps the build's status, and
+    // after_script tries once more.
+    const third = checkout(project, "save fails");
+    writeFileSync(join(third, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
+    const saveFails = await inPlace(third);
+    expect(saveFails.code, saveFails.output).toBe(0);
+    expect(saveFails.output.split("save failed: disk full").length - 1).toBe(2);
+    expect(saveFails.output).toContain("the EXIT trap did not save the cache");
+    forgetGraph(project, third);
+  });
+});
+
+describe("GitLab CI jobs run by gitlab-ci-local on real Nix, between jobs the cache carried by emulated GitLab keys", () => {
   /**
    * One job of the checkout's .gitlab-ci.yml: the emulated restore, gitlab-ci-local
-   * (in place: it ignores `cache:`), then the emulated save of the cache path, which
-   * `when: always` does also after a failure.
+   * in place (its own cache knows neither fallback_keys nor the protected suffix),
+   * then the emulated save of the cache path, which `when: always` does also after a
+   * failure.
    */
   async function runJob(
     project: Project,
     store: CacheStore,
     dir: string,
     job: GitlabJob,
-    options: { name?: string; variables?: Record<string, string> } = {},
+    variables: Record<string, string> = {},
   ) {
     const hidden = hiddenJobs(project.source)[".nix-ci-cache"] as HiddenJob;
     const keys = gitlabCacheKeys(hidden.cache, job);
     const restored = store.restoreExact(dir, keys.reads);
-    const variables = { NIX_CONFIG: BASE_NIX_CONFIG, CI_COMMIT_REF_SLUG: gitlabSlug(job.ref), ...options.variables };
-    const git = await runGitlabCiLocal(
-      dir,
-      [
-        "--force-shell-executor",
-        ...Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`]),
-        options.name ?? "nix-build",
-      ],
-      120_000,
-    );
+    const result = await runGitlabJob(dir, "nix-build", [], { CI_COMMIT_REF_SLUG: gitlabSlug(job.ref), ...variables });
     store.save(dir, hidden.cache.paths[0] as string, keys.writes, false);
-    // "job > line" while it runs; a failed job's lines again at the end as "  > line".
-    const output = `${git.stdout}${git.stderr}`.replace(/^(?:\S+ | +)> /gm, "");
-    return { code: git.code, output, restored, built: countBuilt(output) };
+    return { ...result, restored };
   }
 
-  it("unsigned: the default branch builds everything; a new protected branch builds nothing; a new unprotected branch starts cold", async () => {
+  it("unsigned: the default branch builds everything; a new protected branch builds nothing; a new unprotected branch starts cold (emulated GitLab cache keys)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "gitlab"]);
     const store = new CacheStore();
@@ -200,64 +338,7 @@ describe("GitLab CI jobs run by gitlab-ci-local on real Nix, cached by the emula
     forgetGraph(project, third);
   });
 
-  it("a failed script saves from the EXIT trap, once; a job killed before its trap ran saves in after_script; a failed save does not fail a passing job", async () => {
-    requireNix();
-    const project = await projectWithGraph(["init", "--provider", "gitlab"]);
-    const store = new CacheStore();
-    const job: GitlabJob = { ref: "main", protected: true, defaultBranch: "main" };
-    // Two jobs of the user's own, extending ours: one fails after the build, one is
-    // killed (SIGKILL, as a cancelled job can be) before its shell could run the trap.
-    const addJobs = (dir: string) =>
-      writeFileSync(
-        join(dir, ".gitlab-ci.yml"),
-        `${readFileSync(join(dir, ".gitlab-ci.yml"), "utf8")}
-fails:
-  extends: .nix-ci-cache
-  script:
-    - nix-build
-    - exit 3
-
-killed:
-  extends: .nix-ci-cache
-  script:
-    - nix-build
-    - kill -KILL $$
-`,
-      );
-
-    const first = checkout(project, "fails");
-    addJobs(first);
-    const failed = await runJob(project, store, first, job, { name: "fails" });
-    expect(failed.code, failed.output).not.toBe(0);
-    expect(failed.output).toMatch(/exit 3/);
-    expect(saves(failed.output)).toHaveLength(1);
-    expect(failed.output).not.toContain("the EXIT trap did not save the cache");
-    forgetGraph(project, first);
-
-    const second = checkout(project, "killed");
-    addJobs(second);
-    const killed = await runJob(project, new CacheStore(), second, job, { name: "killed" });
-    expect(killed.code, killed.output).not.toBe(0);
-    expect(killed.restored).toBeUndefined();
-    const fallback = killed.output.indexOf("the EXIT trap did not save the cache");
-    expect(fallback, killed.output).toBeGreaterThan(0);
-    expect(saves(killed.output)).toHaveLength(1);
-    expect(killed.output.indexOf(saves(killed.output)[0] as string)).toBeGreaterThan(fallback);
-    expect(readdirSync(join(second, ".nix-ci-cache/cache")).filter((f) => f.endsWith(".narinfo")).length).toBeGreaterThan(0);
-    forgetGraph(project, second);
-
-    // A passing build whose save fails: the job keeps the build's status, and
-    // after_script tries once more.
-    const third = checkout(project, "save fails");
-    writeFileSync(join(third, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
-    const saveFails = await runJob(project, new CacheStore(), third, job);
-    expect(saveFails.code, saveFails.output).toBe(0);
-    expect(saveFails.output.split("save failed: disk full").length - 1).toBe(2);
-    expect(saveFails.output).toContain("the EXIT trap did not save the cache");
-    forgetGraph(project, third);
-  });
-
-  it("signed: a new unprotected branch, without the key, starts from the default branch's cache, builds nothing and saves nothing", async () => {
+  it("signed: a new unprotected branch, without the key, starts from the default branch's cache, builds nothing and saves nothing (emulated GitLab cache keys)", async () => {
     requireNix();
     const project = await projectWithGraph(["init", "--provider", "gitlab"]);
     const out: string[] = [];
@@ -279,7 +360,7 @@ killed:
       store,
       first,
       { ref: "main", protected: true, defaultBranch: "main" },
-      { variables: { NIX_CI_CACHE_SIGNING_KEY: secret } },
+      { NIX_CI_CACHE_SIGNING_KEY: secret },
     );
     expect(cold.code, cold.output).toBe(0);
     expect(cold.built).toBe(project.graph.packages.length + 1);
@@ -291,6 +372,7 @@ killed:
     expect(topic.code, topic.output).toBe(0);
     expect(topic.restored).toBe("nix-ci-cache-linux-main-non_protected");
     expect(topic.built, topic.output).toBe(0);
+    expect(topic.output).toMatch(/not saving: the cache is signed/);
     expect(saves(topic.output)).toEqual([]);
     forgetGraph(project, second);
   });

@@ -1,7 +1,9 @@
-// Runs a generated pipeline's shell steps the way a provider would, against real Nix,
-// and carries the cache directory between runs by the provider's own key rules. Each
-// provider test supplies the steps (extracted from the generated file) and a cache
-// store with the provider's semantics; this file does the rest.
+// An emulation of a CI provider, for the providers whose runner and cache do not run
+// here: it runs a generated pipeline's shell steps the way the provider would, against
+// real Nix, and carries the cache directory between runs by the provider's key rules as
+// its documentation states them. Each provider test supplies the steps (extracted from
+// the generated file) and a cache store with the provider's semantics; this file does the
+// rest. Tests that use it say "emulated" in their names.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // GitHub's own expression language, as the workflow parser uses it (a dependency of

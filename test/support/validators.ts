@@ -77,7 +77,7 @@
  *    schema check; --no-json-schema-validation skips it).
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { register } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -285,32 +285,17 @@ export function shellcheckErrors(text: string, shell = "sh", exclude: string[] =
   });
 }
 
-// --------------------------------------------- shared provider schemas
+// ---------------------------------------------------- provider schemas
 
 /**
- * The published provider schemas copied in ../shared/provider-schemas/ (see its
- * README). CI always has that folder, a fresh clone does not: callers skip when
- * sharedSchemasAvailable() is false, which it never is when
- * NIX_CI_CACHE_SHARED_SCHEMAS=required (then a missing folder throws).
+ * The published provider schemas, copied unchanged into test/fixtures/provider-schemas/
+ * (source, commit and licence of each in its README). They are part of the repository so
+ * that every checkout runs every schema check: a missing file fails the test that needs it.
  */
-export const SHARED_SCHEMAS_DIR = join(ROOT, "..", "shared", "provider-schemas");
+const PROVIDER_SCHEMAS_DIR = join(ROOT, "test", "fixtures", "provider-schemas");
 
-export function sharedSchemasAvailable(): boolean {
-  if (existsSync(SHARED_SCHEMAS_DIR)) return true;
-  if (process.env.NIX_CI_CACHE_SHARED_SCHEMAS === "required") {
-    throw new Error(`NIX_CI_CACHE_SHARED_SCHEMAS=required but ${SHARED_SCHEMAS_DIR} does not exist`);
-  }
-  return false;
-}
+const providerValidators = new Map<string, ValidateFunction>();
 
-const sharedValidators = new Map<string, ValidateFunction>();
-
-/**
- * YAML text checked against ../shared/provider-schemas/<schemaFile>. The schemas
- * are of several drafts (Travis: draft-04): `$schema` is dropped and `id` read as
- * `$id` so that one lax Ajv compiles them all; formats and unknown keywords are
- * not checked.
- */
 /**
  * `$ref`s to other files (Drone's refers to SchemaStore's kubernetes-definitions.json,
  * which is not copied) accept anything: they only describe Kubernetes pipelines.
@@ -322,10 +307,15 @@ function acceptExternalRefs(node: unknown): void {
   for (const value of Object.values(object)) acceptExternalRefs(value);
 }
 
-export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
-  let validate = sharedValidators.get(schemaFile);
+/**
+ * YAML text checked against test/fixtures/provider-schemas/<schemaFile>. The schemas are
+ * of several drafts (Travis: draft-04): `$schema` is dropped and `id` read as `$id` so
+ * that one lax Ajv compiles them all; formats and unknown keywords are not checked.
+ */
+export function providerSchemaErrors(schemaFile: string, text: string): string[] {
+  let validate = providerValidators.get(schemaFile);
   if (!validate) {
-    const schema = JSON.parse(readFileSync(join(SHARED_SCHEMAS_DIR, schemaFile), "utf8"));
+    const schema = JSON.parse(readFileSync(join(PROVIDER_SCHEMAS_DIR, schemaFile), "utf8"));
     delete schema.$schema;
     if (typeof schema.id === "string" && schema.$id === undefined) {
       schema.$id = schema.id;
@@ -341,7 +331,7 @@ export function sharedSchemaErrors(schemaFile: string, text: string): string[] {
       validateFormats: false,
       unicodeRegExp: false,
     }).compile(schema);
-    sharedValidators.set(schemaFile, validate);
+    providerValidators.set(schemaFile, validate);
   }
   let data: unknown;
   try {
