@@ -60,6 +60,8 @@ interface Io {
   err: (line: string) => void;
   env: NodeJS.ProcessEnv;
   interactive: boolean;
+  /** The OS init runs on: tests walk the macOS path on Linux through it. */
+  platform?: NodeJS.Platform;
 }
 
 const defaultIo = (): Io => ({
@@ -197,7 +199,7 @@ async function init(root: string, values: Record<string, string | boolean | unde
       `${CONFIG_PATH}: already exists; edit it and run "npx nix-ci-cache generate", or run init again with --force to start over`,
     );
   }
-  const detection: Detection = detect(root, io.env);
+  const detection: Detection = detect(root, io.env, io.platform);
   const plan = await initPlan(
     detection,
     {

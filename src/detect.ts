@@ -5,15 +5,14 @@ import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
 import type { PlatformEvidence } from "./providers/types.js";
 
 export interface Detection {
-  /** The OS `init` runs on; tests set NIX_CI_CACHE_TEST_OS to walk the macOS path on Linux. */
+  /** The OS `init` runs on. */
   localOs: Platform;
   providers: Array<{ id: ProviderId; reason: string }>;
   platforms: PlatformEvidence[];
   facts: ProjectFacts;
 }
 
-export function localOs(env: NodeJS.ProcessEnv = process.env): Platform {
-  const os = env.NIX_CI_CACHE_TEST_OS ?? process.platform;
+export function localOs(os: NodeJS.Platform = process.platform): Platform {
   return os === "darwin" ? "darwin" : "linux";
 }
 
@@ -30,7 +29,7 @@ function envMatches(env: NodeJS.ProcessEnv, spec: string): boolean {
   return value === undefined ? Boolean(env[name]) : env[name] === value;
 }
 
-export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Detection {
+export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: NodeJS.Platform = process.platform): Detection {
   const readFile = (path: string) => {
     try {
       return readFileSync(join(root, path), "utf8");
@@ -56,7 +55,7 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env): Dete
       providers.push({ id, reason: `running on ${provider.name} (${provider.detectEnv} is set)` });
   }
   return {
-    localOs: localOs(env),
+    localOs: localOs(os),
     providers,
     platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
     facts: projectFacts(root),

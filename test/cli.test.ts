@@ -71,14 +71,13 @@ describe("init", () => {
 
   it("chooses macOS runners and file mode on macOS, and refuses chroot there", async () => {
     const root = tempProject();
-    const env = { NIX_CI_CACHE_TEST_OS: "darwin" };
-    const refused = await runCli(root, ["init", "--yes", "--mode", "chroot"], env);
+    const refused = await runCli(root, ["init", "--yes", "--mode", "chroot"], {}, "darwin");
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("building using a diverted store is not supported on this platform");
     expect(refused.stderr).toContain("--mode file");
     expect(existsSync(join(root, ".nix-ci-cache"))).toBe(false);
 
-    const result = await runCli(root, ["init", "--yes"], env);
+    const result = await runCli(root, ["init", "--yes"], {}, "darwin");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("platforms: linux, darwin (you are on macOS");
     expect(result.stdout).toContain("mode: file");

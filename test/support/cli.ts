@@ -8,7 +8,12 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process on a project directory, capturing what it prints. */
-export async function runCli(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function runCli(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  platform?: NodeJS.Platform,
+): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main([...args, "--cwd", root], {
@@ -16,6 +21,7 @@ export async function runCli(root: string, args: string[], env: NodeJS.ProcessEn
     err: (line) => err.push(line),
     env: { ...env },
     interactive: false,
+    platform,
   });
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
