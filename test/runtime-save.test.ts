@@ -188,6 +188,16 @@ function narinfoOf(cache: string, name: string): string {
   return join(cache, n);
 }
 
+/** A project with a graph of six packages; `names` gives their cached names. */
+function graphProject(label: string) {
+  requireNix();
+  const tag = uniqueTag();
+  const dir = project(label);
+  const g = writeGraph(dir, tag, 6);
+  const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
+  return { tag, dir, cache: join(dir, CACHE), g, names };
+}
+
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -255,13 +265,8 @@ describe("save.sh prune (real Nix)", () => {
   });
 
   it("evicts an entry together with everything that refers to it, although they were used later; what is left is closure-complete", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("prune-refs");
-    const cache = join(dir, CACHE);
-    const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
+    const { tag, dir, cache, g, names } = graphProject("prune-refs");
     try {
-      const g = writeGraph(dir, tag, 6);
       let r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
       expect(r.status, r.stderr).toBe(0);
       const size = Number(lastSave(cache).size);
@@ -410,13 +415,8 @@ describe("save.sh under real conditions (real Nix)", () => {
   });
 
   it("an entry whose reference left the cache goes, with all that refers to it; the next job rebuilds exactly those", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("refs-gone");
-    const cache = join(dir, CACHE);
-    const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
+    const { tag, dir, cache, g, names } = graphProject("refs-gone");
     try {
-      const g = writeGraph(dir, tag, 6);
       const build = `nix-build graph.nix ${graphBuildArgs(g)} -o result`;
       let r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
