@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs one of the README's two commands in a clean clone of HEAD inside a fresh Debian
-# bookworm root (debootstrap --variant=minbase, entered with bwrap as root): no Nix, no
+# bookworm root (debootstrap --variant=minbase, entered as root, below): no Nix, no
 # nixbld group, no packages of this machine, no Debian roots, no node_modules. What
 # every machine of this project has is put in (.library/env/machines/node.md): Node.js
 # and npm (Debian 12's own nodejs is 18; we need 20), set to build native addons
@@ -20,13 +20,11 @@ case ${1:-} in
   test) command="sh scripts/test.sh" ;;
   *) echo "usage: sh scripts/fresh-check.sh demo|test" >&2; exit 2 ;;
 esac
-[ "$(id -u)" = 0 ] || { echo "fresh-check: needs root (debootstrap, bwrap as root)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "fresh-check: needs root (debootstrap, mount namespaces)" >&2; exit 1; }
 base=${NIX_CI_CACHE_FRESH:-/var/cache/nix-ci-cache/fresh}
 pristine=$base/bookworm
 if [ ! -f "$pristine/.fresh-stamp" ] || [ ! -f "$pristine/etc/hosts" ]; then
-  for tool in debootstrap bwrap; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "fresh-check: $tool is missing (apt-get install debootstrap bubblewrap)" >&2; exit 1; }
-  done
+  command -v debootstrap >/dev/null 2>&1 || { echo "fresh-check: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
   rm -rf "$pristine.tmp"
   mkdir -p "$base"
   debootstrap --variant=minbase --include=python3,make,g++ bookworm "$pristine.tmp" http://deb.debian.org/debian >"$base/debootstrap.log" 2>&1 ||
@@ -55,13 +53,23 @@ git clone -q "$here" "$machine/root/checkout"
 git -C "$machine/root/checkout" checkout -q "$(git -C "$here" rev-parse HEAD)"
 echo "fresh-check: $command in a clean clone of $(git -C "$here" rev-parse --short HEAD), in a fresh Debian bookworm root" >&2
 start=$(date +%s)
-# The host's /proc: Nix's sandbox needs to mount a new one (see scripts/nix-roots.sh).
-# --dev-bind: debootstrap of the tests' own roots makes device nodes.
+# Entered through a mount namespace of its own whose root it becomes (pivot_root), not
+# bwrap: bwrap sets no_new_privs, under which the setuid sudo of the daemon tests
+# refuses to run; and not chroot, inside which no user namespace can be made (Nix's
+# sandbox needs them). The host's /proc: Nix's sandbox mounts a new one (see
+# scripts/nix-roots.sh). The host's /dev: debootstrap of the tests' own roots makes
+# device nodes.
 status=0
+# shellcheck disable=SC2016 # the inner shell expands them
 env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  bwrap --dev-bind "$machine" / --bind /proc /proc --dev /dev --ro-bind /sys /sys --perms 1777 --tmpfs /tmp \
-  --ro-bind /etc/resolv.conf /etc/resolv.conf --chdir /root/checkout --die-with-parent \
-  -- sh -c "$command" || status=$?
+  unshare --mount --propagation private --fork sh -c '
+    m=$1
+    mount --rbind "$m" "$m" &&
+      mount --rbind /proc "$m/proc" && mount --rbind /dev "$m/dev" && mount --rbind /sys "$m/sys" &&
+      mount -t tmpfs -o mode=1777 tmpfs "$m/tmp" &&
+      mount --bind /etc/resolv.conf "$m/etc/resolv.conf" &&
+      mkdir -p "$m/.host" && cd "$m" && pivot_root . .host && umount -l /.host && rmdir /.host || exit
+    cd /root/checkout && exec sh -c "$2"' sh "$machine" "$command" || status=$?
 echo "fresh-check: '$command' exited $status after $(($(date +%s) - start)) s" >&2
 exit "$status"
