@@ -20,6 +20,8 @@ need unshare util-linux
 need bwrap bubblewrap
 need debootstrap debootstrap
 need zsh zsh
+# The daemon and AppArmor tests run env.sh as a user with (and without) passwordless sudo.
+need sudo sudo
 # The tests build with a static busybox copied into the Nix store; a dynamic one
 # would need the host's libraries inside the build.
 [ -x /bin/busybox ] && ! (ldd /bin/busybox 2>/dev/null | grep -q '=>') || missing="$missing busybox-static"
