@@ -1,7 +1,7 @@
 // The platform check of env.sh. macOS is emulated: a `uname` first on PATH says Darwin.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { fakeBin, fakeUname } from "./support/fakes.js";
 import { BASE_NIX_CONFIG, cleanEnv, makeProjectDir, removeDir, requireNix, run, writeRuntime } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
 
@@ -10,23 +10,15 @@ afterAll(() => {
   for (const d of dirs) removeDir(dirname(d));
 });
 
-/** A directory holding a `uname` whose `-s` prints `os`; the real one answers the rest. */
-function fakeUname(dir: string, os: string): string {
-  const bin = join(dirname(dir), "fake-uname");
-  mkdirSync(bin, { recursive: true });
-  const real = run("command -v uname").stdout.trim();
-  writeFileSync(join(bin, "uname"), `#!/bin/sh\ncase "$1" in -s) echo ${os} ;; *) exec ${real} "$@" ;; esac\n`);
-  chmodSync(join(bin, "uname"), 0o755);
-  return bin;
-}
-
 function sourceEnv(mode: "file" | "chroot", uname: string) {
   const dir = makeProjectDir(mode);
   dirs.push(dir);
   writeRuntime(dir, runtimeContext(mode));
+  const bin = fakeBin(dirname(dir));
+  fakeUname(bin, uname);
   return run('. .nix-ci-cache/env.sh; rc=$?; printf "rc=%s\\n%s" "$rc" "$NIX_CONFIG"', {
     cwd: dir,
-    env: cleanEnv({ PATH: `${fakeUname(dir, uname)}:${process.env.PATH}` }),
+    env: cleanEnv({ PATH: `${bin.dir}:${process.env.PATH}` }),
   });
 }
 

@@ -26,7 +26,7 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { cachedNames, expectClosureComplete, lastSave } from "./support/save.js";
+import { cachedNames, carryCache, expectClosureComplete, lastSave } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
 import { atSite, HOST, rootSite, type Site, suites, withNewStore } from "./support/sites.js";
 import { documentedCommands, type Toolset, type ToolsetName, toolset, toolsetCommands } from "./support/toolsets.js";
@@ -59,15 +59,6 @@ function job(site: Site, tools: Toolset, dir: string, g: Graph, more: Record<str
   // A later step of the job: a new shell.
   const save = run("sh .nix-ci-cache/save.sh", { cwd: dir, env, shell: tools.shell, site });
   return { build, save };
-}
-
-/** What a provider does between jobs: archive the cache directory, restore it elsewhere. */
-function carryCache(from: string, to: string): void {
-  const tar = join(dirname(from), "cache.tar");
-  const r = run(`tar -C "$F" -cf "$T" '${CACHE}' && mkdir -p "$D" && tar -C "$D" -xf "$T"`, {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", F: from, T: tar, D: to },
-  });
-  expect(r.status, r.stderr).toBe(0);
 }
 
 /** This machine's store, or a root with a new store, as on a machine where Nix never ran. */

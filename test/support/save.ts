@@ -1,7 +1,7 @@
 // Projects with the file-mode runtime, jobs run in them, and what their cache holds:
 // shared by the save.sh tests.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { expect } from "vitest";
 import type { Config } from "../../src/config.js";
 import { cleanEnv, makeProjectDir, run, writeRuntime } from "./nix.js";
@@ -18,6 +18,15 @@ export function project(label: string, more: Partial<Config> = {}, cacheDir = CA
 
 export function job(dir: string, buildCmd: string, env = cleanEnv()) {
   return run(`. .nix-ci-cache/env.sh || exit 90\n${buildCmd} || exit 91\n.nix-ci-cache/save.sh || exit 92`, { cwd: dir, env });
+}
+
+/** What a provider does between jobs: archive the cache directory, restore it elsewhere. */
+export function carryCache(from: string, to: string): void {
+  const tar = join(dirname(from), "cache.tar");
+  const r = run(`tar -C "$F" -cf "$T" '${CACHE}' && mkdir -p "$D" && tar -C "$D" -xf "$T"`, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", F: from, T: tar, D: to },
+  });
+  expect(r.status, r.stderr).toBe(0);
 }
 
 /** Store path names (without hash) of the cache's narinfos. */
