@@ -392,6 +392,11 @@ $_ncc_lines" || return 1
 # Everything before the settings are applied: the cache's URL, whether the daemon
 # needs them, and (in the background) the store's valid paths at the start of the job.
 _ncc_mode_start() {
+  # Nix 2.3 knows trusted-public-keys but not extra-trusted-public-keys: it would warn
+  # "unknown setting" and refuse every entry, and each job would build it all again.
+  if [ -z "$_ncc_modern" ]; then
+    _ncc_fail "the cache is signed (publicKey in .nix-ci-cache/config.yaml), and Nix $_ncc_version cannot add a trusted key (extra-trusted-public-keys came with Nix 2.4): it would refuse every cache entry. Use Nix 2.4 or later, or remove publicKey and run \"npx nix-ci-cache generate\"." || return 1
+  fi
   _ncc_os=$(uname -s)
   _ncc_cache_url_path=$(_ncc_plain_link "$_ncc_cache") || return 1
   _ncc_compression=zstd
