@@ -6,11 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chownTree, type Daemon, ensureUser, runAs, startDaemon } from "./support/daemon.js";
+import { chownTree, type Daemon, ensureUser, grantSudo, runAs, startDaemon, type User } from "./support/daemon.js";
+import { fakeBin, fakeUname } from "./support/fakes.js";
 import {
   BASE_NIX_CONFIG,
   countBuilt,
   deleteGraph,
+  escapeRegExp,
   type Graph,
   graphBuildArgs,
   graphStorePaths,
@@ -31,6 +33,8 @@ import { HOST, rootSite, type Site, suites, withNewStore } from "./support/sites
 let at: Site = HOST;
 
 const N = 3; // packages; with the toolchain N + 1 derivations are built
+/** The user that gets passwordless sudo, not the shared CI user: other tests run as that one meanwhile. */
+const SUDOER = "ncc-sudoer";
 const BLOCK_START = "# >>> nix-ci-cache";
 
 let cleanup: (() => void)[] = [];
@@ -237,3 +241,141 @@ for (const siteName of ["host", ...suites()]) {
     });
   });
 }
+
+// The daemon's init system, emulated: a fake systemctl (Linux), or a fake uname saying
+// Darwin and a fake launchctl (macOS), that record their calls and restart the private
+// daemon only when named the service this installation has, as the real ones would.
+interface Install {
+  os: "Linux" | "Darwin";
+  /** Determinate Nix: nix.conf includes nix.custom.conf, which holds the user's settings. */
+  determinate: boolean;
+}
+
+const INSTALLS: Install[] = [
+  { os: "Linux", determinate: false },
+  { os: "Linux", determinate: true },
+  { os: "Darwin", determinate: false },
+  { os: "Darwin", determinate: true },
+];
+
+/** The restart env.sh must ask for, and the file it must write. */
+function expected(i: Install): { restart: string; file: string } {
+  const label = i.determinate ? "systems.determinate.nix-daemon" : "org.nixos.nix-daemon";
+  return {
+    restart: i.os === "Darwin" ? `launchctl kickstart -k system/${label}` : "systemctl restart nix-daemon",
+    file: i.determinate ? "nix.custom.conf" : "nix.conf",
+  };
+}
+
+function installName(i: Install): string {
+  return `${i.os === "Darwin" ? "emulated macOS (launchd)" : "Linux (emulated systemd)"}, ${i.determinate ? "Determinate Nix (nix.custom.conf)" : "nix.conf"}`;
+}
+
+/** A private daemon as installation `i` has it, its init system's fake commands, and a project the user owns. */
+function installation(i: Install, user: User, label: string) {
+  const d = daemon("root", i.determinate ? "!include nix.custom.conf" : undefined);
+  if (i.determinate)
+    writeFileSync(join(d.confDir, "nix.custom.conf"), "# this machine's own settings\nmax-jobs = 2\n", { mode: 0o644 });
+  const { dir, g } = project(label);
+  const bin = fakeBin(dirname(dir));
+  const restart = expected(i).restart;
+  const [command, ...args] = restart.split(" ");
+  bin.add(
+    command as string,
+    `if [ "$*" = '${args.join(" ")}' ]; then exec ${d.restartCommand}; fi\necho "${command}: no such service: $*" >&2\nexit 5`,
+    { who: true },
+  );
+  if (i.os === "Darwin") fakeUname(bin, "Darwin");
+  chownTree(dirname(dir), user);
+  const env = d.clientEnv(user, { PATH: `${bin.dir}:${process.env.PATH}` });
+  const files = () => ({
+    conf: readText(d.conf),
+    custom: existsSync(join(d.confDir, "nix.custom.conf")) ? readText(join(d.confDir, "nix.custom.conf")) : "(none)",
+  });
+  return { d, dir, g, bin, env, files, target: join(d.confDir, expected(i).file) };
+}
+
+describe("env.sh configures the daemon through real sudo; systemd and launchd emulated (this machine's Nix 2.8.0, private daemon)", () => {
+  beforeEach(() => {
+    at = HOST;
+  });
+
+  for (const i of INSTALLS) {
+    const { restart, file } = expected(i);
+    it(`${installName(i)}: a user with passwordless sudo: the settings go to ${file} through sudo, "${restart}" restarts the daemon, whose hook and substituter then work`, () => {
+      requireNix();
+      const user = ensureUser(SUDOER);
+      cleanup.push(grantSudo(user));
+      const { d, dir, g, bin, env, files, target } = installation(i, user, "sudo");
+      const before = files();
+      const pid0 = d.pid();
+
+      const cold = runAs(user, JOB(g), { cwd: dir, env });
+      expect(cold.status, cold.stderr).toBe(0);
+      expect(cold.stderr).toContain(
+        `the Nix daemon does not trust user '${user.name}': wrote the cache settings to ${target} and restarted it (${restart})`,
+      );
+      // Once, as root, through the user's sudo.
+      expect(bin.calls()).toEqual([`uid=0 sudo_user=${user.name}: ${restart}`]);
+      expect(d.pid()).not.toBe(pid0);
+      const written = readText(target);
+      expect(written).toMatch(
+        new RegExp(
+          `\n# >>> nix-ci-cache \\(added by \\.nix-ci-cache/env\\.sh\\)\nextra-substituters = file://\\S+\\?trusted=1\npost-build-hook = ${escapeRegExp(dir)}/\\.nix-ci-cache/hook\\.sh\nfallback = true\n# <<< nix-ci-cache\n$`,
+        ),
+      );
+      // What was there stays; the other file is untouched.
+      const now = files();
+      if (i.determinate) {
+        expect(now.conf).toBe(before.conf);
+        expect(written.startsWith(before.custom)).toBe(true);
+      } else {
+        expect(now.custom).toBe("(none)");
+        expect(written.startsWith(before.conf)).toBe(true);
+      }
+      expect(statSync(target).uid).toBe(0);
+      expect(statSync(target).mode & 0o777).toBe(0o644);
+      // The daemon ran the hook (as root), which it drops for an untrusted client unless its own file names it.
+      expect(countBuilt(cold.stderr)).toBe(N + 1);
+      expect(hookRecords(dir)).toHaveLength(N + 1);
+      expect(uncached(dir, g)).toEqual([]);
+
+      // The next job: the settings are there, no sudo, no restart; the daemon substitutes from the cache.
+      bin.clear();
+      removeResults(dir);
+      deleteGraphSoon(g.tag);
+      const pid1 = d.pid();
+      const warm = runAs(user, JOB(g), { cwd: dir, env });
+      expect(warm.status, warm.stderr).toBe(0);
+      expect(warm.stderr).toContain(`the cache settings are in its ${target}`);
+      expect(countBuilt(warm.stderr), warm.stderr).toBe(0);
+      expect(warm.stderr).toMatch(/copying path .* from 'file:\/\//);
+      expect(bin.calls()).toEqual([]);
+      expect(d.pid()).toBe(pid1);
+    });
+
+    it(`${installName(i)}: a user whose sudo asks for a password: fails naming the lines, ${file} and "${restart}"; runs nothing as root`, () => {
+      requireNix();
+      const user = ensureUser();
+      // sudo is there and refuses: the branch under test is not "no sudo".
+      const sudo = runAs(user, "sudo -n true", { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      expect(sudo.status).not.toBe(0);
+      expect(sudo.stderr).toContain("a password is required");
+      const { dir, bin, env, files, target } = installation(i, user, "nosudo");
+      const before = files();
+
+      const r = runAs(user, '. .nix-ci-cache/env.sh; echo "rc=$?"', { cwd: dir, env });
+      expect(r.stdout.trim()).toBe("rc=1");
+      expect(r.stderr).toContain(
+        `this user can neither write ${target} nor run sudo without a password. As root, add these lines to ${target}:\nextra-substituters = file://`,
+      );
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `:\nextra-substituters = file://\\S+\\?trusted=1\npost-build-hook = ${escapeRegExp(dir)}/\\.nix-ci-cache/hook\\.sh\nfallback = true\nand restart the daemon: ${escapeRegExp(restart)}\n`,
+        ),
+      );
+      expect(bin.calls()).toEqual([]);
+      expect(files()).toEqual(before);
+    });
+  }
+});

@@ -16,6 +16,7 @@ import {
   BASE_NIX_CONFIG,
   countBuilt,
   deleteGraph,
+  escapeRegExp,
   type Graph,
   graphBuildArgs,
   makeProjectDir,
@@ -136,13 +137,11 @@ function job(c: Checkout, g: Graph) {
   return { build, buildCalls, save, saveCalls };
 }
 
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
 /** The settings env.sh gives in `mode`, for the checkout in `dir`. */
 function settingsPattern(mode: Mode, dir: string): RegExp {
   return mode === "file"
     ? /^extra-substituters = file:\/\/\S+\?trusted=1\nfallback = true$/
-    : new RegExp(`^store = ${esc(dir)}/\\.nix-ci-cache/cache/root\\nsandbox-fallback = false\\nfallback = true$`);
+    : new RegExp(`^store = ${escapeRegExp(dir)}/\\.nix-ci-cache/cache/root\\nsandbox-fallback = false\\nfallback = true$`);
 }
 
 function narinfoCompressions(dir: string): string[] {
@@ -172,7 +171,7 @@ describe("env.sh and save.sh on other Nix versions (emulated version strings ove
           expect(first.build.status, first.build.stderr).toBe(0);
           expect(countBuilt(first.build.stderr), first.build.stderr).toBe(g.packages.length + 1);
           const uconf = join(cold.config, "nix", "nix.conf");
-          const how = e.nix23 ? `settings in ${esc(uconf)}` : "settings via NIX_CONFIG";
+          const how = e.nix23 ? `settings in ${escapeRegExp(uconf)}` : "settings via NIX_CONFIG";
           expect(first.build.stderr).toMatch(new RegExp(`^nix-ci-cache: ${mode} mode, Nix ${e.version}, .*, ${how}$`, "m"));
           expect(readText(join(cold.dir, ".nix-ci-cache/state/nix-version"))).toBe(`${e.version}\n`);
           const settings = settingsPattern(mode, cold.dir);

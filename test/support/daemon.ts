@@ -7,7 +7,7 @@
 // or `build-users-group =` (builds then run as root); a client whose primary group is
 // the build-users-group is refused.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BASE_NIX_CONFIG, type RunResult, removeDir, run } from "./nix.js";
@@ -65,6 +65,36 @@ export function ensureUser(name = CI_USER, site: Site = HOST): User {
     return { name, home: `/tmp/${name}-home` };
   }
   return { name, home };
+}
+
+/**
+ * Passwordless sudo for the user, through a drop-in in /etc/sudoers.d that visudo checked
+ * first (a broken one would stop sudo for everyone); returns what removes it.
+ */
+export function grantSudo(user: User): () => void {
+  requireRoot();
+  const file = `/etc/sudoers.d/nix-ci-cache-test-${user.name}`;
+  // sudo's includedir skips names with a dot: the file takes effect when renamed.
+  const draft = `${file}.draft`;
+  writeFileSync(
+    draft,
+    [
+      "# Made and removed by the nix-ci-cache tests (test/support/daemon.ts).",
+      // sudo would replace PATH with secure_path, and the fake systemctl, launchctl and
+      // sysctl first on the job's PATH would give way to this machine's real ones.
+      `Defaults:${user.name} !secure_path`,
+      `${user.name} ALL=(root) NOPASSWD: ALL`,
+      "",
+    ].join("\n"),
+    { mode: 0o440 },
+  );
+  const checked = sh(`visudo -c -q -f '${draft}'`);
+  if (checked.status !== 0) {
+    rmSync(draft, { force: true });
+    throw new Error(`visudo refused the drop-in: ${checked.stdout}${checked.stderr}`);
+  }
+  renameSync(draft, file);
+  return () => rmSync(file, { force: true });
 }
 
 /** Gives the user a directory tree (the project a job runs in). */

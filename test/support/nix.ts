@@ -203,6 +203,11 @@ export async function killWhen(child: ChildProcess, ready: () => boolean): Promi
   await new Promise((res) => child.on("close", res));
 }
 
+/** `s` as a regular expression that matches it literally. */
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 export function readText(path: string): string {
   return readFileSync(path, "utf8");
 }
