@@ -258,7 +258,10 @@ _ncc_check_chroot() {
     _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
     _ncc_probe && return 0
   fi
-  _ncc_why=$(printf '%s\n' "$_ncc_probe_out" | grep '^error' | head -n 1)
+  # The first "error: <words>": newer Nix prints "error:" alone, its cause indented
+  # below ("… while setting up the build environment", then "error: setgroups failed").
+  _ncc_why=$(printf '%s\n' "$_ncc_probe_out" | grep '^ *error: .' | head -n 1)
+  _ncc_why=${_ncc_why#"${_ncc_why%%[! ]*}"}
   [ -n "$_ncc_why" ] || _ncc_why=$(printf '%s\n' "$_ncc_probe_out" | tail -n 1)
   case $_ncc_probe_out in
     *'user namespaces are not enabled'*)
