@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Mode } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
+import { CI_USER, chownTree, ensureUser, runAs } from "./support/daemon.js";
 import { type FakeBin, fakeBin, realCommand } from "./support/fakes.js";
 import {
   BASE_NIX_CONFIG,
@@ -29,6 +30,8 @@ import {
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
 import { CACHE, carryCache } from "./support/save.js";
+import { scratchDir } from "./support/scratch.js";
+import { rootNixVersion, rootSite, suites, withNewStore } from "./support/sites.js";
 
 interface Emulated {
   name: string;
@@ -49,9 +52,11 @@ const EMULATED: Emulated[] = [
 const NIX23_COMMANDS =
   "add-to-store build cat-nar cat-store copy copy-sigs doctor dump-path edit eval hash-file hash-path log ls-nar ls-store optimise-store path-info ping-store repl run search show-config show-derivation sign-paths to-base16 to-base32 to-base64 to-sri upgrade-nix verify why-depends";
 
-/** Fake `nix` (and, for 2.3, nix-build and nix-store) in `bin`, answering `line` to --version. */
-function emulate(bin: FakeBin, line: string, nix23: boolean): void {
-  const nix = realCommand("nix");
+/**
+ * Fake `nix` (and, for 2.3, nix-build and nix-store) in `bin`, answering `line` to
+ * --version and handing the rest to `nix` (in a Debian root: the root's own).
+ */
+function emulate(bin: FakeBin, line: string, nix23: boolean, nix = realCommand("nix")): void {
   const answer = `if [ "$1" = --version ]; then echo '${line}'; exit 0; fi`;
   if (!nix23) {
     bin.add("nix", `${answer}\nexec ${nix} "$@"`);
@@ -289,4 +294,49 @@ describe("versions env.sh and save.sh cannot work with (emulated)", () => {
     expect(readText(join(c.config, "nix", "nix.conf"))).toBe("substituters =\n");
     expect(existsSync(join(c.dir, ".nix-ci-cache/state/started"))).toBe(false);
   });
+});
+
+// Nix 2.17 added require-drop-supplementary-groups: the root of a user namespace (rootless
+// podman, `unshare -r`) cannot drop its supplementary groups, and Nix's sandbox stops
+// with "setgroups failed" unless told not to try. env.sh sets it from 2.17 on.
+const NEWEST = suites().at(-1) as string;
+
+describe(`chroot mode as the root of a user namespace (unshare -r), the real Nix of Debian ${NEWEST} under emulated version strings`, () => {
+  const cases = [
+    { line: "", name: "real", works: true },
+    { line: "nix (Nix) 2.17.0", name: "emulated 2.17.0", works: true },
+    { line: "nix (Nix) 2.16.3", name: "emulated 2.16.3", works: false },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.works ? "env.sh sets require-drop-supplementary-groups = false and the job builds" : "env.sh does not set it, and stops with Nix's reason"}`, () => {
+      const at = withNewStore(rootSite(NEWEST), scratchDir("ncc-nix-"));
+      requireNix(at);
+      const user = ensureUser(CI_USER, at);
+      const dir = makeProjectDir("userns");
+      writeRuntime(dir, runtimeContext("chroot"));
+      writeGraph(dir, uniqueTag(), 1);
+      const bin = fakeBin(dirname(dir));
+      if (c.line) emulate(bin, c.line, false, "/usr/bin/nix");
+      chownTree(dirname(dir), user);
+      const job = `. .nix-ci-cache/env.sh || exit 90\nprintf '%s' "$NIX_CONFIG"\nnix-build graph.nix -A p0 -o result >/dev/null || exit 91`;
+      const r = runAs(user, 'exec unshare -U -r /bin/sh -c "$JOB"', {
+        cwd: dir,
+        env: { PATH: `${bin.dir}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: user.home, NIX_CONFIG: BASE_NIX_CONFIG, JOB: job },
+        site: at,
+      });
+      const version = c.line ? c.line.split(" ").at(-1) : rootNixVersion(at).split(" ").at(-1);
+      if (c.works) {
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stderr).toContain(`nix-ci-cache: chroot mode, Nix ${version}, `);
+        expect(r.stdout.split("\n")).toContain("require-drop-supplementary-groups = false");
+        expect(countBuilt(r.stderr)).toBe(2);
+      } else {
+        expect(r.status, r.stderr).toBe(90);
+        expect(r.stderr).toContain(
+          'nix-ci-cache: error: mode "chroot" cannot build here: a trial build in a chroot store beside the cache failed with "error: setgroups failed.',
+        );
+        expect(r.stderr).toContain("this looks like a container without the privileges to create namespaces");
+      }
+    });
+  }
 });
