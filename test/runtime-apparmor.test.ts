@@ -84,39 +84,38 @@ function coveredJob(user: User, s: ReturnType<typeof setup>): RunResult {
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The job as a user with passwordless sudo (or, without, the shared CI user) under a cover saying `restricted`. */
+function jobAs(sudo: boolean, restricted: "0" | "1") {
+  requireNix();
+  const user = ensureUser(sudo ? SUDOER : CI_USER);
+  if (sudo) cleanup.push(grantSudo(user));
+  const s = setup(user, restricted);
+  const r = coveredJob(user, s);
+  return { user, r, calls: s.bin.calls() };
+}
+
 describe("chroot mode under an emulated AppArmor restriction of user namespaces (real sudo, fake sysctl, this machine's Nix 2.8.0)", () => {
   it("restriction on, passwordless sudo: env.sh lifts it with sudo -n sysctl, says so, and the job builds in the chroot store", () => {
-    requireNix();
-    const user = ensureUser(SUDOER);
-    cleanup.push(grantSudo(user));
-    const s = setup(user, "1");
-    const r = coveredJob(user, s);
+    const { user, r, calls } = jobAs(true, "1");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr.split("\n")).toContain(LIFTED);
-    expect(s.bin.calls()).toEqual([`uid=0 sudo_user=${user.name}: ${SYSCTL}`]);
+    expect(calls).toEqual([`uid=0 sudo_user=${user.name}: ${SYSCTL}`]);
     expect(countBuilt(r.stderr)).toBe(2);
   });
 
   it("restriction on, sudo asks for a password: env.sh stops before the first build with Nix's reason and mode: file", () => {
-    requireNix();
-    const user = ensureUser(CI_USER);
-    const s = setup(user, "1");
-    const r = coveredJob(user, s);
+    const { r, calls } = jobAs(false, "1");
     expect(r.status, r.stderr).toBe(90);
     expect(r.stderr).toContain(STOPPED);
     expect(r.stderr).toContain('set "mode: file" in .nix-ci-cache/config.yaml');
     expect(r.stderr).not.toContain("allowed unprivileged user namespaces");
-    expect(s.bin.calls()).toEqual([]);
+    expect(calls).toEqual([]);
   });
 
   it("restriction off (the file says 0), passwordless sudo: env.sh leaves sysctl alone and stops with Nix's reason", () => {
-    requireNix();
-    const user = ensureUser(SUDOER);
-    cleanup.push(grantSudo(user));
-    const s = setup(user, "0");
-    const r = coveredJob(user, s);
+    const { r, calls } = jobAs(true, "0");
     expect(r.status, r.stderr).toBe(90);
     expect(r.stderr).toContain(STOPPED);
-    expect(s.bin.calls()).toEqual([]);
+    expect(calls).toEqual([]);
   });
 });
