@@ -7,7 +7,7 @@
 //   node scripts/mutants.mjs            every mutant
 //   node scripts/mutants.mjs lock prune only those whose name contains a word given
 //
-// Root with bwrap: each run gets a Nix store of its own (scripts/private-store.sh).
+// As root, each run gets a Nix store of its own (scripts/private-store.sh).
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +19,12 @@ const SAVE_FILE = "templates/partials/runtime/save-file.hbs";
 const PRUNE = "templates/partials/runtime/save-prune.hbs";
 const SIGN = "templates/partials/runtime/save-sign.hbs";
 const SAVE_TESTS = "test/runtime-save.test.ts";
+const ENV = "templates/runtime/env.sh.hbs";
+const ENV_FILE = "templates/partials/runtime/env-file.hbs";
+const ENV_CHROOT = "templates/partials/runtime/env-chroot.hbs";
+const VERSIONS_TESTS = "test/runtime-versions.test.ts";
+const DAEMON_TESTS = "test/runtime-daemon.test.ts";
+const APPARMOR_TESTS = "test/runtime-apparmor.test.ts";
 
 /**
  * name, file, text to replace (exactly once), its replacement, test files, and a
@@ -124,7 +130,7 @@ const MUTANTS = [
   },
   {
     name: "env.sh leaves out fallback = true (a damaged entry fails the build)",
-    file: "templates/runtime/env.sh.hbs",
+    file: ENV,
     from: "  printf 'fallback = true\\n'\n",
     to: "",
     tests: [SAVE_TESTS],
@@ -132,7 +138,7 @@ const MUTANTS = [
   },
   {
     name: "env.sh keeps a build-users-group whose group does not exist",
-    file: "templates/runtime/env.sh.hbs",
+    file: ENV,
     from: "    printf 'build-users-group =\\n'\n",
     to: "",
     tests: ["test/runtime-where.test.ts"],
@@ -144,6 +150,142 @@ const MUTANTS = [
     from: "  printf 'added=%s\\n' \"$1\" >>\"$GITHUB_OUTPUT\"",
     to: "  printf '' >>\"$GITHUB_OUTPUT\"",
     tests: ["test/runtime-e2e.test.ts", "test/providers/github.test.ts"],
+    only: "",
+  },
+  {
+    name: "env.sh takes Nix 2.3 for 2.4 (NIX_CONFIG, extra- settings, zstd)",
+    file: ENV,
+    from: '[ "$_ncc_minor" -ge 4 ]; }; then\n    _ncc_modern=1',
+    to: '[ "$_ncc_minor" -ge 3 ]; }; then\n    _ncc_modern=1',
+    tests: [VERSIONS_TESTS],
+    only: "Nix 2.3",
+  },
+  {
+    name: "save.sh gives Nix 2.3 the nix-command flag",
+    file: SAVE,
+    from: '[ "$minor" -ge 4 ]; }; then',
+    to: '[ "$minor" -ge 3 ]; }; then',
+    tests: [VERSIONS_TESTS],
+    only: "Nix 2.3",
+  },
+  {
+    name: "save.sh reads the version from the first word, not the last",
+    file: SAVE,
+    from: "version=${version##* }",
+    to: "version=${version#* }",
+    tests: [VERSIONS_TESTS],
+    only: "emulated",
+  },
+  {
+    name: "save.sh asks nix --version again although env.sh recorded it",
+    file: SAVE,
+    from: '[ ! -f "$state/nix-version" ] || read -r version <"$state/nix-version"',
+    to: ":",
+    tests: [VERSIONS_TESTS],
+    only: "round trip|warm job",
+  },
+  {
+    name: "Nix 2.3 is given zstd, which it lacks",
+    file: ENV_FILE,
+    from: "    _ncc_compression=none\n",
+    to: "",
+    tests: [VERSIONS_TESTS],
+    only: "Nix 2.3",
+  },
+  {
+    name: "Nix 2.3's trust probe uses 2.4's `nix store ping`",
+    file: ENV_FILE,
+    from: "trust-probe ping-store 2>&1",
+    to: "trust-probe store ping 2>&1",
+    tests: [VERSIONS_TESTS],
+    only: "Nix 2.3",
+  },
+  {
+    name: "Nix 2.3 writes a second block into the user's nix.conf",
+    file: ENV,
+    from: "'# >>> nix-ci-cache'*) _ncc_inside=1 ;;",
+    to: "'# >>> nix-ci-cache-never'*) _ncc_inside=1 ;;",
+    tests: [VERSIONS_TESTS],
+    only: "Nix 2.3",
+  },
+  {
+    name: "a signed cache is taken on Nix 2.3, which cannot trust its key",
+    file: ENV_FILE,
+    from: '  if [ -z "$_ncc_modern" ]; then\n    _ncc_fail "the cache is signed',
+    to: '  if false; then\n    _ncc_fail "the cache is signed',
+    tests: [VERSIONS_TESTS],
+    only: "signed",
+  },
+  {
+    name: "require-drop-supplementary-groups only from Nix 2.18",
+    file: ENV_CHROOT,
+    from: '[ "$_ncc_minor" -ge 17 ]',
+    to: '[ "$_ncc_minor" -ge 18 ]',
+    tests: [VERSIONS_TESTS],
+    only: "user namespace",
+  },
+  {
+    name: "the trial build's reason is newer Nix's bare \"error:\"",
+    file: ENV_CHROOT,
+    from: "grep '^ *error: .'",
+    to: "grep '^error'",
+    tests: [VERSIONS_TESTS],
+    only: "user namespace",
+  },
+  {
+    name: "Determinate Nix's launchd label is taken for org.nixos's",
+    file: ENV_FILE,
+    from: "    _ncc_label=systems.determinate.nix-daemon",
+    to: "    _ncc_label=org.nixos.nix-daemon",
+    tests: [DAEMON_TESTS],
+    only: "real sudo",
+  },
+  {
+    name: "nix.custom.conf (Determinate Nix) is not looked for",
+    file: ENV_FILE,
+    from: 'if [ -f "$_ncc_dconf_dir/nix.custom.conf" ]; then',
+    to: "if false; then",
+    tests: [DAEMON_TESTS],
+    only: "real sudo",
+  },
+  {
+    name: "the daemon's settings are written without sudo",
+    file: ENV_FILE,
+    from: '    sudo "$@"',
+    to: '    "$@"',
+    tests: [DAEMON_TESTS],
+    only: "real sudo",
+  },
+  {
+    name: "the daemon is restarted without sudo",
+    file: ENV_FILE,
+    from: 'if _ncc_as_root sh -c "$_ncc_restart" >&2; then',
+    to: 'if sh -c "$_ncc_restart" >&2; then',
+    tests: [DAEMON_TESTS],
+    only: "real sudo",
+  },
+  {
+    name: "AppArmor's restriction is read as off",
+    file: ENV_CHROOT,
+    from: '[ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ]',
+    to: '[ "$(cat "$_ncc_aa" 2>/dev/null)" = 2 ]',
+    tests: [APPARMOR_TESTS],
+    only: "",
+  },
+  {
+    name: "after lifting AppArmor's restriction, no second trial build",
+    file: ENV_CHROOT,
+    from: 'for the chroot store"\n    _ncc_probe && return 0',
+    to: 'for the chroot store"',
+    tests: [APPARMOR_TESTS],
+    only: "",
+  },
+  {
+    name: "a refused sudo counts as AppArmor's restriction lifted",
+    file: ENV_CHROOT,
+    from: "sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then",
+    to: "{ sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1 || :; }; then",
+    tests: [APPARMOR_TESTS],
     only: "",
   },
 ];
