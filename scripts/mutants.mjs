@@ -288,6 +288,14 @@ const MUTANTS = [
     tests: [APPARMOR_TESTS],
     only: "",
   },
+  {
+    name: "chroot mode on Nix 2.30+ keeps the build directory below a world-writable /tmp",
+    file: "templates/partials/runtime/env-chroot.hbs",
+    from: '        _ncc_add_setting "build-dir = $_ncc_build_dir"\n',
+    to: "",
+    tests: ["test/runtime-where.test.ts"],
+    only: "build users, the checkout",
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -5,7 +5,7 @@
 // env.sh, save.sh runs in a separate shell, the cache directory is archived and
 // restored into a new checkout as a provider does, and the warm job builds nothing.
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Mode } from "../src/config.js";
@@ -197,6 +197,61 @@ function safeList(dir: string): string[] {
     return [];
   }
 }
+
+/**
+ * The site of a root whose /etc/group and /etc/passwd have Nix's build users (a
+ * machine where nix-setup-systemd ran), in files of the test's own: the cached root
+ * stays as Debian's nix-bin leaves it.
+ */
+function withBuildUsers(at: Site, dir: string): Site {
+  const root = at.root as string;
+  const group = join(dir, "group");
+  const passwd = join(dir, "passwd");
+  writeFileSync(group, `${readFileSync(join(root, "etc", "group"), "utf8")}nixbld:x:30000:nixbld1,nixbld2\n`);
+  writeFileSync(
+    passwd,
+    `${readFileSync(join(root, "etc", "passwd"), "utf8")}${[1, 2].map((i) => `nixbld${i}:x:${30000 + i}:30000::/var/empty:/usr/sbin/nologin\n`).join("")}`,
+  );
+  return { ...at, files: [...(at.files ?? []), [group, "/etc/group"], [passwd, "/etc/passwd"]] };
+}
+
+describe("chroot mode with Nix's build users, the checkout below /tmp (real Nix in Debian roots)", () => {
+  for (const suite of SUITES) {
+    it(`${suite}: a trial build finds what this Nix needs; cold job builds, warm job builds 0`, () => {
+      const at = withBuildUsers(site(suite), scratchDir("ncc-users-"));
+      const version = requireNix(at);
+      const minor = Number(version.split(" ").at(-1)?.split(".")[1]);
+      const tools = toolset("nixos/nix image");
+      const tag = uniqueTag();
+      // Under /tmp (world-writable), as a runner's checkout often is.
+      const cold = makeProjectDir("users");
+      const warm = join(dirname(cold), "warm");
+      // The root's /root, not under /tmp as a scratch directory would be: the private
+      // build directory goes below it (and stays, as on a runner).
+      const home = "/root";
+      try {
+        const g = checkout(cold, "chroot", tag);
+        const first = job(at, tools, cold, g, { HOME: home });
+        expect(first.build.status, first.build.stderr).toBe(0);
+        expect(countBuilt(first.build.stderr)).toBe(g.packages.length + 1);
+        expect(first.build.stderr).not.toContain("build-users-group");
+        const settings = readFileSync(join(cold, ".nix-ci-cache", "state", "chroot-settings"), "utf8");
+        // Nix 2.30 and later refuse to build as a build user below a world-writable directory.
+        if (minor >= 30) expect(settings).toContain(`build-dir = ${home}/.cache/nix-ci-cache/build`);
+        else expect(settings).not.toContain("build-dir");
+        expect(first.save.status, first.save.stderr).toBe(0);
+
+        carryCache(cold, warm);
+        checkout(warm, "chroot", tag);
+        const second = job(at, tools, warm, g, { HOME: home });
+        expect(second.build.status, second.build.stderr).toBe(0);
+        expect(countBuilt(second.build.stderr)).toBe(0);
+      } finally {
+        for (const d of [cold, warm]) for (const n of safeList(d)) if (n.startsWith("result")) rmSync(join(d, n));
+      }
+    });
+  }
+});
 
 describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/nix image's commands)", () => {
   for (const suite of SUITES) {

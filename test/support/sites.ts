@@ -20,6 +20,8 @@ export interface Site {
    * Nix has never run (Debian's nix-bin creates /nix at the first command).
    */
   nix?: string;
+  /** Files of this machine bound read-only over the root's: [this machine's path, the root's]. */
+  files?: Array<[string, string]>;
 }
 
 export const HOST: Site = { name: "host" };
@@ -67,6 +69,7 @@ export function atSite(site: Site, argv: string[], cwd?: string): [string, strin
   const proc = site.proc === "new" ? ["--proc", "/proc"] : ["--bind", "/proc", "/proc"];
   const chdir = cwd ? ["--chdir", cwd] : [];
   const nix = site.nix ? ["--bind", site.nix, "/nix"] : [];
+  const files = (site.files ?? []).flatMap(([from, to]) => ["--ro-bind", from, to]);
   return [
     // Not looked up in the job's PATH, which may hold only a toolset.
     BWRAP,
@@ -84,6 +87,7 @@ export function atSite(site: Site, argv: string[], cwd?: string): [string, strin
       "/tmp",
       "/tmp",
       ...nix,
+      ...files,
       "--die-with-parent",
       ...chdir,
       "--",
