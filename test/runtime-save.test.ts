@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cacheStats } from "../src/stats.js";
+import { fakeBin } from "./support/fakes.js";
 import {
   BASE_NIX_CONFIG,
   cleanEnv,
@@ -201,18 +202,16 @@ function graphProject(label: string) {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
- * An environment whose `sleep` only writes its argument to the file returned: save.sh's
+ * An environment whose `sleep` returns at once and records its argument: save.sh's
  * wait for a lock (900 sleeps of a second) takes a moment, and where a test expects no
  * wait, a bug that waits fails it at once instead of hanging it for 15 minutes.
  */
 function countingSleep(dir: string): { env: Record<string, string>; sleeps: () => string[] } {
-  const bin = join(dirname(dir), "counting-sleep");
-  const log = join(dirname(dir), "sleeps");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, "sleep"), `#!/bin/sh\necho "$*" >>"${log}"\n`, { mode: 0o755 });
+  const bin = fakeBin(dirname(dir));
+  bin.add("sleep", ":");
   return {
-    env: cleanEnv({ PATH: `${bin}:${process.env.PATH}` }),
-    sleeps: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []),
+    env: cleanEnv({ PATH: `${bin.dir}:${process.env.PATH}` }),
+    sleeps: () => bin.calls().map((call) => call.replace(/^sleep /, "")),
   };
 }
 
