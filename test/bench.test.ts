@@ -2,17 +2,16 @@
 // that runs, compares what it claims to compare, and whose warm runs really build
 // nothing. Its times and ratios are not checked here: a test is no place to time
 // things (BENCHMARKS.md has them, from full-size runs).
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { requireNix } from "./support/nix.js";
+import { cleanEnv, requireNix, runAsync } from "./support/nix.js";
 
 describe("npm run bench (tiny graph)", () => {
   it("prints every comparison with a number, and its warm runs and prune do what the table says", async () => {
     requireNix();
-    // Not spawnSync: a minute or more, through which vitest's worker must stay responsive.
-    const child = spawn("npx", ["vite-node", "bench/bench.ts"], {
+    // Not run(): a minute or more, through which Vitest's worker must stay responsive.
+    const r = await runAsync("npx vite-node bench/bench.ts", {
       env: {
-        ...process.env,
+        ...cleanEnv(),
         BENCH_PACKAGES: "4",
         BENCH_PACKAGE_KIB: "4",
         BENCH_RUNS: "2",
@@ -20,14 +19,6 @@ describe("npm run bench (tiny graph)", () => {
         BENCH_SAVE_ROUNDS: "1",
       },
     });
-    const r = { stdout: "", stderr: "", status: -1 };
-    child.stdout.on("data", (d) => {
-      r.stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      r.stderr += d;
-    });
-    r.status = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
     expect(r.status, r.stderr).toBe(0);
     const rows = new Map(
       r.stdout

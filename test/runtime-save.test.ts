@@ -30,6 +30,7 @@ import {
   removeDir,
   requireNix,
   run,
+  runAsync,
   uniqueTag,
   writeGraph,
   writeLeafGraph,
@@ -161,23 +162,6 @@ describe("save.sh capture policies (real Nix)", () => {
     }
   });
 });
-
-function runAsync(
-  cmd: string,
-  cwd: string,
-  env = cleanEnv(),
-  onStderr: (sofar: string) => void = () => {},
-): Promise<{ status: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("/bin/sh", ["-c", cmd], { cwd, env });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      onStderr(stderr);
-    });
-    child.on("close", (code) => resolve({ status: code ?? -1, stderr }));
-  });
-}
 
 /** The narinfo whose StorePath is named `name` (another entry's References may name it too). */
 function narinfoOf(cache: string, name: string): string {
@@ -374,11 +358,14 @@ describe("save.sh under real conditions (real Nix)", () => {
       hold(lock);
       // The other save ends as soon as this one says it waits.
       let released = false;
-      const r = await runAsync(".nix-ci-cache/save.sh", dir, cleanEnv(), (stderr) => {
-        if (!released && stderr.includes("waiting for another save into this cache to finish (")) {
-          released = true;
-          rmSync(lock, { recursive: true });
-        }
+      const r = await runAsync(".nix-ci-cache/save.sh", {
+        cwd: dir,
+        onStderr: (stderr) => {
+          if (!released && stderr.includes("waiting for another save into this cache to finish (")) {
+            released = true;
+            rmSync(lock, { recursive: true });
+          }
+        },
       });
       expect(r.status, r.stderr).toBe(0);
       expect(released, r.stderr).toBe(true);
@@ -456,7 +443,7 @@ describe("save.sh under real conditions (real Nix)", () => {
         run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(graphs[i] as never)} -o result`, { cwd: d }),
       );
       for (const b of builds) expect(b.status, b.stderr).toBe(0);
-      const saves = await Promise.all(dirs.map((d) => runAsync(".nix-ci-cache/save.sh", d)));
+      const saves = await Promise.all(dirs.map((d) => runAsync(".nix-ci-cache/save.sh", { cwd: d })));
       for (const s of saves) expect(s.status, s.stderr).toBe(0);
       expect(saves.map((s) => s.stderr).join("")).toMatch(/waiting for another save into this cache to finish/);
       const names = cachedNames(shared);

@@ -1,6 +1,6 @@
 // Real-Nix helpers for the runtime tests: a hermetic derivation graph (no network, no
 // nixpkgs) and ways to run shell commands against it.
-import { type ChildProcess, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -51,6 +51,31 @@ export function run(cmd: string, opts: RunOptions = {}): RunResult {
   });
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * run(), without blocking: for commands that run beside others or for a minute or
+ * more, through which Vitest's worker must stay responsive. `onStderr` sees what the
+ * command has written to stderr so far, each time it writes more. This machine only.
+ */
+export function runAsync(
+  cmd: string,
+  opts: { cwd?: string; env?: Record<string, string>; onStderr?: (sofar: string) => void } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/bin/sh", ["-c", cmd], { cwd: opts.cwd, env: opts.env ?? cleanEnv() });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      opts.onStderr?.(stderr);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** Fails (throws) rather than skips when Nix is missing: these tests exist to prove Nix behaviour. */
