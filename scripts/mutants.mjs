@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url";
 const SAVE = "templates/runtime/save.sh.hbs";
 const SAVE_FILE = "templates/partials/runtime/save-file.hbs";
 const PRUNE = "templates/partials/runtime/save-prune.hbs";
-const SIGN = "templates/partials/runtime/save-sign.hbs";
 const SAVE_TESTS = "test/runtime-save.test.ts";
 const ENV = "templates/runtime/env.sh.hbs";
 const ENV_FILE = "templates/partials/runtime/env-file.hbs";
@@ -290,7 +289,7 @@ const MUTANTS = [
   },
   {
     name: "chroot mode on Nix 2.30+ keeps the build directory below a world-writable /tmp",
-    file: "templates/partials/runtime/env-chroot.hbs",
+    file: ENV_CHROOT,
     from: '        _ncc_add_setting "build-dir = $_ncc_build_dir"\n',
     to: "",
     tests: ["test/runtime-where.test.ts"],
@@ -322,6 +321,7 @@ function vitest(m, label) {
 }
 
 const rows = [];
+const unmutated = new Map();
 let broken = false;
 for (const [i, m] of chosen.entries()) {
   const path = join(scratch, m.file);
@@ -332,7 +332,10 @@ for (const [i, m] of chosen.entries()) {
     broken = true;
     continue;
   }
-  const base = vitest(m, `${i}-unmutated`);
+  // Mutants that share tests share their unmutated run.
+  const key = JSON.stringify([m.tests, m.only]);
+  if (!unmutated.has(key)) unmutated.set(key, vitest(m, `${i}-unmutated`));
+  const base = unmutated.get(key);
   if (base.status !== 0) {
     rows.push(`| ${m.name} | \`${m.file}\` | the unmutated tests fail (${base.log}) |`);
     broken = true;
