@@ -1,5 +1,5 @@
 // Cold run → provider archive/restore → warm run, against real Nix, for both modes.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -18,18 +18,7 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-
-const CACHE = ".nix-ci-cache/cache";
-
-/** What a provider does: tar the cache dir, then restore it into a fresh checkout. */
-function archiveAndRestore(from: string, to: string): void {
-  const tarball = join(dirname(from), "cache.tar");
-  const t = run(`tar -C "$FROM" -cf "$TAR" '${CACHE}'`, { env: { ...cleanEnv(), FROM: from, TAR: tarball } });
-  expect(t.status, t.stderr).toBe(0);
-  mkdirSync(to, { recursive: true });
-  const x = run(`tar -C "$TO" -xf "$TAR"`, { env: { ...cleanEnv(), TO: to, TAR: tarball } });
-  expect(x.status, x.stderr).toBe(0);
-}
+import { CACHE, carryCache } from "./support/save.js";
 
 function freshCheckout(dir: string, mode: "file" | "chroot", tag: string) {
   writeRuntime(dir, runtimeContext(mode));
@@ -77,7 +66,7 @@ describe("runtime scripts end to end (real Nix)", () => {
       const narinfos = readdirSync(join(cold, CACHE)).filter((n) => n.endsWith(".narinfo"));
       expect(narinfos.length).toBe(12 + 2); // packages, toolchain, busybox source
 
-      archiveAndRestore(cold, warm);
+      carryCache(cold, warm);
       freshCheckout(warm, "file", tag);
       for (const n of readdirSync(cold)) if (n.startsWith("result")) rmSync(join(cold, n));
       deleteGraph(tag);
@@ -126,7 +115,7 @@ describe("runtime scripts end to end (real Nix)", () => {
       const storeRoot = join(cold, CACHE, "root");
       const coldContents = contents(storeRoot, r1.outs);
 
-      archiveAndRestore(cold, warm);
+      carryCache(cold, warm);
       freshCheckout(warm, "chroot", tag);
       const warmStore = join(warm, CACHE, "root");
       // Prove the warm run does not need the build-time-only toolchain: delete it.

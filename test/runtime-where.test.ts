@@ -26,12 +26,11 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { cachedNames, carryCache, expectClosureComplete, lastSave } from "./support/save.js";
+import { CACHE, cachedNames, carryCache, expectClosureComplete, lastSave } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
 import { atSite, HOST, rootSite, type Site, suites, withNewStore } from "./support/sites.js";
 import { documentedCommands, type Toolset, type ToolsetName, toolset, toolsetCommands } from "./support/toolsets.js";
 
-const CACHE = ".nix-ci-cache/cache";
 const SUITES = suites();
 const NEWEST = SUITES.at(-1) as string;
 const TOOLSETS: ToolsetName[] = ["nixos/nix image", "busybox", "documented commands"];
