@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { main } from "../../src/cli.js";
 import { scratchDir } from "./scratch.js";
 
@@ -26,6 +28,9 @@ export async function runCli(
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 
+/** A new repository's top level: `.git` is what init looks for, so a directory is enough. */
 export function tempProject(prefix = "ncc-project-"): string {
-  return scratchDir(prefix);
+  const root = scratchDir(prefix);
+  mkdirSync(join(root, ".git"));
+  return root;
 }
