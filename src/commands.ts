@@ -73,7 +73,8 @@ export function writeOrShow(root: string, { changes, kept }: Changes, dryRun: bo
 
 /** The exact commands that stage what was written: the paths, quoted, and nothing else. */
 export function gitAddLines(changed: Change[]): string[] {
-  const quote = (c: Change) => shellQuote(c.path);
+  // Plain paths stay readable; anything a shell would split or expand is quoted.
+  const quote = (c: Change) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(c.path) ? c.path : shellQuote(c.path));
   const added = changed.filter((c) => c.kind === "create" || c.kind === "update").map(quote);
   const removed = changed.filter((c) => c.kind === "remove").map(quote);
   return [
