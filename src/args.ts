@@ -33,7 +33,11 @@ export const OPTIONS = {
     help: "file: a file:// binary cache beside /nix/store (Linux, macOS); chroot: the cache directory is the store (Linux only)",
   },
   "cache-dir": { type: "string", value: "<path>", help: "the directory the provider keeps (default .nix-ci-cache/cache)" },
-  build: { type: "string", value: "<command>", help: "the command the generated job runs (default: from flake.nix, default.nix or shell.nix)" },
+  build: {
+    type: "string",
+    value: "<command>",
+    help: "the command the generated job runs (default: from flake.nix, default.nix or shell.nix)",
+  },
   into: {
     type: "string",
     value: "<file>[:<job>]",
@@ -78,7 +82,10 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary: "sign the cache: a new key pair; the public key goes into the config, the secret one to stdout",
     options: ["name", "force", "dry-run"],
   },
-  doctor: { summary: "check that Nix, the settings and the cache directory work here, with the fix for each problem", options: [] },
+  doctor: {
+    summary: "check that Nix, the settings and the cache directory work here, with the fix for each problem",
+    options: [],
+  },
 };
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
@@ -212,19 +219,16 @@ function commandNamed(word: string): CommandName {
  * One flag value checked against its choices, after aliases: `--provider gh` is GitHub,
  * `--platform macos` is darwin. A near miss gets a suggestion.
  */
-export function choose<T extends string>(
-  flag: string,
-  input: string,
-  choices: readonly T[],
-  aliases: Record<string, T> = {},
-): T {
+export function choose<T extends string>(flag: string, input: string, choices: readonly T[], aliases: Record<string, T> = {}): T {
   const word = input.trim().toLowerCase();
   if ((choices as readonly string[]).includes(word)) return word as T;
   const aliased = aliases[word];
   if (aliased) return aliased;
   const guess = suggest(word, [...choices, ...Object.keys(aliases)]);
   const meant = guess === undefined ? undefined : (aliases[guess] ?? guess);
-  throw new UsageError(`${flag}: unknown value "${input}"${didYouMean(meant, (s) => `"${s}"`)}; choose from ${choices.join(", ")}`);
+  throw new UsageError(
+    `${flag}: unknown value "${input}"${didYouMean(meant, (s) => `"${s}"`)}; choose from ${choices.join(", ")}`,
+  );
 }
 
 /** A comma-separated list flag, each item checked with `choose`, duplicates dropped. */

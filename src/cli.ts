@@ -1,6 +1,6 @@
 // The command entry: parses the arguments, finds the repository, runs one command, and
 // turns every failure into one line and an exit status.
-import { chooseList, choose, type CommandName, parseCommandLine, PLATFORM_ALIASES, renderUsage, type Values } from "./args.js";
+import { type CommandName, choose, chooseList, PLATFORM_ALIASES, parseCommandLine, renderUsage, type Values } from "./args.js";
 import { check, generate, type Io, keygen, stats } from "./commands.js";
 import { ConfigError, type Mode, type Platform } from "./config.js";
 import { UsageError } from "./errors.js";
@@ -102,7 +102,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       io.err(usage());
       return 2;
     }
-    const { root, notes } = findRoot(values.cwd as string | undefined, process.cwd(), command);
+    const { root, notes } = findRoot(values.cwd as string | undefined, io.cwd ?? process.cwd(), command);
     for (const note of notes) io.err(note);
     return await run(command, root, positionals, values, io);
   } catch (error) {

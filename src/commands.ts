@@ -28,6 +28,8 @@ export interface Io {
   interactive: boolean;
   /** The OS init runs on: tests walk the macOS path on Linux through it. */
   platform?: NodeJS.Platform;
+  /** Where the command was started (default: the process's directory). */
+  cwd?: string;
 }
 
 export function readConfig(root: string): Config {
@@ -98,7 +100,8 @@ export function generate(root: string, force: boolean, dryRun: boolean, io: Io):
 export function check(root: string, io: Io): number {
   const { changes, kept } = changesFor(root, synth(readConfig(root)), false);
   const differing = changes.filter((c) => c.kind !== "unchanged");
-  for (const path of kept) io.err(`${path}: generated for an earlier config and no longer wanted; it lost our marker, so remove it yourself`);
+  for (const path of kept)
+    io.err(`${path}: generated for an earlier config and no longer wanted; it lost our marker, so remove it yourself`);
   if (differing.length === 0) {
     io.out("nix-ci-cache: generated files are up to date");
     return 0;

@@ -3,10 +3,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { budgetLine, CONFIG_PATH, type Config, ConfigError, type ProjectFacts, parseConfigText, type RawConfig } from "./config.js";
+import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
+import {
+  budgetLine,
+  CONFIG_PATH,
+  type Config,
+  ConfigError,
+  type ProjectFacts,
+  parseConfigText,
+  type RawConfig,
+} from "./config.js";
 import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
-import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
 import { VERSION } from "./package.js";
 import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
 import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
@@ -72,7 +80,9 @@ const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lin
 
 /** The config as the user will read and edit it: every key, with a word on what it does. */
 export function renderConfigFile(raw: Decided & Partial<RawConfig>): string {
-  const kept = KEPT_KEYS.filter((key) => raw[key] !== undefined).map((key) => `${KEPT_COMMENTS[key]}\n${key}: ${flow(raw[key])}\n`);
+  const kept = KEPT_KEYS.filter((key) => raw[key] !== undefined).map(
+    (key) => `${KEPT_COMMENTS[key]}\n${key}: ${flow(raw[key])}\n`,
+  );
   return `# yaml-language-server: $schema=https://unpkg.com/nix-ci-cache@${VERSION}/schemas/config.schema.json
 # nix-ci-cache: edit this file, then run "npx nix-ci-cache generate".
 
@@ -112,7 +122,7 @@ const CHROOT_CAVEATS = [
   "  - it builds only inside Nix's sandbox: on Linux VMs, not in containers, not on macOS; Ubuntu 24.04 restricts the user namespaces it needs through AppArmor (env.sh lifts that with sudo where it can, and otherwise stops with Nix's reason);",
   "  - ./result links point to /nix/store/…, which exists only inside Nix's namespace; the files are under <cacheDir>/root/nix/store/;",
   "  - nix-shell cannot run from a diverted store: the wrapper runs it against the normal store, uncached.",
-  "  mode: file has none of these limits (README, \"Modes\").",
+  '  mode: file has none of these limits (README, "Modes").',
 ];
 
 export async function init(root: string, options: InitOptions, io: Io): Promise<number> {
@@ -132,7 +142,13 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
   if (plan.missingBuild) io.out(plan.missingBuild);
   // The config is written with the rest, and only if nothing else is refused.
   const configChange: Change = previous
-    ? { path: CONFIG_PATH, kind: previous.text === text ? "unchanged" : "update", before: previous.text, after: text, mode: 0o644 }
+    ? {
+        path: CONFIG_PATH,
+        kind: previous.text === text ? "unchanged" : "update",
+        before: previous.text,
+        after: text,
+        mode: 0o644,
+      }
     : { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };
   const generated = changesFor(root, synth(config), options.force);
   if (previous) {

@@ -15,7 +15,9 @@ export interface InitFlags {
 }
 
 /** What init decides; the other keys of a previous config are kept as they were. */
-export type Decided = Required<Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "keyFiles" | "compression" | "build">>;
+export type Decided = Required<
+  Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "keyFiles" | "compression" | "build">
+>;
 
 export interface InitPlan {
   raw: Decided;
@@ -102,7 +104,10 @@ function modeDefault(flags: InitFlags, previous: Partial<RawConfig>, forced: str
   if (flags.mode) return { value: flags.mode, why: "from --mode" };
   if (forced) return { value: "file", why: forced };
   if (previous.mode) return { value: previous.mode, why: "kept from the existing config" };
-  return { value: "file", why: "a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself" };
+  return {
+    value: "file",
+    why: "a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself",
+  };
 }
 
 /** The build command the repository's Nix files call for, or undefined when it has none. */
@@ -180,7 +185,9 @@ export async function initPlan(
   const forced = flags.mode ? undefined : fileOnly(providers.value, platforms.value);
   let mode = modeDefault(flags, previous, forced);
   if (ask && !flags.mode && !forced) {
-    hint("Mode: file keeps /nix/store and adds the cache directory as a binary cache; chroot makes the cache directory the store.");
+    hint(
+      "Mode: file keeps /nix/store and adds the cache directory as a binary cache; chroot makes the cache directory the store.",
+    );
     const picked = (await ask({
       type: "select",
       message: "Mode",

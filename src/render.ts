@@ -88,7 +88,9 @@ function runtimePath(name: string): string {
  * earlier config (another provider, chroot's wrappers) are found among these.
  */
 export function everyTemplatePath(): string[] {
-  const runtime = listFiles(packageFile("templates/runtime")).filter((n) => n.endsWith(".hbs")).map(runtimePath);
+  const runtime = listFiles(packageFile("templates/runtime"))
+    .filter((n) => n.endsWith(".hbs"))
+    .map(runtimePath);
   const providers = listFiles(packageFile("templates/providers"))
     .filter((n) => n.endsWith(".hbs") && !n.endsWith(".seed.hbs"))
     .map((n) => n.split("/").slice(1).join("/").slice(0, -".hbs".length));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Detection } from "../src/detect.js";
-import { initPlan } from "../src/questions.js";
 import type { Ask } from "../src/questions.js";
+import { initPlan } from "../src/questions.js";
 
 const nothing: Detection = {
   localOs: "linux",
