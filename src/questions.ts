@@ -37,10 +37,11 @@ const require = createRequire(import.meta.url);
 
 /** The prompts library, loaded only when init asks, with colour as the environment wants it. */
 export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
-  const prompts = require("prompts") as typeof import("prompts");
-  // prompts colours through kleur 3, which does not read NO_COLOR (https://no-color.org).
+  // prompts colours through kleur 3, which does not read NO_COLOR (https://no-color.org),
+  // and colours some symbols as it loads: kleur is switched off before prompts loads.
   const kleur = createRequire(require.resolve("prompts"))("kleur") as { enabled: boolean };
   if (env.NO_COLOR) kleur.enabled = false;
+  const prompts = require("prompts") as typeof import("prompts");
   return async (question) => {
     let cancelled = false;
     const answers = await prompts({ ...question, name: "value" } as import("prompts").PromptObject, {

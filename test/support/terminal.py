@@ -1,7 +1,7 @@
 """Runs a command in a pseudo-terminal and answers it as a user would type.
 
-Usage: pty.py STEPS_JSON COMMAND... ; STEPS_JSON is a list of {"expect": regex,
-"send": text}. Prints JSON: {"code": exit status, "output": everything the terminal
+Usage: terminal.py STEPS_JSON COMMAND... ; STEPS_JSON is a list of {"expect": regex,
+"send": text} or {"expect": regex, "signal": "INT"}. Prints JSON: {"code": exit status, "output": everything the terminal
 showed, "missed": the regex that never appeared, or null}.
 """
 import json
@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sys
 import time
 
@@ -50,6 +51,9 @@ for step in steps:
         missed = step["expect"]
         break
     pos = match.end()
+    if "signal" in step:
+        os.kill(pid, getattr(signal, "SIG" + step["signal"]))
+        continue
     # prompts redraws after each key; a short pause lets it take them one at a time.
     for key in step["send"]:
         os.write(fd, key.encode())
