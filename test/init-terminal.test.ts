@@ -14,7 +14,10 @@ const SPACE = " ";
 const ENTER = "\r";
 const CTRL_C = "\x03";
 /** SGR sequences: colour and weight, not the cursor movements prompts also sends. */
-const COLOUR = /\x1b\[\d+(;\d+)*m/;
+const ESC = String.fromCharCode(27);
+const COLOUR = new RegExp(`${ESC}\\[\\d+(;\\d+)*m`);
+/** Every escape sequence prompts writes, to read the text as a user sees it. */
+const ESCAPES = new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]|${ESC}[78]`, "g");
 
 interface Typed {
   code: number;
@@ -57,7 +60,7 @@ describe("init in a real terminal", () => {
     ]);
     expect(typed.missed, typed.output).toBeNull();
     expect(typed.code, typed.output).toBe(0);
-    const output = typed.output.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "");
+    const output = typed.output.replace(/\r/g, "").replace(ESCAPES, "");
     const reason = output.indexOf("Providers: github (found .github/workflows).");
     const question = output.indexOf("CI providers");
     expect(reason).toBeGreaterThan(-1);
