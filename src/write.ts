@@ -103,13 +103,17 @@ const REASONS: Record<string, string> = {
 
 function writeError(root: string, path: string, error: unknown): WriteError {
   const code = (error as { code?: string }).code ?? "";
-  const where = dirname(join(root, path));
+  // The directory to fix is the nearest one that exists: the others are made inside it.
+  let where = dirname(join(root, path));
+  while (!existsSync(where) && dirname(where) !== where) where = dirname(where);
   const fix =
     code === "ENOSPC" || code === "EDQUOT"
       ? "free some space and run again"
       : code === "EROFS"
         ? "run it where the repository is writable"
-        : `make ${where} writable for you (see ls -ld '${where}'; e.g. sudo chown -R "$(id -un)" '${where}'), then run again`;
+        : code === "ENOTDIR"
+          ? `${where} is a file where a directory must be; move it away, then run again`
+          : `make ${where} writable for you (see ls -ld '${where}'; e.g. sudo chown -R "$(id -un)" '${where}'), then run again`;
   return new WriteError(`${path}: cannot write (${REASONS[code] ?? (error as Error).message}); nothing was changed: ${fix}`);
 }
 

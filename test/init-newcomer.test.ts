@@ -312,7 +312,7 @@ describe("writes", () => {
     const result = await runCli(root, ["init", "--yes", "--provider", "github"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /^\.github\/workflows\/nix\.yml: cannot write \(a parent is a file, not a directory\); nothing was changed: make .*\/\.github\/workflows writable for you/m,
+      /^\.github\/workflows\/nix\.yml: cannot write \(a parent is a file, not a directory\); nothing was changed: .*\/\.github is a file where a directory must be; move it away, then run again$/m,
     );
     expect(snapshot(root)).toEqual(before);
   });

@@ -1,7 +1,7 @@
 // The CLI as a process in a real terminal and a real pipe: answers typed into a
 // pseudo-terminal, Ctrl-C, NO_COLOR, and a reader that goes away.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -116,5 +116,36 @@ describe("the CLI as a process", () => {
     expect(typed.code, typed.output).toBe(130);
     expect(typed.output).toContain("nix-ci-cache: interrupted");
     expect(readdirSync(root).sort()).toEqual([".git", ".github", "flake.nix"]);
+  });
+});
+
+describe("a directory the user cannot write", () => {
+  it("stops init with the path and the fix, and leaves nothing behind (real EACCES)", () => {
+    const bin = builtCli();
+    const root = tempProject();
+    chmodSync(root, 0o755);
+    mkdirSync(join(root, ".nix-ci-cache"));
+    mkdirSync(join(root, ".github"), { mode: 0o755 });
+    // The runtime files can be written, the workflow cannot: the failure comes midway.
+    // As root, permissions do not stop anyone, so the CLI runs as nobody then.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) chownSync(join(root, ".nix-ci-cache"), 65534, 65534);
+    else chmodSync(join(root, ".github"), 0o555);
+    const command = asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "node", bin] : ["node", bin];
+    const result = spawnSync(
+      command[0] as string,
+      [...command.slice(1), "init", "--yes", "--provider", "github", "--cwd", root],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, HOME: "/tmp" },
+      },
+    );
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(
+      /^\.github\/workflows\/nix\.yml: cannot write \(permission denied\); nothing was changed: make .*\/\.github writable for you \(see ls -ld .*; e\.g\. sudo chown -R "\$\(id -un\)" .*\), then run again$/m,
+    );
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(readdirSync(join(root, ".nix-ci-cache"))).toEqual([]);
+    expect(readdirSync(join(root, ".github"))).toEqual([]);
   });
 });
