@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import Handlebars from "handlebars";
-import { stringify } from "yaml";
+import { handlebars, stringify } from "./lazy.js";
 import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { shellQuote } from "./plan.js";
@@ -24,12 +23,14 @@ export interface Rendered {
   userFiles: UserFile[];
 }
 
+type Engine = ReturnType<typeof createEngine>;
+
 const RUNTIME_DIR = ".nix-ci-cache";
 /** npm never packs files named `.gitignore`, so that template goes by another name. */
 const RENAMED: Record<string, string> = { gitignore: ".gitignore" };
 
 function createEngine() {
-  const hb = Handlebars.create();
+  const hb = handlebars().create();
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   hb.registerHelper("sh", (value: string) => shellQuote(value));
   hb.registerHelper("yaml", (value: unknown) => stringify(value, { lineWidth: 0 }).trimEnd());
@@ -57,7 +58,7 @@ function listFiles(dir: string): string[] {
     .sort();
 }
 
-function renderTemplate(hb: typeof Handlebars, file: string, context: object): string {
+function renderTemplate(hb: Engine, file: string, context: object): string {
   const template = hb.compile(readFileSync(file, "utf8"), { noEscape: true, strict: true });
   try {
     return template(context);
@@ -66,7 +67,7 @@ function renderTemplate(hb: typeof Handlebars, file: string, context: object): s
   }
 }
 
-function runtimeFiles(hb: typeof Handlebars, plan: Plan): GeneratedFile[] {
+function runtimeFiles(hb: Engine, plan: Plan): GeneratedFile[] {
   const dir = packageFile("templates/runtime");
   return listFiles(dir)
     .filter((name) => name.endsWith(".hbs") && (plan.chroot || !name.startsWith("bin/")))
