@@ -34,6 +34,8 @@ const promptsModule = once<typeof Prompts>("prompts");
 
 /** The Handlebars module: `handlebars().create()` gives an engine of one's own. */
 export const handlebars = once<typeof HandlebarsNamespace>("handlebars");
+/** Handlebars without its compiler, for precompiled templates. */
+export const handlebarsRuntime = once<typeof HandlebarsNamespace>("handlebars/runtime");
 
 export type { Document, YAMLMap } from "yaml";
 export type YAMLSeq<T = unknown> = Yaml.YAMLSeq<T>;

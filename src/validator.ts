@@ -1,6 +1,6 @@
 // The config's JSON Schema validator. Importing Ajv and compiling the schema took about
 // 0.1 s of every command that reads a config, so the build compiles it once into
-// dist/config-validator.cjs (Ajv's standalone code, scripts/build-validator.mjs), and a
+// dist/config-validator.cjs (Ajv's standalone code, scripts/build-precompiled.mjs), and a
 // command only requires that file. Run from the TypeScript sources (tests, bench) there
 // is no such file, and the schema is compiled here as before, with the same options:
 // test/validator.test.ts holds the two to the same answers, and test/package.test.ts
@@ -36,7 +36,7 @@ function compile(schema: object, source: boolean) {
 export function validatorSource(schema: object = readSchema()): string {
   const { ajv, validate } = compile(schema, true);
   const standaloneCode = (require("ajv/dist/standalone") as typeof import("ajv/dist/standalone/index.js")).default;
-  return `// Generated from schemas/config.schema.json by scripts/build-validator.mjs; do not edit.\n${standaloneCode(ajv, validate)}\n`;
+  return `// Generated from schemas/config.schema.json by scripts/build-precompiled.mjs; do not edit.\n${standaloneCode(ajv, validate)}\n`;
 }
 
 /** The schema compiled at run time: what the precompiled file must agree with. */
