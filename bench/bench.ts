@@ -4,6 +4,11 @@
 // BENCH_PACKAGES (default 80) packages of BENCH_PACKAGE_KIB (default 1024) KiB each,
 // half random and half text, in a chain, built with a toolchain (static busybox as a
 // store path). BENCH_RUNS (default 10) runs for the size-over-time measurement.
+//
+// First, the CLI's start-up: `node bin/nix-ci-cache.js` over a fresh build of dist/, for
+// `--help`, `check` and `init --yes`, BENCH_STARTUP_RUNS (default 20) times each after a
+// warm-up, in rounds so that the machine's drift reaches all of them alike; Node alone
+// (`node -e 0`) beside them. BENCH_ONLY_STARTUP=1 stops after it (no Nix needed).
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
@@ -31,6 +36,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 5);
 const SAVE_ROUNDS = Number(process.env.BENCH_SAVE_ROUNDS ?? 5);
 const XZ_ROUNDS = Math.min(3, SAVE_ROUNDS);
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 20);
+const REPO = join(import.meta.dirname, "..");
 const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
 const CACHE = ".nix-ci-cache/cache";
 
@@ -155,6 +162,49 @@ const times = (xs: number[]) => `**${median(xs).toFixed(2)}×**`;
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×`;
 const perPair = (a: number[], b: number[]) => a.map((x, i) => x / (b[i] as number));
 
+/** Seconds of one whole process, as a user waits for it. */
+function wall(command: string[], cwd: string): number {
+  const t0 = performance.now();
+  const r = spawnSync(command[0] as string, command.slice(1), { cwd, encoding: "utf8" });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`failed (${r.status}): ${command.join(" ")}\n${r.stderr}`);
+  return seconds;
+}
+
+/** The CLI's start-up, command by command: rows for the table. */
+function startup(work: string): string[] {
+  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: REPO, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stderr}`);
+  const bin = join(REPO, "bin", "nix-ci-cache.js");
+  const project = (name: string) => {
+    const dir = join(work, "startup", name);
+    mkdirSync(join(dir, ".git"), { recursive: true });
+    writeFileSync(join(dir, "flake.lock"), "{}\n");
+    return dir;
+  };
+  const checked = project("checked");
+  wall(["node", bin, "init", "--yes"], checked);
+  const commands: Array<[string, (round: number) => number]> = [
+    ["`node -e 0` (Node alone, for reference)", () => wall(["node", "-e", "0"], checked)],
+    ["`--help`", () => wall(["node", bin, "--help"], checked)],
+    ["`check` (files up to date)", () => wall(["node", bin, "check"], checked)],
+    ["`init --yes` (a new repository)", (round) => wall(["node", bin, "init", "--yes"], project(`init-${round}`))],
+  ];
+  const samples = commands.map(() => [] as number[]);
+  for (let round = -1; round < STARTUP_RUNS; round++) {
+    commands.forEach(([, run], i) => {
+      const seconds = run(round + 1);
+      if (round >= 0) samples[i]?.push(seconds);
+    });
+  }
+  if (process.env.BENCH_DEBUG) console.error({ startup: samples });
+  return commands.map(([what], i) => {
+    const xs = samples[i] ?? [];
+    const target = i === 0 ? "" : "< 0.3 s";
+    return `| start-up: ${what} | ${s(median(xs))} (${s(Math.min(...xs))}–${s(Math.max(...xs))}, median of ${xs.length}) | ${target} |`;
+  });
+}
+
 function main(): void {
   const work = mkdtempSync(join(tmpdir(), "ncc-bench-"));
   const tag = `b${Date.now().toString(36)}`;
@@ -164,6 +214,11 @@ function main(): void {
     console.log(l);
   };
   try {
+    out("| measurement | result | target |");
+    out("|---|---|---|");
+    for (const row of startup(work)) out(row);
+    out();
+    if (process.env.BENCH_ONLY_STARTUP) return;
     const nix = sh("nix --version", "/").stdout.trim();
     out(`Graph: toolchain + ${PACKAGES} packages of ${KIB} KiB (half random, half text), ${nix}, ${RUNS} runs.`);
     out();

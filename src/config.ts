@@ -1,9 +1,8 @@
-import { readFileSync } from "node:fs";
 import { normalize } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
-import { parseDocument } from "yaml";
-import { packageFile } from "./package.js";
+import type { ErrorObject } from "ajv";
+import { parseDocument } from "./lazy.js";
 import { PROVIDERS, type ProviderId } from "./providers/index.js";
+import { schemaValidator } from "./validator.js";
 
 export const CONFIG_PATH = ".nix-ci-cache/config.yaml";
 export const DEFAULT_CACHE_DIR = ".nix-ci-cache/cache";
@@ -78,16 +77,6 @@ export class ConfigError extends Error {
 
 export function formatProblem(file: string, problem: Problem): string {
   return `${file}: ${problem.key}: ${problem.message}`;
-}
-
-let compiledValidator: ReturnType<Ajv["compile"]> | undefined;
-
-function schemaValidator() {
-  if (!compiledValidator) {
-    const schema = JSON.parse(readFileSync(packageFile("schemas/config.schema.json"), "utf8"));
-    compiledValidator = new Ajv({ allErrors: true, strict: true }).compile(schema);
-  }
-  return compiledValidator;
 }
 
 const EXAMPLES: Record<string, string> = {

@@ -2,7 +2,7 @@
 // implies, writes all or nothing, and says exactly what happened and what to do next.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "./lazy.js";
 import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
 import {
   budgetLine,

@@ -2,7 +2,7 @@
 // that no local Nix is needed, and the public half written into the config.
 import { generateKeyPairSync } from "node:crypto";
 import { basename } from "node:path";
-import { parseDocument } from "yaml";
+import { parseDocument } from "./lazy.js";
 
 export interface KeyPair {
   /** `name:base64(seed ‖ public key)`, 64 bytes: what `nix-store --generate-binary-cache-key` writes. */

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
-import Handlebars from "handlebars";
-import { stringify } from "yaml";
+import { fileURLToPath } from "node:url";
+import { handlebars, handlebarsRuntime, stringify } from "./lazy.js";
 import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { shellQuote } from "./plan.js";
@@ -24,12 +25,60 @@ export interface Rendered {
   userFiles: UserFile[];
 }
 
+type Engine = ReturnType<ReturnType<typeof handlebars>["create"]>;
+
+/** Compiler options: the templates are shell and YAML, never HTML. */
+const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
+
+/**
+ * Compiling the templates took about 0.1 s of every command that renders, and the
+ * compiler brings in source-map, so the build compiles them once into
+ * dist/templates.cjs (scripts/build-precompiled.mjs) and commands need only Handlebars'
+ * runtime. Run from the TypeScript sources (tests, bench) there is no such file and they
+ * are compiled here from templates/; test/render.test.ts holds the two to the same output.
+ */
+export const PRECOMPILED_TEMPLATES = "templates.cjs";
+
+const require = createRequire(import.meta.url);
+let precompiled: Record<string, TemplateSpecification> | null | undefined;
+
+function precompiledTemplates(): Record<string, TemplateSpecification> | null {
+  if (precompiled === undefined) {
+    const file = fileURLToPath(new URL(`./${PRECOMPILED_TEMPLATES}`, import.meta.url));
+    precompiled = existsSync(file) ? (require(file) as Record<string, TemplateSpecification>) : null;
+  }
+  return precompiled;
+}
+
+/** Every template's path under templates/, the key of its precompiled form. */
+function templateKey(file: string): string {
+  return relative(packageFile("templates"), file);
+}
+
+/** The source of dist/templates.cjs: every template under templates/, compiled. */
+export function templatesSource(): string {
+  const hb = handlebars();
+  const dir = packageFile("templates");
+  const entries = listFiles(dir)
+    .filter((name) => name.endsWith(".hbs"))
+    .map((name) => `${JSON.stringify(name)}: ${hb.precompile(readFileSync(join(dir, name), "utf8"), TEMPLATE_OPTIONS)}`);
+  return `// Generated from templates/ by scripts/build-precompiled.mjs; do not edit.\nmodule.exports = {\n${entries.join(",\n")}\n};\n`;
+}
+
+function compileTemplate(hb: Engine, file: string): HandlebarsTemplateDelegate {
+  const specs = precompiledTemplates();
+  if (!specs) return hb.compile(readFileSync(file, "utf8"), TEMPLATE_OPTIONS);
+  const spec = specs[templateKey(file)];
+  if (!spec) throw new Error(`template ${file}: not in the precompiled ${PRECOMPILED_TEMPLATES}; run "npm run build"`);
+  return hb.template(spec);
+}
+
 const RUNTIME_DIR = ".nix-ci-cache";
 /** npm never packs files named `.gitignore`, so that template goes by another name. */
 const RENAMED: Record<string, string> = { gitignore: ".gitignore" };
 
 function createEngine() {
-  const hb = Handlebars.create();
+  const hb = (precompiledTemplates() ? handlebarsRuntime() : handlebars()).create();
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   hb.registerHelper("sh", (value: string) => shellQuote(value));
   hb.registerHelper("yaml", (value: unknown) => stringify(value, { lineWidth: 0 }).trimEnd());
@@ -45,7 +94,7 @@ function createEngine() {
   });
   const partials = packageFile("templates/partials");
   for (const name of listFiles(partials)) {
-    hb.registerPartial(name.slice(0, -".hbs".length), readFileSync(join(partials, name), "utf8"));
+    hb.registerPartial(name.slice(0, -".hbs".length), compileTemplate(hb, join(partials, name)));
   }
   return hb;
 }
@@ -57,8 +106,8 @@ function listFiles(dir: string): string[] {
     .sort();
 }
 
-function renderTemplate(hb: typeof Handlebars, file: string, context: object): string {
-  const template = hb.compile(readFileSync(file, "utf8"), { noEscape: true, strict: true });
+function renderTemplate(hb: Engine, file: string, context: object): string {
+  const template = compileTemplate(hb, file);
   try {
     return template(context);
   } catch (error) {
@@ -66,7 +115,7 @@ function renderTemplate(hb: typeof Handlebars, file: string, context: object): s
   }
 }
 
-function runtimeFiles(hb: typeof Handlebars, plan: Plan): GeneratedFile[] {
+function runtimeFiles(hb: Engine, plan: Plan): GeneratedFile[] {
   const dir = packageFile("templates/runtime");
   return listFiles(dir)
     .filter((name) => name.endsWith(".hbs") && (plan.chroot || !name.startsWith("bin/")))

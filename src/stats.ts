@@ -9,9 +9,16 @@ export type SaveRecord = Record<string, string>;
 export interface FileCacheStats {
   kind: "file";
   entries: number;
-  /** Bytes of NAR files on disk (compressed), what the provider archives. */
-  fileBytes: number;
-  /** Bytes of the NARs uncompressed. */
+  /**
+   * NAR files plus narinfos, as save.sh counts the cache against maxSize and records it
+   * in nix-ci-cache/saves: the one size the report gives as the cache's.
+   */
+  bytes: number;
+  /** Bytes of the NAR files on disk (compressed), each file once though entries may share it. */
+  narFileBytes: number;
+  /** Bytes of the narinfo files of the entries. */
+  narinfoBytes: number;
+  /** Bytes of those NARs uncompressed. */
   narBytes: number;
   compression: Record<string, number>;
   /** Entries by the names of the keys that signed them ("unsigned" for none). */
@@ -78,7 +85,9 @@ export function cacheStats(dir: string): CacheStats {
   const stats: FileCacheStats = {
     kind: "file",
     entries: 0,
-    fileBytes: 0,
+    bytes: 0,
+    narFileBytes: 0,
+    narinfoBytes: 0,
     narBytes: 0,
     compression: {},
     signatures: {},
@@ -97,10 +106,15 @@ export function cacheStats(dir: string): CacheStats {
       stats.damaged++;
       continue;
     }
-    used.add(url.replace(/^nar\//, ""));
     stats.entries++;
-    stats.fileBytes += fileSize;
-    stats.narBytes += Number(field(text, "NarSize") ?? fileSize);
+    stats.narinfoBytes += statSync(join(dir, name)).size;
+    // Entries with the same contents share one NAR file, which the cache holds once.
+    const file = url.replace(/^nar\//, "");
+    if (!used.has(file)) {
+      used.add(file);
+      stats.narFileBytes += fileSize;
+      stats.narBytes += Number(field(text, "NarSize") ?? fileSize);
+    }
     const method = field(text, "Compression") ?? "none";
     stats.compression[method] = (stats.compression[method] ?? 0) + 1;
     const signers = [...text.matchAll(/^Sig: ([^:\s]+):/gm)].map((m) => m[1] as string);
@@ -116,6 +130,7 @@ export function cacheStats(dir: string): CacheStats {
   }
   const narDir = join(dir, "nar");
   if (existsSync(narDir)) stats.orphans = readdirSync(narDir).filter((n) => !used.has(n)).length;
+  stats.bytes = stats.narFileBytes + stats.narinfoBytes;
   return stats;
 }
 
@@ -154,7 +169,7 @@ export function formatStats(dir: string, stats: CacheStats, now: number, lastSav
   } else {
     const ratio =
       stats.narBytes > 0
-        ? ` (${((100 * stats.fileBytes) / stats.narBytes).toFixed(0)}% of ${formatBytes(stats.narBytes)} uncompressed)`
+        ? `, ${((100 * stats.narFileBytes) / stats.narBytes).toFixed(0)}% of ${formatBytes(stats.narBytes)} uncompressed`
         : "";
     const methods = Object.entries(stats.compression)
       .map(([m, n]) => `${m} ${n}`)
@@ -165,7 +180,7 @@ export function formatStats(dir: string, stats: CacheStats, now: number, lastSav
     lines.push(
       `${dir}: binary cache`,
       `  entries       ${stats.entries}`,
-      `  size          ${formatBytes(stats.fileBytes)}${ratio}`,
+      `  size          ${formatBytes(stats.bytes)} (NAR files ${formatBytes(stats.narFileBytes)}${ratio}; narinfos ${formatBytes(stats.narinfoBytes)})`,
       `  compression   ${methods || "-"}`,
       `  signatures    ${signers || "-"}`,
     );

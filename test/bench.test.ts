@@ -17,6 +17,7 @@ describe("npm run bench (tiny graph)", () => {
         BENCH_RUNS: "2",
         BENCH_COLD_REPEATS: "1",
         BENCH_SAVE_ROUNDS: "1",
+        BENCH_STARTUP_RUNS: "1",
       },
     });
     expect(r.status, r.stderr).toBe(0);
@@ -32,6 +33,12 @@ describe("npm run bench (tiny graph)", () => {
     const number = /\d+\.\d+ s/;
     for (const what of ["save", "save into a signed cache", "cold build with capture", "build closure"]) {
       expect(rows.get(what), `${what}\n${r.stdout}`).toMatch(number);
+    }
+    // The CLI's start-up, timed on the built package: Node alone beside the three commands.
+    for (const what of ["`node -e 0`", "`--help`", "`check`", "`init --yes`"]) {
+      expect(r.stdout, what).toMatch(
+        new RegExp(`^\\| start-up: ${what} .*\\| \\d+\\.\\d+ s \\(\\d+\\.\\d+ s–\\d+\\.\\d+ s, median of 1\\) \\|`, "m"),
+      );
     }
     const ratios = r.stdout.match(/\*\*\d+\.\d+×\*\*/g) ?? [];
     expect(ratios.length, r.stdout).toBeGreaterThanOrEqual(5);

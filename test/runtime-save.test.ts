@@ -235,6 +235,11 @@ describe("save.sh prune (real Nix)", () => {
       const stats = cacheStats(cache);
       expect(stats).toMatchObject({ kind: "file", entries: 4, damaged: 0, orphans: 0, untracked: 0, compression: { zstd: 4 } });
       expect(stats.saves.map((s) => s.pruned)).toEqual(["0", "1"]);
+      // The size stats reports is the one the save counted against maxSize and recorded,
+      // and its NAR files are the files on disk (issue 11: 18.1 KiB reported for 17.4 KiB).
+      expect(stats.kind === "file" && stats.bytes).toBe(Number(save.size));
+      const onDisk = readdirSync(join(cache, "nar")).reduce((sum, n) => sum + statSync(join(cache, "nar", n)).size, 0);
+      expect(stats.kind === "file" && stats.narFileBytes).toBe(onDisk);
 
       dropResults(dir);
       deleteGraph(tag);

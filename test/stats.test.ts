@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cacheStats, formatBytes, formatStats } from "../src/stats.js";
@@ -34,11 +34,14 @@ function fakeCache(root: string): string {
 describe("stats", () => {
   it("counts entries, sizes, compression, age, damage and the saves", () => {
     const cache = fakeCache(tempProject());
+    const narinfos = ["a", "b"].reduce((sum, c) => sum + statSync(join(cache, `${h(c)}.narinfo`)).size, 0);
     const stats = cacheStats(cache);
     expect(stats).toMatchObject({
       kind: "file",
       entries: 2,
-      fileBytes: 4096,
+      narFileBytes: 4096,
+      narinfoBytes: narinfos,
+      bytes: 4096 + narinfos,
       narBytes: 8096,
       compression: { zstd: 2 },
       signatures: { "ci-1": 1, unsigned: 1 },
@@ -52,12 +55,34 @@ describe("stats", () => {
     expect(stats.saves[1]).toMatchObject({ added: "1", pruned: "1", repaired: "1" });
     const lines = formatStats(cache, stats, 1003600 + 60);
     expect(lines).toContain("  entries       2");
-    expect(lines).toContain("  size          4.0 KiB (51% of 7.9 KiB uncompressed)");
+    expect(lines).toContain(
+      `  size          ${formatBytes(4096 + narinfos)} (NAR files 4.0 KiB, 51% of 7.9 KiB uncompressed; narinfos ${narinfos} B)`,
+    );
     expect(lines).toContain("  compression   zstd 2");
     expect(lines).toContain("  signatures    by ci-1 1, unsigned 1");
     expect(lines).toContain("  last used     newest 60 s ago, oldest 61 min ago");
     expect(lines.at(-1)).toBe(
       "  1970-01-12T14:46:40Z (60 s ago): file build-closure, added 1 (3.0 KiB), pruned 1 (2.0 KiB), repaired 1, size 4.0 KiB of 4.0 GiB, 2 s",
+    );
+  });
+
+  it("gives the cache's size as save.sh counts it: each NAR file once, with the narinfos", () => {
+    // Two store paths with the same contents share one NAR file; the provider archives it
+    // once, and save.sh's budget and its recorded size count it once.
+    const cache = join(tempProject(), "cache");
+    mkdirSync(join(cache, "nar"), { recursive: true });
+    writeFileSync(join(cache, "nar", "same.nar.zst"), "x".repeat(17_817));
+    for (const c of ["d", "e"]) {
+      writeFileSync(
+        join(cache, `${h(c)}.narinfo`),
+        `StorePath: /nix/store/${h(c)}-${c}\nURL: nar/same.nar.zst\nCompression: zstd\nFileSize: 17817\nNarSize: 20000\nReferences: \n`,
+      );
+    }
+    const narinfos = ["d", "e"].reduce((sum, c) => sum + statSync(join(cache, `${h(c)}.narinfo`)).size, 0);
+    const stats = cacheStats(cache);
+    expect(stats).toMatchObject({ entries: 2, narFileBytes: 17_817, narBytes: 20_000, bytes: 17_817 + narinfos });
+    expect(formatStats(cache, stats, 0)).toContain(
+      `  size          ${formatBytes(17_817 + narinfos)} (NAR files 17.4 KiB, 89% of 19.5 KiB uncompressed; narinfos ${narinfos} B)`,
     );
   });
 

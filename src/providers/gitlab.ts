@@ -1,6 +1,6 @@
 import { isAbsolute, normalize } from "node:path";
-import { isMap, isSeq, parseDocument, type YAMLMap, YAMLSeq } from "yaml";
 import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../config.js";
+import { isMap, isSeq, parseDocument, type YAMLMap, YAMLSeq } from "../lazy.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
