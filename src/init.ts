@@ -2,7 +2,6 @@
 // implies, writes all or nothing, and says exactly what happened and what to do next.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "./lazy.js";
 import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
 import {
   budgetLine,
@@ -15,6 +14,7 @@ import {
 } from "./config.js";
 import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
+import { stringify } from "./lazy.js";
 import { VERSION } from "./package.js";
 import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
 import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import type { Mode, Platform, RawConfig } from "./config.js";
 import { DEFAULT_CACHE_DIR } from "./config.js";
 import type { Detection } from "./detect.js";
+import { prompts } from "./lazy.js";
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
 
 export interface InitFlags {
@@ -41,7 +42,6 @@ export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
   // and colours some symbols as it loads: kleur is switched off before prompts loads.
   const kleur = createRequire(require.resolve("prompts"))("kleur") as { enabled: boolean };
   if (env.NO_COLOR) kleur.enabled = false;
-  const prompts = require("prompts") as typeof import("prompts");
   return async (question) => {
     let cancelled = false;
     const answers = await prompts({ ...question, name: "value" } as import("prompts").PromptObject, {

@@ -10,8 +10,8 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { createTwoFilesPatch } from "./lazy.js";
 import { MARKER_TEXT } from "./plan.js";
 import type { Rendered } from "./render.js";
 
@@ -218,11 +218,7 @@ export class ForeignFilesError extends Error {
   }
 }
 
-const require = createRequire(import.meta.url);
-
 export function unifiedDiff(change: Change): string {
-  // Loaded here: only check and --dry-run print diffs.
-  const { createTwoFilesPatch } = require("diff") as typeof import("diff");
   return createTwoFilesPatch(
     `a/${change.path}`,
     change.kind === "remove" ? "/dev/null" : `b/${change.path}`,
