@@ -63,6 +63,8 @@ function config(mode: "file" | "chroot", more: Partial<Config> = {}): Config {
     mode,
     cacheDir: CACHE,
     keyFiles: [],
+    into: [],
+    runners: {},
     compression: "zstd",
     build: "nix-build",
     capture: "build-closure",
