@@ -5,6 +5,7 @@ import type { Detection } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { VERSION } from "./package.js";
 import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
+import { carriedRunners, wiringConfigText } from "./wire/choose.js";
 
 export interface InitFlags {
   providers?: string[];
@@ -14,8 +15,8 @@ export interface InitFlags {
 }
 
 export interface InitPlan {
-  raw: Required<Omit<RawConfig, "build" | "capture" | "maxSize" | "extraRoots" | "exclude" | "publicKey">> &
-    Pick<RawConfig, "build">;
+  raw: Required<Omit<RawConfig, "build" | "capture" | "maxSize" | "extraRoots" | "exclude" | "publicKey" | "into" | "runners">> &
+    Pick<RawConfig, "build" | "into" | "runners">;
   /** Why each choice was made, printed before anything is written. */
   explanation: string[];
 }
@@ -152,6 +153,7 @@ export async function initPlan(detection: Detection, flags: InitFlags, noPrompt:
       keyFiles: detection.facts.existingKeyFiles,
       compression: "zstd",
       build: detection.facts.hasFlake ? "nix build -L" : "nix-build",
+      runners: providers.includes("github") ? carriedRunners(detection.platforms, platforms) : {},
     },
     explanation,
   };
@@ -179,5 +181,5 @@ keyFiles: ${flow(raw.keyFiles)}
 compression: ${flow(raw.compression)}
 # The command the generated pipeline runs.
 build: ${flow(raw.build)}
-`;
+${wiringConfigText(raw)}`;
 }
