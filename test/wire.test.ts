@@ -1,10 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import prompts from "prompts";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { applyDefaults } from "../src/config.js";
 import { makePlan } from "../src/plan.js";
 import { createEngine } from "../src/render.js";
+import { chooseInto } from "../src/wire/choose.js";
 import { stepLines, wireJob } from "../src/wire/index.js";
 import { nixJobsIn, type WiredProvider } from "../src/wire/jobs.js";
 import { PlacementError } from "../src/wire/steps.js";
@@ -298,11 +300,45 @@ describe("init and generate with wired jobs", () => {
   });
 });
 
+describe("chooseInto", () => {
+  const files = { ".github/workflows/ci.yml": fixture("github-ci.yml"), ".gitlab-ci.yml": fixture("gitlab-ci.yml") };
+
+  it("asks with every detected job chosen, and keeps what the answer keeps; a job that cannot take our part is set aside", async () => {
+    const root = project(files);
+    const candidates = [
+      ...nixJobsIn(".github/workflows/ci.yml", files[".github/workflows/ci.yml"]),
+      ...nixJobsIn(".gitlab-ci.yml", files[".gitlab-ci.yml"]),
+    ];
+    prompts.inject([[".github/workflows/ci.yml:deploy", ".gitlab-ci.yml:test", ".gitlab-ci.yml:lint"]]);
+    const choice = await chooseInto(root, candidates, ["github", "gitlab"], undefined, true);
+    expect(choice.into).toEqual([".gitlab-ci.yml:test"]);
+    expect(choice.unplaced.map((u) => u.entry)).toEqual([".github/workflows/ci.yml:deploy", ".gitlab-ci.yml:lint"]);
+    // Only the providers chosen: GitLab's jobs are not offered for a GitHub-only config.
+    prompts.inject([[".gitlab-ci.yml:test"]]);
+    expect((await chooseInto(root, candidates, ["github"], undefined, true)).into).toEqual([]);
+  });
+
+  it("refuses an --into that names no pipeline, no job, or a file without Nix jobs", async () => {
+    const root = project({
+      ...files,
+      ".github/workflows/docs.yml": "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n",
+    });
+    await expect(chooseInto(root, [], ["github"], ["Makefile"], false)).rejects.toThrow(/--into: Makefile: not a pipeline/);
+    await expect(chooseInto(root, [], ["github"], [".github/workflows/ci.yml:nope"], false)).rejects.toThrow(
+      '--into: .github/workflows/ci.yml has no job "nope" (its jobs: lint, build, deploy)',
+    );
+    await expect(chooseInto(root, [], ["github"], [".github/workflows/docs.yml"], false)).rejects.toThrow(
+      "--into: no job of .github/workflows/docs.yml runs Nix; name one: --into .github/workflows/docs.yml:<job> (its jobs: d)",
+    );
+  });
+});
+
 describe("GitHub runners", () => {
   it.each([
     ["runs-on: [self-hosted, macOS, ARM64]", "[self-hosted, macOS, ARM64]"],
     ["runs-on:\n      - self-hosted\n      - macOS\n      - ARM64", "[self-hosted, macOS, ARM64]"],
     [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
       "strategy:\n      matrix:\n        os:\n          - ubuntu-22.04\n          - macos-14\n    runs-on: ${{ matrix.os }}",
       "macos-14",
     ],

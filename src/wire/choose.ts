@@ -144,6 +144,10 @@ export function wiringReport(config: Config, choice: IntoChoice): string[] {
         ? `  wired    ${entry}: extends .nix-ci-cache (before_script, after_script and cache come from it)`
         : `  wired    ${entry}: restore and env.sh steps after the checkout and Nix install, save steps at the end (names start with "nix-ci-cache")`,
     );
+    // Its sh reads no $BASH_ENV, where env.sh leaves its settings for later steps.
+    if (provider === "circleci") {
+      lines.push("           in the nixos/nix image, start your Nix commands with . .nix-ci-cache/env.sh");
+    }
   }
   for (const { entry, provider, why } of choice.unplaced) {
     lines.push(`  not wired ${entry}: ${why}. Add to the job by hand:`, ...pasteFor(provider));
