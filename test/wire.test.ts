@@ -75,7 +75,7 @@ describe("our steps in a GitHub job", () => {
     expect(await actionlintErrors(original, path)).toEqual([]);
     const after = wired(original, "github", "build");
     keepsEveryLine(original, after);
-    expect(after.split("\n").length - original.split("\n").length).toBe(21);
+    expect(after.split("\n").length - original.split("\n").length).toBe(23);
     expect(await actionlintErrors(after, path)).toEqual([]);
     expect(await workflowParserErrors(after, path)).toEqual([]);
     expect(wired(after, "github", "build")).toBe(after);
@@ -91,7 +91,9 @@ describe("our steps in a GitHub job", () => {
       "nix-ci-cache: save the Nix cache",
     ]);
     // The same conditions as the generated nix.yml, with our ids.
-    expect(steps[6]).toMatchObject({ id: "nix-ci-cache-write", if: "always()" });
+    expect(steps[6]).toMatchObject({ id: "nix-ci-cache-write", if: "always()", "working-directory": "." });
+    // The job's defaults.run.working-directory is ./app; env.sh is found from the root.
+    expect(steps[3]).toMatchObject({ run: ". .nix-ci-cache/env.sh", "working-directory": "." });
     expect(steps[7]?.if).toBe(
       "always() && steps.nix-ci-cache-restore.outcome == 'success' && (steps.nix-ci-cache-write.outcome != 'success' || steps.nix-ci-cache-write.outputs.added != '0')",
     );
@@ -114,6 +116,11 @@ describe("our steps in a GitHub job", () => {
   it("are refused where they cannot go: flow steps, no checkout", () => {
     expect(() => wired(original, "github", "deploy")).toThrow(/not a block list/);
     expect(() => wired("jobs:\n  a:\n    steps:\n      - run: nix build\n", "github", "a")).toThrow(PlacementError);
+    const pwsh =
+      "defaults:\n  run:\n    shell: pwsh\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix build\n";
+    expect(() => wired(pwsh, "github", "a")).toThrow(
+      "its run steps use the shell pwsh (defaults.run.shell), and ours need sh or bash",
+    );
   });
 });
 

@@ -22,6 +22,11 @@ export const SAVE_WHEN_ADDED = saveWhenAdded(WRITE_STEP);
 export interface StepIds {
   restore: string;
   write: string;
+  /**
+   * In a job of the user's, our `run:` steps start at the repository's root whatever
+   * `defaults.run.working-directory` says: env.sh and save.sh are found from there.
+   */
+  workingDirectory: string;
   names: { restore: string; env: string; write: string; save: string };
 }
 
@@ -32,6 +37,7 @@ export function stepIds(wired: boolean, restoreName = "Restore the Nix cache", r
   return {
     restore: wired ? `${WIRED_PREFIX}-restore` : restoreId,
     write: wired ? `${WIRED_PREFIX}-write` : WRITE_STEP,
+    workingDirectory: wired ? "." : "",
     names: {
       restore: name(restoreName),
       env: name("Use the Nix cache in this job"),

@@ -31,6 +31,12 @@ function stepsOf(text: string, job: string): { steps: YAMLSeq; doc: ReturnType<t
   if (doc.errors.length > 0) throw new PlacementError(`not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`);
   const found = jobsOf("github", text).find((j) => j.name === job);
   if (!found) throw new PlacementError(`no job "${job}"`);
+  const shell = [found.node, isMap(doc.contents) ? doc.contents : undefined]
+    .map((map) => map?.getIn(["defaults", "run", "shell"]))
+    .find((value) => value !== undefined);
+  if (shell !== undefined && !/^(bash|sh)\b/.test(String(shell))) {
+    throw new PlacementError(`its run steps use the shell ${String(shell)} (defaults.run.shell), and ours need sh or bash`);
+  }
   const steps = (found.node as YAMLMap).get("steps", true) as Node | undefined;
   if (!steps || !("items" in steps) || !Array.isArray(steps.items) || (steps as YAMLSeq).flow) {
     throw new PlacementError(
