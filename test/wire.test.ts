@@ -283,6 +283,20 @@ describe("init and generate with wired jobs", () => {
       expect(r.stderr.split("\n")).toHaveLength(1);
       expect(r.stderr).toContain(`.nix-ci-cache/config.yaml: ${message}`);
     }
+    writeFileSync(
+      join(root, ".gitlab-ci.yml"),
+      `${fixture("gitlab-ci.yml")}mac:\n  tags: [saas-macos-medium-m1]\n  script: [nix build]\n`,
+    );
+    writeFileSync(join(root, ".nix-ci-cache/config.yaml"), 'providers: [gitlab]\ninto: [".gitlab-ci.yml:mac"]\n');
+    expect((await runCli(root, ["check"])).stderr).toBe(
+      '.nix-ci-cache/config.yaml: /into/0: .gitlab-ci.yml: job "mac" runs on macOS runners (its tags); add darwin to platforms, or remove the entry',
+    );
+    writeFileSync(
+      join(root, ".nix-ci-cache/config.yaml"),
+      'providers: [gitlab]\nplatforms: [linux, darwin]\ninto: [".gitlab-ci.yml:mac"]\n',
+    );
+    expect((await runCli(root, ["generate"])).code).toBe(0);
+    expect(readFileSync(join(root, ".gitlab-ci.yml"), "utf8")).toContain("mac:\n  extends: .nix-ci-cache-darwin\n  tags:");
     writeFileSync(join(root, ".nix-ci-cache/config.yaml"), 'providers: [gitlab, github]\ninto: [".github/workflows/x.yml:a"]\n');
     expect((await runCli(root, ["check"])).stderr).toBe(
       ".nix-ci-cache/config.yaml: /into/0: .github/workflows/x.yml does not exist; fix the path or remove the entry",

@@ -1,4 +1,5 @@
 import type { Config, Problem } from "../config.js";
+import { hiddenJobFor } from "./gitlab.js";
 import { jobsOf, providerOfPath } from "./jobs.js";
 
 const WIREABLE =
@@ -26,6 +27,12 @@ export function intoProblems(config: Config, readFile: (path: string) => string 
     if (!jobs.includes(job)) {
       const known = jobs.length > 0 ? `its jobs: ${jobs.join(", ")}` : "it has no jobs we can read";
       return [{ key, message: `${file} has no job "${job}" (${known}); fix the job name or remove the entry` }];
+    }
+    const node = jobsOf(provider, text).find((j) => j.name === job)?.node;
+    if (provider === "gitlab" && node && hiddenJobFor(node).endsWith("darwin") && !config.platforms.includes("darwin")) {
+      return [
+        { key, message: `${file}: job "${job}" runs on macOS runners (its tags); add darwin to platforms, or remove the entry` },
+      ];
     }
     return [];
   });
