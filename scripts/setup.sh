@@ -22,6 +22,8 @@ need debootstrap debootstrap
 need zsh zsh
 # The daemon and AppArmor tests run env.sh as a user with (and without) passwordless sudo.
 need sudo sudo
+# init's interactive test types into a pseudo-terminal through Python's pty module.
+need python3 python3
 # The tests build with a static busybox copied into the Nix store; a dynamic one
 # would need the host's libraries inside the build.
 [ -x /bin/busybox ] && ! (ldd /bin/busybox 2>/dev/null | grep -q '=>') || missing="$missing busybox-static"

@@ -221,6 +221,17 @@ const RULES: Array<(config: Config) => Problem[]> = [
           },
         ]
       : [],
+  // The same path goes into the provider's cache stanza and, quoted, into the scripts:
+  // neither expands it, so "$HOME/x" would make a directory named "$HOME" in the project.
+  (config) =>
+    /\$|^~/.test(config.cacheDir)
+      ? [
+          {
+            key: "/cacheDir",
+            message: `"${config.cacheDir}" is used as written, without expanding $ or ~; use a path relative to the project (e.g. ${DEFAULT_CACHE_DIR}) or an absolute one`,
+          },
+        ]
+      : [],
   (config) =>
     /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
       ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]

@@ -11,6 +11,8 @@ export interface Detection {
   providers: Array<{ id: ProviderId; reason: string }>;
   platforms: PlatformEvidence[];
   facts: ProjectFacts;
+  /** The Nix expression a plain build would use, the most specific first. */
+  expression: "flake" | "default" | "shell" | undefined;
   /** Jobs of the repository's pipelines that run Nix, for `into`. */
   nixJobs?: Candidate[];
 }
@@ -69,6 +71,7 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: N
     providers,
     platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
     facts: projectFacts(root),
+    expression: (["flake", "default", "shell"] as const).find((name) => existsSync(join(root, `${name}.nix`))),
     nixJobs: detectNixJobs(readFile, listDir),
   };
 }

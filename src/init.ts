@@ -1,168 +1,91 @@
-import prompts from "prompts";
+// `nix-ci-cache init`: decides the config (questions.ts), renders it with every file it
+// implies, writes all or nothing, and says exactly what happened and what to do next.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { stringify } from "yaml";
-import { DEFAULT_CACHE_DIR, type Mode, type Platform, type RawConfig } from "./config.js";
-import type { Detection } from "./detect.js";
+import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
+import {
+  budgetLine,
+  CONFIG_PATH,
+  type Config,
+  ConfigError,
+  type ProjectFacts,
+  parseConfigText,
+  type RawConfig,
+} from "./config.js";
+import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { VERSION } from "./package.js";
-import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
-import { carriedRunners, wiringConfigText } from "./wire/choose.js";
+import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
+import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
+import { changesFor, synth } from "./synth.js";
+import { chooseInto, wiredKeys, wiringConfigText, wiringReport } from "./wire/choose.js";
+import type { Change } from "./write.js";
 
-export interface InitFlags {
-  providers?: string[];
-  platforms?: Platform[];
-  mode?: Mode;
-  cacheDir?: string;
+export interface InitOptions extends InitFlags {
+  /** `--into <file>[:<job>]` values. */
+  into?: string[];
+  yes: boolean;
+  force: boolean;
+  dryRun: boolean;
 }
 
-export interface InitPlan {
-  raw: Required<Omit<RawConfig, "build" | "capture" | "maxSize" | "extraRoots" | "exclude" | "publicKey" | "into" | "runners">> &
-    Pick<RawConfig, "build" | "into" | "runners">;
-  /** Why each choice was made, printed before anything is written. */
-  explanation: string[];
+/** The flag that set each config key in init, so its errors name what the user typed. */
+const FLAG_FOR_KEY: Record<string, string> = {
+  "/providers": "--provider",
+  "/platforms": "--platform",
+  "/mode": "--mode",
+  "/cacheDir": "--cache-dir",
+  "/build": "--build",
+};
+
+const RELATED: Record<string, string[]> = {
+  "/mode": ["providers", "platforms"],
+  "/platforms": ["providers"],
+  "/cacheDir": ["providers"],
+};
+
+function configFromChoices(text: string, facts: ProjectFacts, plan: InitPlan): Config {
+  try {
+    return parseAndValidate(text, facts);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const lines = error.problems.map((p) => `init: ${FLAG_FOR_KEY[p.key] ?? p.key}: ${p.message}`);
+    // The choices a problem follows from, when the user did not make them with a flag.
+    const causes = new Set(error.problems.flatMap((p) => RELATED[p.key] ?? []));
+    const why = plan.explanation.filter((line) => causes.has(line.split(":")[0] ?? "") && !line.includes("(from --"));
+    throw new UsageError(`${lines.join("\n")}\n${why.length > 0 ? `(init chose ${why.join("; ")}.) ` : ""}Nothing was written.`);
+  }
 }
 
-const PLATFORMS: Platform[] = ["linux", "darwin"];
-const CHROOT_ON_MACOS =
-  'chroot stores need Linux namespaces; on macOS Nix fails with "building using a diverted store is not supported on this platform"';
-
-function checkFlags(flags: InitFlags): void {
-  for (const id of flags.providers ?? []) {
-    if (!isProviderId(id)) throw new UsageError(`--provider: unknown provider "${id}"; choose from ${PROVIDER_IDS.join(", ")}`);
-  }
-  for (const os of flags.platforms ?? []) {
-    if (!PLATFORMS.includes(os)) throw new UsageError(`--platform: unknown platform "${os}"; choose from linux, darwin`);
-  }
-  if (flags.mode !== undefined && flags.mode !== "file" && flags.mode !== "chroot") {
-    throw new UsageError(`--mode: must be file or chroot, not "${flags.mode}"`);
-  }
-  if (flags.cacheDir !== undefined && flags.cacheDir.trim() === "") throw new UsageError("--cache-dir: must not be empty");
+/** The keys of an existing config, for init --force to keep; undefined when it cannot be read. */
+function previousConfig(root: string): { raw: Partial<RawConfig>; text: string } | undefined {
+  const path = join(root, CONFIG_PATH);
+  if (!existsSync(path)) return undefined;
+  const text = readFileSync(path, "utf8");
+  const parsed = parseConfigText(text);
+  const data = parsed.data;
+  if (parsed.problems.length > 0 || data === null || typeof data !== "object" || Array.isArray(data)) return { raw: {}, text };
+  return { raw: data as Partial<RawConfig>, text };
 }
 
-/** Providers whose generated Linux jobs run in containers, where chroot stores cannot build. */
-const inContainers = (ids: ProviderId[]) => ids.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
-
-function unique<T>(values: T[]): T[] {
-  return [...new Set(values)];
-}
-
-/** Chooses the config from flags, then what the repository shows, then defaults, asking only when allowed. */
-export async function initPlan(detection: Detection, flags: InitFlags, noPrompt: boolean): Promise<InitPlan> {
-  checkFlags(flags);
-  const explanation: string[] = [];
-
-  let providers: ProviderId[];
-  if (flags.providers?.length) {
-    providers = unique(flags.providers as ProviderId[]);
-    explanation.push(`providers: ${providers.join(", ")} (from --provider)`);
-  } else if (detection.providers.length > 0) {
-    providers = unique(detection.providers.map((p) => p.id));
-    explanation.push(`providers: ${providers.join(", ")} (${detection.providers.map((p) => p.reason).join("; ")})`);
-  } else {
-    providers = ["github"];
-    explanation.push("providers: github (nothing detected; use --provider to choose)");
-  }
-
-  let platforms: Platform[];
-  if (flags.platforms?.length) {
-    platforms = unique(flags.platforms);
-    explanation.push(`platforms: ${platforms.join(", ")} (from --platform)`);
-  } else if (detection.platforms.length > 0) {
-    platforms = PLATFORMS.filter((os) => detection.platforms.some((e) => e.platform === os));
-    const darwin = detection.platforms.find((e) => e.platform === "darwin");
-    const evidence = darwin ?? detection.platforms[0];
-    explanation.push(`platforms: ${platforms.join(", ")} (${evidence?.file} has "${evidence?.line}")`);
-  } else if (detection.localOs === "darwin") {
-    platforms = ["linux", "darwin"];
-    explanation.push("platforms: linux, darwin (you are on macOS; use --platform linux for Linux runners only)");
-  } else {
-    platforms = ["linux"];
-    explanation.push("platforms: linux (use --platform linux,darwin to add macOS runners)");
-  }
-
-  let mode: Mode;
-  if (flags.mode) {
-    mode = flags.mode;
-    if (mode === "chroot" && platforms.includes("darwin")) {
-      throw new UsageError(
-        `--mode chroot: ${CHROOT_ON_MACOS}, and the platforms include darwin (${explanation.at(-1)}). Use --mode file, which works on Linux and macOS, or --platform linux`,
-      );
-    }
-    explanation.push(`mode: ${mode} (from --mode)`);
-  } else {
-    mode = "file";
-    const containers = inContainers(providers).map((id) => PROVIDERS[id].name);
-    explanation.push(
-      platforms.includes("darwin")
-        ? "mode: file (a file:// binary cache beside /nix/store; the only mode that works on macOS)"
-        : containers.length > 0
-          ? `mode: file (a file:// binary cache beside /nix/store; chroot stores need namespaces that the containers of ${containers.join(" and ")} jobs do not allow)`
-          : "mode: file (a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself)",
-    );
-  }
-
-  if (!noPrompt) {
-    const answers = await prompts(
-      [
-        {
-          type: "multiselect",
-          name: "providers",
-          message: "CI providers",
-          choices: PROVIDER_IDS.map((id) => ({ title: PROVIDERS[id].name, value: id, selected: providers.includes(id) })),
-          min: 1,
-        },
-        {
-          type: "multiselect",
-          name: "platforms",
-          message: "Runner platforms",
-          choices: PLATFORMS.map((os) => ({
-            title: os === "darwin" ? "macOS" : "Linux",
-            value: os,
-            selected: platforms.includes(os),
-          })),
-          min: 1,
-        },
-        {
-          type: (_prev: unknown, values: { providers?: ProviderId[]; platforms?: Platform[] }) =>
-            values.platforms?.includes("darwin") || inContainers(values.providers ?? []).length > 0 ? null : "select",
-          name: "mode",
-          message: "Mode",
-          choices: [
-            { title: "file: a file:// binary cache beside /nix/store (recommended)", value: "file" },
-            { title: "chroot: the cache directory is the Nix store (Linux only)", value: "chroot" },
-          ],
-          initial: mode === "chroot" ? 1 : 0,
-        },
-      ],
-      {
-        onCancel: () => {
-          throw new UsageError("init: cancelled; nothing was written");
-        },
-      },
-    );
-    providers = answers.providers ?? providers;
-    platforms = answers.platforms ?? platforms;
-    mode = platforms.includes("darwin") || inContainers(providers).length > 0 ? "file" : (answers.mode ?? mode);
-  }
-
-  return {
-    raw: {
-      providers,
-      platforms,
-      mode,
-      cacheDir: flags.cacheDir ?? DEFAULT_CACHE_DIR,
-      keyFiles: detection.facts.existingKeyFiles,
-      compression: "zstd",
-      build: detection.facts.hasFlake ? "nix build -L" : "nix-build",
-      runners: providers.includes("github") ? carriedRunners(detection.platforms, platforms) : {},
-    },
-    explanation,
-  };
-}
+/** Keys init does not decide: kept from the previous config, and written after init's own. */
+const KEPT_KEYS = ["capture", "maxSize", "extraRoots", "exclude", "publicKey"] as const;
+const KEPT_COMMENTS: Record<(typeof KEPT_KEYS)[number], string> = {
+  capture: "# What save.sh caches: build-closure, built or runtime-closure.",
+  maxSize: "# The cache's size budget; save.sh prunes to it.",
+  extraRoots: "# More things to cache with their run-time closures.",
+  exclude: "# Store path names never cached.",
+  publicKey: "# Jobs accept only entries signed by this key; save.sh signs with NIX_CI_CACHE_SIGNING_KEY.",
+};
 
 const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
 
 /** The config as the user will read and edit it: every key, with a word on what it does. */
-export function renderConfigFile(raw: InitPlan["raw"]): string {
+export function renderConfigFile(raw: Decided & Partial<RawConfig>): string {
+  const kept = KEPT_KEYS.filter((key) => raw[key] !== undefined).map(
+    (key) => `${KEPT_COMMENTS[key]}\n${key}: ${flow(raw[key])}\n`,
+  );
   return `# yaml-language-server: $schema=https://unpkg.com/nix-ci-cache@${VERSION}/schemas/config.schema.json
 # nix-ci-cache: edit this file, then run "npx nix-ci-cache generate".
 
@@ -181,5 +104,90 @@ keyFiles: ${flow(raw.keyFiles)}
 compression: ${flow(raw.compression)}
 # The command the generated pipeline runs.
 build: ${flow(raw.build)}
-${wiringConfigText(raw)}`;
+${wiringConfigText(raw)}${kept.join("")}`;
+}
+
+/** What --force changed in the config, key by key. */
+function configChanges(before: Partial<RawConfig>, after: Partial<RawConfig>): string[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])] as Array<keyof RawConfig>;
+  return keys.flatMap((key) => {
+    const a = before[key] === undefined ? undefined : flow(before[key]);
+    const b = after[key] === undefined ? undefined : flow(after[key]);
+    if (a === b) return [];
+    if (a === undefined) return [`  ${key}: set to ${b}`];
+    if (b === undefined) return [`  ${key}: ${a} removed (init does not write it)`];
+    return [`  ${key}: ${a} → ${b}`];
+  });
+}
+
+const CHROOT_CAVEATS = [
+  "Chroot mode, before you rely on it:",
+  "  - it builds only inside Nix's sandbox: on Linux VMs, not in containers, not on macOS; Ubuntu 24.04 restricts the user namespaces it needs through AppArmor (env.sh lifts that with sudo where it can, and otherwise stops with Nix's reason);",
+  "  - ./result links point to /nix/store/…, which exists only inside Nix's namespace; the files are under <cacheDir>/root/nix/store/;",
+  "  - nix-shell cannot run from a diverted store: the wrapper runs it against the normal store, uncached.",
+  '  mode: file has none of these limits (README, "Modes").',
+];
+
+export async function init(root: string, options: InitOptions, io: Io): Promise<number> {
+  const previous = previousConfig(root);
+  if (previous && !options.force) {
+    throw new UsageError(
+      `${CONFIG_PATH}: already exists; edit it and run "npx nix-ci-cache generate", or run init again with --force to redo it (keeping the keys init does not ask about)`,
+    );
+  }
+  const detection = detect(root, io.env, io.platform);
+  const ask = options.yes || !io.interactive ? undefined : promptsAsker(io.env);
+  const plan = await initPlan(detection, options, ask, io.out, previous?.raw);
+  const wiring = await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, options.into, ask);
+  for (const line of wiring.explanation) io.out(line);
+  const raw = {
+    ...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])),
+    ...plan.raw,
+    ...wiredKeys(detection.platforms, plan.raw, wiring),
+  };
+  const text = renderConfigFile(raw);
+  const config = configFromChoices(text, detection.facts, plan);
+  io.out(budgetLine(config));
+  if (plan.missingBuild) io.out(plan.missingBuild);
+  // The config is written with the rest, and only if nothing else is refused.
+  const configChange: Change = previous
+    ? {
+        path: CONFIG_PATH,
+        kind: previous.text === text ? "unchanged" : "update",
+        before: previous.text,
+        after: text,
+        mode: 0o644,
+      }
+    : { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };
+  const generated = changesFor(root, synth(config), options.force);
+  if (previous) {
+    const changed = configChanges(previous.raw, parseConfigText(text).data as Partial<RawConfig>);
+    const keptKeys = KEPT_KEYS.filter((k) => previous.raw[k] !== undefined);
+    io.out(changed.length > 0 ? `${CONFIG_PATH} changes:` : `${CONFIG_PATH}: no key changes`);
+    for (const line of changed) io.out(line);
+    if (keptKeys.length > 0) io.out(`  kept: ${keptKeys.join(", ")}`);
+  }
+  const written = writeOrShow(root, { ...generated, changes: [configChange, ...generated.changes] }, options.dryRun, io);
+  for (const line of wiringReport(config, wiring)) io.out(line);
+  if (options.dryRun) return 0;
+  if (config.mode === "chroot") {
+    io.out("");
+    for (const line of CHROOT_CAVEATS) io.out(line);
+  }
+  if (config.mode === "file") {
+    io.out("");
+    io.out("Who can write the cache your default branch restores:");
+    for (const id of config.providers) io.out(`  ${PROVIDERS[id].name}: ${PROVIDERS[id].scope}.`);
+    io.out('To accept only what holders of a key wrote, sign the cache: "npx nix-ci-cache keygen" (README, "Trust").');
+  }
+  io.out("");
+  if (written.length > 0) {
+    io.out("Next, commit what was written:");
+    for (const line of gitAddLines(written)) io.out(line);
+    io.out('  git commit -m "Cache Nix builds in the CI cache"');
+  } else {
+    io.out("Nothing changed.");
+  }
+  io.out(`Later, change ${CONFIG_PATH} and run "npx nix-ci-cache generate".`);
+  return 0;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempProject } from "./support/cli.js";
@@ -74,7 +74,7 @@ describe("init", () => {
     const refused = await runCli(root, ["init", "--yes", "--mode", "chroot"], {}, "darwin");
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("building using a diverted store is not supported on this platform");
-    expect(refused.stderr).toContain("--mode file");
+    expect(refused.stderr).toContain("Use mode: file");
     expect(existsSync(join(root, ".nix-ci-cache"))).toBe(false);
 
     const result = await runCli(root, ["init", "--yes"], {}, "darwin");
@@ -94,7 +94,11 @@ describe("init", () => {
     expect(result.stdout).toContain('platforms: darwin (.github/workflows/ci.yml has "runs-on: macos-14")');
     const chroot = await runCli(root, ["init", "--yes", "--force", "--mode", "chroot"]);
     expect(chroot.code).toBe(2);
-    expect(chroot.stderr).toContain("runs-on: macos-14");
+    expect(chroot.stderr).toContain("platforms: darwin (kept from the existing config)");
+    rmSync(join(root, ".nix-ci-cache"), { recursive: true });
+    const fresh = await runCli(root, ["init", "--yes", "--mode", "chroot"]);
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toContain('platforms: darwin (.github/workflows/ci.yml has "runs-on: macos-14")');
   });
 
   it.each([
@@ -120,10 +124,10 @@ describe("init", () => {
   });
 
   it.each([
-    [["init", "--yes", "--provider", "jenkins2"], '--provider: unknown provider "jenkins2"'],
-    [["init", "--yes", "--platform", "windows"], '--platform: unknown platform "windows"'],
-    [["init", "--yes", "--mode", "tmpfs"], "--mode: must be file or chroot"],
-    [["init", "--frobnicate"], "Unknown option '--frobnicate'"],
+    [["init", "--yes", "--provider", "jenkins2"], '--provider: unknown value "jenkins2" (did you mean "jenkins"?)'],
+    [["init", "--yes", "--platform", "windows"], '--platform: unknown value "windows"; choose from linux, darwin'],
+    [["init", "--yes", "--mode", "tmpfs"], '--mode: unknown value "tmpfs"; choose from file, chroot'],
+    [["init", "--frobnicate"], "unknown option --frobnicate; see nix-ci-cache init --help"],
     [
       ["init", "--yes", "--provider", "gitlab", "--cache-dir", "/var/cache/nix"],
       "init: --cache-dir: GitLab only caches paths inside the project",

@@ -1,31 +1,41 @@
-import prompts from "prompts";
 import { describe, expect, it } from "vitest";
 import type { Detection } from "../src/detect.js";
-import { initPlan } from "../src/init.js";
+import type { Ask } from "../src/questions.js";
+import { initPlan } from "../src/questions.js";
 
 const nothing: Detection = {
   localOs: "linux",
   providers: [],
   platforms: [],
   facts: { existingKeyFiles: [], hasFlake: false },
+  expression: "default",
 };
+
+/** Answers in order, as prompts.inject would, recording the questions. */
+function answering(answers: unknown[]): Ask & { asked: string[] } {
+  const asked: string[] = [];
+  const ask = async (question: Record<string, unknown>) => {
+    asked.push(String(question.message));
+    return answers.shift();
+  };
+  return Object.assign(ask, { asked });
+}
 
 describe("init's questions", () => {
   it("take the answers for providers, platforms and mode", async () => {
-    prompts.inject([["github"], ["linux"], "chroot"]);
-    const plan = await initPlan(nothing, {}, false);
+    const plan = await initPlan(nothing, {}, answering([["github"], ["linux"], "chroot", ".nix-ci-cache/cache"]));
     expect(plan.raw).toMatchObject({ providers: ["github"], platforms: ["linux"], mode: "chroot" });
   });
 
   it("do not offer chroot with a provider whose jobs run in containers", async () => {
-    prompts.inject([["github", "gitlab"], ["linux"]]);
-    const plan = await initPlan(nothing, {}, false);
+    const ask = answering([["github", "gitlab"], ["linux"], "c"]);
+    const plan = await initPlan(nothing, {}, ask);
+    expect(ask.asked).toEqual(["CI providers", "Runner platforms", "Cache directory"]);
     expect(plan.raw).toMatchObject({ providers: ["github", "gitlab"], mode: "file" });
   });
 
   it("do not offer chroot once macOS is chosen", async () => {
-    prompts.inject([["github"], ["linux", "darwin"]]);
-    const plan = await initPlan(nothing, {}, false);
+    const plan = await initPlan(nothing, {}, answering([["github"], ["linux", "darwin"], "c"]));
     expect(plan.raw).toMatchObject({ providers: ["github"], platforms: ["linux", "darwin"], mode: "file" });
   });
 
@@ -34,10 +44,11 @@ describe("init's questions", () => {
       ...nothing,
       providers: [{ id: "gitlab", reason: "found .gitlab-ci.yml" }],
       facts: { existingKeyFiles: ["flake.lock"], hasFlake: true },
+      expression: "flake",
     };
-    const plan = await initPlan(detected, {}, true);
+    const plan = await initPlan(detected, {}, undefined);
     expect(plan.raw).toMatchObject({ providers: ["gitlab"], keyFiles: ["flake.lock"], build: "nix build -L" });
     expect(plan.explanation[0]).toBe("providers: gitlab (found .gitlab-ci.yml)");
-    expect(plan.explanation.at(-1)).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
+    expect(plan.explanation[2]).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
   });
 });

@@ -49,3 +49,30 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
 export function isProviderId(id: string): id is ProviderId {
   return (PROVIDER_IDS as readonly string[]).includes(id);
 }
+
+/** What users also call the providers, for `--provider`. */
+export const PROVIDER_ALIASES: Record<string, ProviderId> = {
+  gh: "github",
+  "github-actions": "github",
+  actions: "github",
+  gl: "gitlab",
+  "gitlab-ci": "gitlab",
+  "travis-ci": "travis",
+  "woodpecker-ci": "woodpecker",
+  gitea: "forgejo",
+  "gitea-actions": "forgejo",
+  "forgejo-actions": "forgejo",
+  codeberg: "forgejo",
+  bk: "buildkite",
+  "drone-ci": "drone",
+  circle: "circleci",
+  "circle-ci": "circleci",
+  semaphoreci: "semaphore",
+  "azure-pipelines": "azure",
+  "azure-devops": "azure",
+  ado: "azure",
+  srht: "sourcehut",
+  "builds.sr.ht": "sourcehut",
+  bb: "bitbucket",
+  "bitbucket-pipelines": "bitbucket",
+};

@@ -2,12 +2,12 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import prompts from "prompts";
 import { stringify } from "yaml";
 import type { Config, Platform, Runners } from "../config.js";
 import { UsageError } from "../errors.js";
 import { makePlan } from "../plan.js";
 import type { PlatformEvidence } from "../providers/types.js";
+import type { Ask } from "../questions.js";
 import { createEngine } from "../render.js";
 import { pasteLines, REPLACED, stepLines, wireJob } from "./index.js";
 import { type Candidate, jobsOf, providerOfPath, type WiredProvider } from "./jobs.js";
@@ -86,7 +86,7 @@ export async function chooseInto(
   candidates: Candidate[],
   providers: string[],
   flag: string[] | undefined,
-  ask: boolean,
+  ask: Ask | undefined,
 ): Promise<IntoChoice> {
   const explanation: string[] = [];
   const mine = candidates.filter((c) => providers.includes(c.provider));
@@ -95,13 +95,12 @@ export async function chooseInto(
     chosen = fromFlag(root, flag, mine);
     explanation.push(`into: ${chosen.map(entryOf).join(", ")} (from --into)`);
   } else if (ask && mine.length > 0) {
-    const answer = await prompts({
+    const picked = (await ask({
       type: "multiselect",
-      name: "into",
       message: "Add the cache steps to these jobs (they run Nix)",
       choices: mine.map((c) => ({ title: `${entryOf(c)} (${why(c)})`, value: entryOf(c), selected: true })),
-    });
-    chosen = mine.filter((c) => (answer.into ?? []).includes(entryOf(c)));
+    })) as string[] | undefined;
+    chosen = mine.filter((c) => (picked ?? []).includes(entryOf(c)));
     explanation.push(`into: ${chosen.map(entryOf).join(", ") || "none"} (chosen)`);
   } else {
     chosen = [];
@@ -166,6 +165,19 @@ export function carriedRunners(evidence: PlatformEvidence[], platforms: Platform
     if (found !== undefined && found !== defaults[platform]) runners[platform] = found;
   }
   return runners;
+}
+
+/** The keys init adds for wiring: the jobs chosen, and the GitHub runners to keep. */
+export function wiredKeys(
+  evidence: PlatformEvidence[],
+  raw: { providers: string[]; platforms: Platform[] },
+  choice: IntoChoice,
+): { into?: string[]; runners?: Runners } {
+  const runners = raw.providers.includes("github") ? carriedRunners(evidence, raw.platforms) : {};
+  return {
+    ...(choice.into.length > 0 ? { into: choice.into } : {}),
+    ...(Object.keys(runners).length > 0 ? { runners } : {}),
+  };
 }
 
 /** The config lines for `runners` and `into`, empty when there is nothing to say. */

@@ -1,0 +1,257 @@
+// init's choices: flags first, then the existing config (with --force), then what the
+// repository shows, then defaults; asked one by one, each with its reason shown first.
+import { createRequire } from "node:module";
+import type { Mode, Platform, RawConfig } from "./config.js";
+import { DEFAULT_CACHE_DIR } from "./config.js";
+import type { Detection } from "./detect.js";
+import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
+
+export interface InitFlags {
+  providers?: ProviderId[];
+  platforms?: Platform[];
+  mode?: Mode;
+  cacheDir?: string;
+  build?: string;
+}
+
+/** What init decides; the other keys of a previous config are kept as they were. */
+export type Decided = Required<
+  Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "keyFiles" | "compression" | "build">
+>;
+
+export interface InitPlan {
+  raw: Decided;
+  /** Each choice and its reason, as printed. */
+  explanation: string[];
+  /** Set when no Nix expression was found and no build command given: what to fill in. */
+  missingBuild?: string;
+}
+
+/** Ctrl-C or Escape at a prompt. */
+export class Cancelled extends Error {}
+
+/** Asks one question; undefined when the user cancelled. Tests answer through `prompts.inject`. */
+export type Ask = (question: Record<string, unknown>) => Promise<unknown>;
+
+const require = createRequire(import.meta.url);
+
+/** The prompts library, loaded only when init asks, with colour as the environment wants it. */
+export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
+  // prompts colours through kleur 3, which does not read NO_COLOR (https://no-color.org),
+  // and colours some symbols as it loads: kleur is switched off before prompts loads.
+  const kleur = createRequire(require.resolve("prompts"))("kleur") as { enabled: boolean };
+  if (env.NO_COLOR) kleur.enabled = false;
+  const prompts = require("prompts") as typeof import("prompts");
+  return async (question) => {
+    let cancelled = false;
+    const answers = await prompts({ ...question, name: "value" } as import("prompts").PromptObject, {
+      onCancel: () => {
+        cancelled = true;
+        return false;
+      },
+    });
+    if (cancelled) throw new Cancelled("init: cancelled; nothing was written");
+    return answers.value;
+  };
+}
+
+const PLATFORMS: Platform[] = ["linux", "darwin"];
+
+/** Providers whose generated Linux jobs run in containers, where chroot stores cannot build. */
+const inContainers = (ids: ProviderId[]) => ids.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
+
+interface Choice<T> {
+  value: T;
+  why: string;
+}
+
+function providersDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<ProviderId[]> {
+  if (flags.providers?.length) return { value: flags.providers, why: "from --provider" };
+  if (previous.providers?.length) return { value: previous.providers, why: "kept from the existing config" };
+  if (detection.providers.length > 0) {
+    return {
+      value: [...new Set(detection.providers.map((p) => p.id))],
+      why: detection.providers.map((p) => p.reason).join("; "),
+    };
+  }
+  return { value: ["github"], why: "nothing detected; use --provider to choose" };
+}
+
+function platformsDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<Platform[]> {
+  if (flags.platforms?.length) return { value: flags.platforms, why: "from --platform" };
+  if (previous.platforms?.length) return { value: previous.platforms, why: "kept from the existing config" };
+  if (detection.platforms.length > 0) {
+    const value = PLATFORMS.filter((os) => detection.platforms.some((e) => e.platform === os));
+    const evidence = detection.platforms.find((e) => e.platform === "darwin") ?? detection.platforms[0];
+    return { value, why: `${evidence?.file} has "${evidence?.line}"` };
+  }
+  if (detection.localOs === "darwin") {
+    return { value: ["linux", "darwin"], why: "you are on macOS; use --platform linux for Linux runners only" };
+  }
+  return { value: ["linux"], why: "use --platform linux,darwin to add macOS runners" };
+}
+
+/** Why only file mode can work, or undefined when chroot could. */
+function fileOnly(providers: ProviderId[], platforms: Platform[]): string | undefined {
+  if (platforms.includes("darwin")) return "a file:// binary cache beside /nix/store; the only mode that works on macOS";
+  const containers = inContainers(providers).map((id) => PROVIDERS[id].name);
+  if (containers.length > 0) {
+    return `a file:// binary cache beside /nix/store; chroot stores need namespaces that the containers of ${containers.join(" and ")} jobs do not allow`;
+  }
+  return undefined;
+}
+
+function modeDefault(flags: InitFlags, previous: Partial<RawConfig>, forced: string | undefined): Choice<Mode> {
+  if (flags.mode) return { value: flags.mode, why: "from --mode" };
+  if (forced) return { value: "file", why: forced };
+  if (previous.mode) return { value: previous.mode, why: "kept from the existing config" };
+  return {
+    value: "file",
+    why: "a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself",
+  };
+}
+
+/** The build command the repository's Nix files call for, or undefined when it has none. */
+function buildDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<string> | undefined {
+  if (flags.build !== undefined) return { value: flags.build, why: "from --build" };
+  if (previous.build !== undefined && previous.build !== BUILD_PLACEHOLDER) {
+    return { value: previous.build, why: "kept from the existing config" };
+  }
+  switch (detection.expression) {
+    case "flake":
+      return { value: "nix build -L", why: "flake.nix found" };
+    case "default":
+      return { value: "nix-build", why: "default.nix found" };
+    case "shell":
+      return {
+        value: "nix-shell --run true",
+        why: "only shell.nix found: the job builds the shell's inputs, so the cache holds them",
+      };
+    default:
+      return undefined;
+  }
+}
+
+export const NO_EXPRESSION =
+  "no flake.nix, default.nix or shell.nix in the repository, so there is nothing for nix-build to build";
+
+/** A build command that fails on the first CI run with what to change, rather than nix-build's riddle. */
+export const BUILD_PLACEHOLDER =
+  "echo 'nix-ci-cache: set build: in .nix-ci-cache/config.yaml to your build command (no flake.nix, default.nix or shell.nix was found)' >&2; exit 1";
+
+const chosen = <T>(picked: T, choice: Choice<T>, same: (a: T, b: T) => boolean): Choice<T> =>
+  same(picked, choice.value) ? choice : { value: picked, why: "your choice" };
+const sameList = <T>(a: T[], b: T[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * Decides the config init writes. `say` prints as it goes: the reason for each
+ * question comes just before it, and what was picked comes after, from the answers.
+ */
+export async function initPlan(
+  detection: Detection,
+  flags: InitFlags,
+  ask: Ask | undefined,
+  say: (line: string) => void = () => {},
+  previous: Partial<RawConfig> = {},
+): Promise<InitPlan> {
+  const hint = (line: string) => {
+    if (ask) say(line);
+  };
+  let providers = providersDefault(detection, flags, previous);
+  if (ask && !flags.providers?.length) {
+    hint(`Providers: ${providers.value.join(", ")} (${providers.why}).`);
+    const picked = (await ask({
+      type: "multiselect",
+      message: "CI providers",
+      choices: PROVIDER_IDS.map((id) => ({ title: PROVIDERS[id].name, value: id, selected: providers.value.includes(id) })),
+      min: 1,
+    })) as ProviderId[];
+    providers = chosen(picked, providers, sameList);
+  }
+  let platforms = platformsDefault(detection, flags, previous);
+  if (ask && !flags.platforms?.length) {
+    hint(`Platforms: ${platforms.value.join(", ")} (${platforms.why}).`);
+    const picked = (await ask({
+      type: "multiselect",
+      message: "Runner platforms",
+      choices: PLATFORMS.map((os) => ({
+        title: os === "darwin" ? "macOS" : "Linux",
+        value: os,
+        selected: platforms.value.includes(os),
+      })),
+      min: 1,
+    })) as Platform[];
+    platforms = chosen(picked, platforms, sameList);
+  }
+  const forced = flags.mode ? undefined : fileOnly(providers.value, platforms.value);
+  let mode = modeDefault(flags, previous, forced);
+  if (ask && !flags.mode && !forced) {
+    hint(
+      "Mode: file keeps /nix/store and adds the cache directory as a binary cache; chroot makes the cache directory the store.",
+    );
+    const picked = (await ask({
+      type: "select",
+      message: "Mode",
+      choices: [
+        { title: "file: a file:// binary cache beside /nix/store (recommended)", value: "file" },
+        { title: "chroot: the cache directory is the Nix store (Linux VMs only)", value: "chroot" },
+      ],
+      initial: mode.value === "chroot" ? 1 : 0,
+    })) as Mode;
+    mode = chosen(picked, mode, (a, b) => a === b);
+  }
+  let cacheDir: Choice<string> =
+    flags.cacheDir !== undefined
+      ? { value: flags.cacheDir, why: "from --cache-dir" }
+      : previous.cacheDir !== undefined
+        ? { value: previous.cacheDir, why: "kept from the existing config" }
+        : { value: DEFAULT_CACHE_DIR, why: "inside the project, which every provider can cache" };
+  if (ask && flags.cacheDir === undefined) {
+    hint("Cache directory: what the provider keeps between jobs; relative to the repository's top level.");
+    const picked = (await ask({
+      type: "text",
+      message: "Cache directory",
+      initial: cacheDir.value,
+      validate: (v: string) => (v.trim() === "" ? "a directory, e.g. .nix-ci-cache/cache" : true),
+    })) as string;
+    cacheDir = chosen(picked.trim(), cacheDir, (a, b) => a === b);
+  }
+  let build = buildDefault(detection, flags, previous);
+  let missingBuild: string | undefined;
+  if (build === undefined) {
+    if (ask) {
+      hint(`Build command: ${NO_EXPRESSION}.`);
+      const picked = (await ask({
+        type: "text",
+        message: "Build command for the generated job",
+        validate: (v: string) => (v.trim() === "" ? "the command the job runs, e.g. nix build .#default" : true),
+      })) as string;
+      build = { value: picked.trim(), why: "your choice" };
+    } else {
+      build = { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION };
+      missingBuild = `build: ${NO_EXPRESSION}. The generated job stops with a message until you set build: in .nix-ci-cache/config.yaml (or run init with --build "<command>").`;
+    }
+  }
+
+  const explanation = [
+    `providers: ${providers.value.join(", ")} (${providers.why})`,
+    `platforms: ${platforms.value.join(", ")} (${platforms.why})`,
+    `mode: ${mode.value} (${mode.why})`,
+    `cacheDir: ${cacheDir.value} (${cacheDir.why})`,
+    missingBuild ? "build: not found (see below)" : `build: ${build.value} (${build.why})`,
+  ];
+  for (const line of explanation) say(line);
+  return {
+    raw: {
+      providers: providers.value,
+      platforms: platforms.value,
+      mode: mode.value,
+      cacheDir: cacheDir.value,
+      keyFiles: previous.keyFiles ?? detection.facts.existingKeyFiles,
+      compression: previous.compression ?? "zstd",
+      build: build.value,
+    },
+    explanation,
+    missingBuild,
+  };
+}
