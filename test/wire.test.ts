@@ -101,10 +101,20 @@ describe("our steps in a GitHub job", () => {
     expect(after).toContain('      - name: "nix-ci-cache: restore the Nix cache"\n        id: nix-ci-cache-restore\n');
   });
 
-  it("are updated in place when the config changes, and nothing else is touched", () => {
+  it("are updated where they are when the config changes, and put back where they cannot work", () => {
     const after = wired(original, "github", "build");
     const edited = after.replace("restore-keys: |", "restore-keys: |\n            stale-");
     expect(wired(edited, "github", "build")).toBe(after);
+    // A step the user adds after ours stays there, and ours are still updated in place.
+    const upload = "      - name: Upload\n        uses: actions/upload-artifact@v4\n";
+    const added = after.replace("    # trailing comment of the job\n", `${upload}    # trailing comment of the job\n`);
+    expect(added).not.toBe(after);
+    expect(wired(added, "github", "build")).toBe(added);
+    expect(wired(added.replace("restore-keys: |", "restore-keys: |\n            stale-"), "github", "build")).toBe(added);
+    // Moved where they cannot work (the save steps before the build): put back.
+    const save = after.slice(after.indexOf('      - name: "nix-ci-cache: write'), after.indexOf("    # trailing comment"));
+    const moved = after.replace(save, "").replace("      - name: Build\n", `${save}      - name: Build\n`);
+    expect(wired(moved, "github", "build")).toBe(after);
   });
 
   it("keep CRLF line endings", async () => {

@@ -1,6 +1,6 @@
 // Which jobs of the user's pipelines run Nix: read from the files, never from a config.
 
-import { isMap, isScalar, isSeq, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "yaml";
 
 export type WiredProvider = "github" | "forgejo" | "gitlab" | "circleci";
 
@@ -110,5 +110,3 @@ export function stepText(step: unknown, key: "uses" | "run"): string {
   const value = step.get(key);
   return typeof value === "string" ? value : "";
 }
-
-export const isBlockSeq = (node: unknown) => isSeq(node) && !node.flow;

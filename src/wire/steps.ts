@@ -26,7 +26,8 @@ const CHECKOUT = /(^|\/)actions\/checkout@/;
 export const INSTALLS_NIX =
   /install-nix-action|nix-installer-action|determinate-nix-action|nix-quick-install-action|install\.determinate\.systems\/nix|nixos\.org\/nix\/install/;
 
-function stepsOf(text: string, job: string): { steps: YAMLSeq; doc: ReturnType<typeof parseDocument> } {
+/** The job's steps; `jobs.<id>.steps` in GitHub, Forgejo and CircleCI alike. */
+function stepsOf(text: string, job: string): YAMLSeq {
   const doc = parseDocument(text, { keepSourceTokens: true });
   if (doc.errors.length > 0) throw new PlacementError(`not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`);
   const found = jobsOf("github", text).find((j) => j.name === job);
@@ -45,7 +46,7 @@ function stepsOf(text: string, job: string): { steps: YAMLSeq; doc: ReturnType<t
         : "its steps are not a block list (`- ` items) we can add to",
     );
   }
-  return { steps: steps as YAMLSeq, doc };
+  return steps as YAMLSeq;
 }
 
 export const ACTIONS_RULES: StepRules = {
@@ -57,24 +58,67 @@ export const ACTIONS_RULES: StepRules = {
     (String(s.get("name") ?? "").startsWith(WIRED_PREFIX) || String(s.get("id") ?? "").startsWith(`${WIRED_PREFIX}-`)),
 };
 
-/** The text without our steps: each run of them, from its first `- ` line to its last line. */
-export function withoutOurSteps(text: string, job: string, rules: StepRules): string {
-  const { steps } = stepsOf(text, job);
-  const runs: Array<[number, number]> = [];
-  let previousOurs = false;
-  for (const item of steps.items) {
+/** A run of consecutive steps of ours: its text from its first `- ` line to its last line, and its step indices. */
+interface Run {
+  start: number;
+  end: number;
+  first: number;
+  last: number;
+}
+
+function ourRuns(text: string, steps: YAMLSeq, rules: StepRules): Run[] {
+  const runs: Run[] = [];
+  steps.items.forEach((item, index) => {
     const node = item as Node;
-    const ours = rules.ours(node);
-    if (ours) {
-      const start = lineStart(text, node.range?.[0] ?? 0);
-      const last = runs.at(-1);
-      if (previousOurs && last) last[1] = afterNode(text, node);
-      else runs.push([start, afterNode(text, node)]);
+    if (!rules.ours(node)) return;
+    const previous = runs.at(-1);
+    const start = lineStart(text, node.range?.[0] ?? 0);
+    // Lines between two of our steps (a blank line, a comment) are the user's: they end a run.
+    if (previous && previous.last === index - 1 && previous.end === start) {
+      previous.end = afterNode(text, node);
+      previous.last = index;
+    } else {
+      runs.push({ start, end: afterNode(text, node), first: index, last: index });
     }
-    previousOurs = ours;
-  }
+  });
+  return runs;
+}
+
+/** The text without our steps. */
+export function withoutOurSteps(text: string, job: string, rules: StepRules): string {
   let out = text;
-  for (const [start, end] of runs.reverse()) out = out.slice(0, start) + out.slice(end);
+  for (const { start, end } of ourRuns(text, stepsOf(text, job), rules).reverse()) out = out.slice(0, start) + out.slice(end);
+  return out;
+}
+
+const stepCount = (lines: string[]) => lines.filter((line) => line.startsWith("- ")).length;
+
+/**
+ * Our steps rewritten where they are, when both groups are there whole and still where
+ * they work: the first after checkout and Nix install and before the first Nix step, the
+ * second after the last one. Steps the user added after ours, or moved, stay put.
+ */
+function inPlace(text: string, steps: YAMLSeq, lines: StepLines, rules: StepRules, anchor: number): string | undefined {
+  const runs = ourRuns(text, steps, rules);
+  const [before, after] = runs;
+  if (runs.length !== 2 || !before || !after) return undefined;
+  if (before.last - before.first + 1 !== stepCount(lines.before) || after.last - after.first + 1 !== stepCount(lines.after)) {
+    return undefined;
+  }
+  const runsNix = steps.items.flatMap((s, i) => (rules.runsNix(s) && !rules.installsNix(s) ? [i] : []));
+  const firstNix = runsNix[0] ?? Number.POSITIVE_INFINITY;
+  const lastNix = runsNix.at(-1) ?? -1;
+  if (before.first <= anchor || before.last >= firstNix || after.first <= lastNix) return undefined;
+  const eol = eolOf(text);
+  let out = text;
+  for (const [run, block] of [
+    [after, lines.after],
+    [before, lines.before],
+  ] as const) {
+    const column = dashColumn(text, (steps.items[run.first] as Node).range?.[0] ?? 0);
+    if (column === undefined) return undefined;
+    out = out.slice(0, run.start) + indentLines(block, column, eol) + out.slice(run.end);
+  }
   return out;
 }
 
@@ -101,10 +145,13 @@ function anchorIndex(steps: YAMLSeq, rules: StepRules): number {
   return anchor;
 }
 
-/** Our steps in the job, re-placed; the text unchanged when they already are as rendered. */
+/** Our steps in the job, updated where they are or placed anew; the text unchanged when they already are as rendered. */
 export function wireStepsJob(text: string, job: string, lines: StepLines, rules: StepRules): string {
+  const current = stepsOf(text, job);
+  const updated = inPlace(text, current, lines, rules, anchorIndex(current, rules));
+  if (updated !== undefined) return updated;
   const bare = withoutOurSteps(text, job, rules);
-  const { steps } = stepsOf(bare, job);
+  const steps = stepsOf(bare, job);
   const anchor = anchorIndex(steps, rules);
   const items = steps.items as Node[];
   const column = dashColumn(bare, items[anchor]?.range?.[0] ?? 0);
@@ -115,7 +162,7 @@ export function wireStepsJob(text: string, job: string, lines: StepLines, rules:
   const atEnd = afterNode(bare, last);
   let out = insertAt(bare, atEnd, indentLines(lines.after, column, eol));
   out = insertAt(out, atAnchor, indentLines(lines.before, column, eol));
-  const check = stepsOf(out, job).steps.items.filter(rules.ours).length;
+  const check = stepsOf(out, job).items.filter(rules.ours).length;
   if (check === 0) throw new PlacementError("our steps did not land in the job");
   return out;
 }
