@@ -70,6 +70,8 @@ function config(mode: "file" | "chroot", more: Partial<Config> = {}): Config {
     mode,
     cacheDir: CACHE,
     keyFiles: [],
+    into: [],
+    runners: {},
     compression: "zstd",
     build: "nix-build",
     capture: "build-closure",

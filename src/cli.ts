@@ -60,6 +60,10 @@ function initOptions(values: Values) {
     mode: mode === undefined ? undefined : choose<Mode>("--mode", mode, ["file", "chroot"]),
     cacheDir,
     build,
+    into: text("into")
+      ?.split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
     yes: values.yes === true,
     force: values.force === true,
     dryRun: values["dry-run"] === true,

@@ -3,6 +3,7 @@ import type { ErrorObject } from "ajv";
 import { parseDocument } from "./lazy.js";
 import { PROVIDERS, type ProviderId } from "./providers/index.js";
 import { schemaValidator } from "./validator.js";
+import { intoProblems } from "./wire/rules.js";
 
 export const CONFIG_PATH = ".nix-ci-cache/config.yaml";
 export const DEFAULT_CACHE_DIR = ".nix-ci-cache/cache";
@@ -34,7 +35,12 @@ export interface RawConfig {
   extraRoots?: string[];
   exclude?: string[];
   publicKey?: string;
+  into?: string[];
+  runners?: Runners;
 }
+
+/** GitHub runner labels per platform, for the generated workflow. */
+export type Runners = Partial<Record<Platform, string | string[]>>;
 
 /** The config with every default filled in. */
 export interface Config {
@@ -52,12 +58,17 @@ export interface Config {
   exclude: string[];
   /** Nix public key (`name:base64`) that cache entries must be signed with, or undefined: unsigned, `?trusted=1`. */
   publicKey?: string;
+  /** Jobs of the user's pipelines that get our steps, as `file:job`. */
+  into: string[];
+  runners: Runners;
 }
 
 /** What the project looks like, for defaults that depend on it. */
 export interface ProjectFacts {
   existingKeyFiles: string[];
   hasFlake: boolean;
+  /** Reads a file of the project, for the rules that check `into`; absent: no file exists. */
+  readFile?: (path: string) => string | undefined;
 }
 
 /** One problem with a config: where it is and what to do about it. */
@@ -92,12 +103,16 @@ const EXAMPLES: Record<string, string> = {
   "/extraRoots": "e.g. extraRoots: [.nix-ci-cache/state/dev-profile]",
   "/exclude": 'e.g. exclude: ["*-source"]',
   "/publicKey": 'e.g. publicKey: "my-project-1:…=", made by "npx nix-ci-cache keygen"',
+  "/into": 'e.g. into: [".github/workflows/ci.yml:build"]',
+  "/runners": "e.g. runners: {darwin: macos-14}",
 };
 
 const PATTERN_MESSAGES: Record<string, string> = {
   maxSize: "must be a whole number with an optional K, M, G or T suffix (powers of 1024)",
   extraRoots: "must be one line",
   exclude: "must be a store path name glob: letters, digits, + . _ = - and the wildcards * and ?",
+  into: 'must be "<pipeline file>:<job>"',
+  runners: 'must be one line without "${{"',
   publicKey: "must be a Nix public key, <name>:<44 characters of base64> (the output of nix key convert-secret-to-public)",
 };
 
@@ -227,6 +242,8 @@ export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
     extraRoots: raw.extraRoots ?? [],
     exclude: raw.exclude ?? [],
     publicKey: raw.publicKey,
+    into: raw.into ?? [],
+    runners: raw.runners ?? {},
   };
 }
 
@@ -267,7 +284,11 @@ export function validateConfig(
     return { problems: problems.sort((a, b) => a.key.localeCompare(b.key)) };
   }
   const config = applyDefaults(data as RawConfig, facts);
-  const problems = [...RULES.flatMap((rule) => rule(config)), ...config.providers.flatMap((id) => PROVIDERS[id].rules(config))];
+  const problems = [
+    ...RULES.flatMap((rule) => rule(config)),
+    ...config.providers.flatMap((id) => PROVIDERS[id].rules(config)),
+    ...intoProblems(config, facts.readFile ?? (() => undefined)),
+  ];
   return problems.length > 0 ? { problems } : { config };
 }
 

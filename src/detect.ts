@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { KEY_FILE_CANDIDATES, type Platform, type ProjectFacts } from "./config.js";
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
 import type { PlatformEvidence } from "./providers/types.js";
+import { type Candidate, detectNixJobs } from "./wire/jobs.js";
 
 export interface Detection {
   /** The OS `init` runs on. */
@@ -12,6 +13,8 @@ export interface Detection {
   facts: ProjectFacts;
   /** The Nix expression a plain build would use, the most specific first. */
   expression: "flake" | "default" | "shell" | undefined;
+  /** Jobs of the repository's pipelines that run Nix, for `into`. */
+  nixJobs?: Candidate[];
 }
 
 export function localOs(os: NodeJS.Platform = process.platform): Platform {
@@ -22,6 +25,13 @@ export function projectFacts(root: string): ProjectFacts {
   return {
     existingKeyFiles: KEY_FILE_CANDIDATES.filter((file) => existsSync(join(root, file))),
     hasFlake: existsSync(join(root, "flake.nix")),
+    readFile: (path) => {
+      try {
+        return readFileSync(join(root, path), "utf8");
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
@@ -62,5 +72,6 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: N
     platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
     facts: projectFacts(root),
     expression: (["flake", "default", "shell"] as const).find((name) => existsSync(join(root, `${name}.nix`))),
+    nixJobs: detectNixJobs(readFile, listDir),
   };
 }

@@ -19,9 +19,12 @@ import { VERSION } from "./package.js";
 import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
 import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
 import { changesFor, synth } from "./synth.js";
+import { chooseInto, wiredKeys, wiringConfigText, wiringReport } from "./wire/choose.js";
 import type { Change } from "./write.js";
 
 export interface InitOptions extends InitFlags {
+  /** `--into <file>[:<job>]` values. */
+  into?: string[];
   yes: boolean;
   force: boolean;
   dryRun: boolean;
@@ -101,7 +104,7 @@ keyFiles: ${flow(raw.keyFiles)}
 compression: ${flow(raw.compression)}
 # The command the generated pipeline runs.
 build: ${flow(raw.build)}
-${kept.join("")}`;
+${wiringConfigText(raw)}${kept.join("")}`;
 }
 
 /** What --force changed in the config, key by key. */
@@ -135,7 +138,13 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
   const detection = detect(root, io.env, io.platform);
   const ask = options.yes || !io.interactive ? undefined : promptsAsker(io.env);
   const plan = await initPlan(detection, options, ask, io.out, previous?.raw);
-  const raw = { ...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])), ...plan.raw };
+  const wiring = await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, options.into, ask);
+  for (const line of wiring.explanation) io.out(line);
+  const raw = {
+    ...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])),
+    ...plan.raw,
+    ...wiredKeys(detection.platforms, plan.raw, wiring),
+  };
   const text = renderConfigFile(raw);
   const config = configFromChoices(text, detection.facts, plan);
   io.out(budgetLine(config));
@@ -159,6 +168,7 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
     if (keptKeys.length > 0) io.out(`  kept: ${keptKeys.join(", ")}`);
   }
   const written = writeOrShow(root, { ...generated, changes: [configChange, ...generated.changes] }, options.dryRun, io);
+  for (const line of wiringReport(config, wiring)) io.out(line);
   if (options.dryRun) return 0;
   if (config.mode === "chroot") {
     io.out("");

@@ -37,13 +37,15 @@ export const handlebars = once<typeof HandlebarsNamespace>("handlebars");
 /** Handlebars without its compiler, for precompiled templates. */
 export const handlebarsRuntime = once<typeof HandlebarsNamespace>("handlebars/runtime");
 
-export type { Document, YAMLMap } from "yaml";
+export type { Document, Node, Pair, Scalar, YAMLMap } from "yaml";
 export type YAMLSeq<T = unknown> = Yaml.YAMLSeq<T>;
 
 export const parseDocument = method(yaml, "parseDocument");
 export const stringify = method(yaml, "stringify");
 export const isMap = method(yaml, "isMap");
 export const isSeq = method(yaml, "isSeq");
+export const isScalar = method(yaml, "isScalar");
+export const isPair = method(yaml, "isPair");
 
 /** `new YAMLSeq()` as with the package's class, which exists only once yaml is loaded. */
 export const YAMLSeq = new Proxy(class {}, {

@@ -7,6 +7,7 @@ import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { shellQuote } from "./plan.js";
 import type { UserFileEdit } from "./providers/types.js";
+import { withWiring } from "./wire/index.js";
 
 /** A generated file, whole, before anything touches the disk. */
 export interface GeneratedFile {
@@ -77,7 +78,7 @@ const RUNTIME_DIR = ".nix-ci-cache";
 /** npm never packs files named `.gitignore`, so that template goes by another name. */
 const RENAMED: Record<string, string> = { gitignore: ".gitignore" };
 
-function createEngine() {
+export function createEngine() {
   const hb = (precompiledTemplates() ? handlebarsRuntime() : handlebars()).create();
   hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
   hb.registerHelper("sh", (value: string) => shellQuote(value));
@@ -174,5 +175,5 @@ export function render(plan: Plan): Rendered {
       userFiles.push({ ...edit, seed: renderTemplate(hb, join(dir, `${edit.path}.seed.hbs`), context) });
     }
   }
-  return { files, userFiles };
+  return withWiring({ files, userFiles }, plan, hb);
 }

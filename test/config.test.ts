@@ -19,6 +19,8 @@ describe("validateConfig", () => {
       maxSize: "3G",
       extraRoots: [],
       exclude: [],
+      into: [],
+      runners: {},
     });
   });
 

@@ -9,4 +9,40 @@ export const WRITE_STEP = "write";
  * expressions compare loosely, a missing output is null, and null equals '0'
  * (https://docs.github.com/actions/reference/workflows-and-actions/expressions#operators).
  */
-export const SAVE_WHEN_ADDED = `steps.${WRITE_STEP}.outcome != 'success' || steps.${WRITE_STEP}.outputs.added != '0'`;
+export const saveWhenAdded = (writeStep: string) =>
+  `steps.${writeStep}.outcome != 'success' || steps.${writeStep}.outputs.added != '0'`;
+
+export const SAVE_WHEN_ADDED = saveWhenAdded(WRITE_STEP);
+
+/**
+ * Ids and names of our steps. In our own nix.yml they are short; in a job of the
+ * user's they carry our name, so that they cannot clash with the user's step ids and a
+ * later run finds them again (wire/actions.ts).
+ */
+export interface StepIds {
+  restore: string;
+  write: string;
+  /**
+   * In a job of the user's, our `run:` steps start at the repository's root whatever
+   * `defaults.run.working-directory` says: env.sh and save.sh are found from there.
+   */
+  workingDirectory: string;
+  names: { restore: string; env: string; write: string; save: string };
+}
+
+export const WIRED_PREFIX = "nix-ci-cache";
+
+export function stepIds(wired: boolean, restoreName = "Restore the Nix cache", restoreId = "restore"): StepIds {
+  const name = (text: string) => (wired ? `${WIRED_PREFIX}: ${text[0]?.toLowerCase()}${text.slice(1)}` : text);
+  return {
+    restore: wired ? `${WIRED_PREFIX}-restore` : restoreId,
+    write: wired ? `${WIRED_PREFIX}-write` : WRITE_STEP,
+    workingDirectory: wired ? "." : "",
+    names: {
+      restore: name(restoreName),
+      env: name("Use the Nix cache in this job"),
+      write: name("Write new store paths to the Nix cache"),
+      save: name("Save the Nix cache"),
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import type { Config, Platform } from "../config.js";
+import { stepIds } from "./actions.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".circleci/config.yml";
@@ -32,6 +33,7 @@ function context(config: Config): TemplateContext {
   const prefix = `nix-ci-cache-v1-${tpl("arch")}-`;
   const withHash = checksums ? `${prefix}${checksums}-` : prefix;
   return {
+    names: stepIds(false).names,
     key: `${withHash}${tpl("epoch")}`,
     restoreKeys: checksums ? [withHash, prefix] : [prefix],
     jobs: config.platforms.map((platform) => ({

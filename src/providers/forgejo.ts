@@ -1,5 +1,5 @@
 import type { Config } from "../config.js";
-import { SAVE_WHEN_ADDED, WRITE_STEP } from "./actions.js";
+import { SAVE_WHEN_ADDED, type StepIds, stepIds, WRITE_STEP } from "./actions.js";
 import type { Provider } from "./types.js";
 
 const WORKFLOWS = ".forgejo/workflows";
@@ -19,6 +19,13 @@ const INSTALL_NIX = [
   '  echo /nix/var/nix/profiles/default/bin >>"$GITHUB_PATH"',
   "fi",
 ].join("\n");
+
+export const RESTORE_NAME = "Restore the Nix cache and use it in this job";
+
+/** What our steps' conditions and keys refer to: their ids. */
+export function forgejoStepContext(ids: StepIds) {
+  return { ids, cacheKeyOutput: expr(`steps.${ids.restore}.outputs.key`) };
+}
 
 export const forgejo: Provider = {
   id: "forgejo",
@@ -64,7 +71,7 @@ export const forgejo: Provider = {
       key: `${withHash}${expr("github.run_id")}-${expr("github.run_attempt")}`,
       restoreKeys: keyFilesHash ? [withHash, prefix] : [prefix],
       savedKey: expr("steps.restore.outputs.cache-primary-key"),
-      cacheKeyOutput: expr("steps.nix-cache.outputs.key"),
+      ...forgejoStepContext(stepIds(false, RESTORE_NAME, "nix-cache")),
       keyInput: expr("inputs.key"),
       writeStep: WRITE_STEP,
       saveCondition: `always() && (${SAVE_WHEN_ADDED})`,

@@ -1,6 +1,8 @@
+import { stringify } from "../lazy.js";
 import type { Config, Platform } from "../config.js";
-import { SAVE_WHEN_ADDED, WRITE_STEP } from "./actions.js";
-import type { Budget, PlatformEvidence, Provider } from "./types.js";
+import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
+import { workflowRunners } from "./github-runners.js";
+import type { Budget, Provider } from "./types.js";
 
 const RUNNERS: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
 const WORKFLOWS = ".github/workflows";
@@ -42,6 +44,21 @@ const GITHUB_ACTIONS = {
   installNix: "cachix/install-nix-action@v31",
 } as const;
 
+/** What our steps' conditions and keys refer to: their ids. */
+export function githubStepContext(ids: StepIds) {
+  return {
+    ids,
+    writeStep: ids.write,
+    saveCondition: `always() && steps.${ids.restore}.outcome == 'success' && (${saveWhenAdded(ids.write)})`,
+    savedKey: expr(`steps.${ids.restore}.outputs.cache-primary-key`),
+  };
+}
+
+/** A label, or several in flow style (`[self-hosted, macOS, ARM64]`), for the matrix. */
+const runnerLabel = (runner: string | string[]) =>
+  typeof runner === "string" ? scalar(runner) : `[${runner.map(scalar).join(", ")}]`;
+const scalar = (value: string) => stringify(value).trimEnd();
+
 export const github: Provider = {
   id: "github",
   name: "GitHub Actions",
@@ -75,27 +92,20 @@ export const github: Provider = {
       restoreAction: GITHUB_ACTIONS.restore,
       saveAction: GITHUB_ACTIONS.save,
       installNixAction: GITHUB_ACTIONS.installNix,
-      writeStep: WRITE_STEP,
-      saveCondition: `always() && steps.restore.outcome == 'success' && (${SAVE_WHEN_ADDED})`,
-      matrix: config.platforms.map((platform) => ({ platform, runner: RUNNERS[platform] })),
+      ...githubStepContext(stepIds(false)),
+      matrix: config.platforms.map((platform) => ({
+        platform,
+        runner: runnerLabel(config.runners[platform] ?? RUNNERS[platform]),
+      })),
       runsOn: expr("matrix.runner"),
       key: `${prefix}${keyFilesHash ? `${keyFilesHash.slice(1)}-` : ""}${expr("github.run_id")}-${expr("github.run_attempt")}`,
       restoreKeys: keyFilesHash ? [`${prefix}${keyFilesHash.slice(1)}-`, prefix] : [prefix],
-      savedKey: expr("steps.restore.outputs.cache-primary-key"),
     };
   },
   userFiles: [],
   detectPlatforms(readFile, listDir) {
-    const found: PlatformEvidence[] = [];
-    for (const name of listDir(WORKFLOWS)) {
-      if (!/\.ya?ml$/.test(name)) continue;
-      const file = `${WORKFLOWS}/${name}`;
-      for (const line of (readFile(file) ?? "").split("\n")) {
-        if (!/runs-on|runner|os:/.test(line)) continue;
-        if (/\bmacos-/.test(line)) found.push({ platform: "darwin", file, line: line.trim() });
-        if (/\bubuntu-|\blinux\b/.test(line)) found.push({ platform: "linux", file, line: line.trim() });
-      }
-    }
-    return found;
+    return listDir(WORKFLOWS)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .flatMap((name) => workflowRunners(`${WORKFLOWS}/${name}`, readFile(`${WORKFLOWS}/${name}`) ?? ""));
   },
 };

@@ -1,6 +1,7 @@
 import { isAbsolute, normalize } from "node:path";
 import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../config.js";
-import { isMap, isSeq, parseDocument, type YAMLMap, YAMLSeq } from "../lazy.js";
+import { isMap, isScalar, isSeq, type Node, parseDocument, type YAMLMap } from "../lazy.js";
+import { afterNode, dashColumn, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
@@ -93,38 +94,50 @@ function includesOurFile(include: unknown): boolean {
   });
 }
 
-/** Adds `- local: .gitlab/nix-ci-cache.yml` to the user's `include:`, keeping everything else as written. */
+/**
+ * Adds `- local: .gitlab/nix-ci-cache.yml` to the user's `include:`, splicing lines into
+ * the text so that every byte of theirs stays as written (comments, spacing, flow lists).
+ */
 function addInclude(existing: string): string | undefined {
-  const doc = parseDocument(existing);
+  const doc = parseDocument(existing, { keepSourceTokens: true });
   if (doc.errors.length > 0) {
     throw new Error(
       `${PIPELINE}: cannot add our include because the file is not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`,
     );
   }
   const root = doc.contents;
-  if (root !== null && !isMap(root)) {
-    throw new Error(`${PIPELINE}: the top level is not a mapping; add "include: [{local: ${INCLUDE_FILE}}]" by hand`);
-  }
+  const byHand = `add "include: [{local: ${INCLUDE_FILE}}]" by hand`;
+  if (root !== null && !isMap(root)) throw new Error(`${PIPELINE}: the top level is not a mapping; ${byHand}`);
+  const eol = eolOf(existing);
   if (root === null) {
     // Only comments, or nothing: keep them and add the include below.
-    return `${existing}${existing === "" || existing.endsWith("\n") ? "" : "\n"}include:\n  - local: ${INCLUDE_FILE}\n`;
+    return insertAt(existing, existing.length, indentLines(["include:", `  - local: ${INCLUDE_FILE}`], 0, eol));
   }
   if (includesOurFile(doc.toJS()?.include)) return undefined;
-  const entry = doc.createNode({ local: INCLUDE_FILE });
-  const include = (root as YAMLMap).get("include", true);
-  if (isSeq(include)) {
-    include.items.push(entry);
-  } else if (include === undefined) {
-    const seq = new YAMLSeq();
-    seq.items.push(entry);
-    (root as YAMLMap).items.unshift(doc.createPair("include", seq));
-  } else {
-    // A single include (string or mapping) becomes a list holding it and ours.
-    const seq = new YAMLSeq();
-    seq.items.push(include, entry);
-    (root as YAMLMap).set("include", seq);
+  const include = (root as YAMLMap).get("include", true) as Node | undefined;
+  const entry = `local: ${INCLUDE_FILE}`;
+  if (include === undefined) {
+    const first = (root as YAMLMap).items[0]?.key as Node | undefined;
+    const at = first?.range ? lineStart(existing, first.range[0]) : existing.length;
+    return insertAt(existing, at, indentLines(["include:", `  - ${entry}`], 0, eol));
   }
-  return doc.toString();
+  if (isSeq(include) && include.flow && include.range) {
+    const close = existing.lastIndexOf("]", include.range[1]);
+    return `${existing.slice(0, close)}${include.items.length > 0 ? ", " : ""}{${entry}}${existing.slice(close)}`;
+  }
+  if (isSeq(include)) {
+    const last = include.items.at(-1) as Node | undefined;
+    const column = last?.range ? dashColumn(existing, last.range[0]) : undefined;
+    if (!last || column === undefined)
+      throw new Error(`${PIPELINE}: its include list is written in a way we cannot add to; ${byHand}`);
+    return insertAt(existing, afterNode(existing, last), indentLines([`- ${entry}`], column, eol));
+  }
+  if (include.range && (isScalar(include) || (isMap(include) && include.flow))) {
+    // A single include (a string or a {…} mapping) becomes a list holding it and ours.
+    const [start, end] = include.range;
+    return `${existing.slice(0, start)}[${existing.slice(start, end)}, {${entry}}]${existing.slice(end)}`;
+  }
+  throw new Error(`${PIPELINE}: its include is a mapping over several lines, which we do not rewrite; ${byHand}`);
 }
 
 export const gitlab: Provider = {

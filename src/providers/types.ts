@@ -26,6 +26,8 @@ export interface PlatformEvidence {
   platform: Platform;
   file: string;
   line: string;
+  /** GitHub: the job's `runs-on` label or labels, to carry into the generated workflow. */
+  runner?: string | string[];
 }
 
 /**

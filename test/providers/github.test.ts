@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { runCli } from "../support/cli.js";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
 import {
@@ -78,8 +79,10 @@ describe("GitHub Actions workflow", () => {
       return (dir: string, runId: number) => {
         let primaryKey = "";
         let restoredKey: string | undefined;
+        let restoreId: string | undefined;
         const steps: Step[] = (workflow.jobs.build.steps as WorkflowStep[]).flatMap((s): Step[] => {
           if (s.uses?.startsWith("actions/cache/restore@")) {
+            restoreId = s.id;
             return [
               {
                 name: "restore",
@@ -100,7 +103,7 @@ describe("GitHub Actions workflow", () => {
             ];
           }
           if (s.uses?.startsWith("actions/cache/save@")) {
-            expect(s.with?.key).toBe("${{ steps.restore.outputs.cache-primary-key }}");
+            expect(s.with?.key).toBe(`\${{ steps.${restoreId}.outputs.cache-primary-key }}`);
             return [{ name: "save", condition: s.if, action: () => void store.save(dir, cacheDir, primaryKey, true) }];
           }
           // Checkout and the Nix installer: this machine has the checkout and Nix.
@@ -125,6 +128,23 @@ describe("GitHub Actions workflow", () => {
       const store = new CacheStore();
       const job = runner(readFileSync(join(project.source, WORKFLOW), "utf8"), store);
       coldThenWarmWithImmutableKeys(project, store, job, { savesUnchanged: false });
+    });
+
+    it("a job of the user's, wired by generate, is cached the same way: cold saves, warm builds nothing and saves nothing (emulated GitHub runner and cache)", async () => {
+      requireNix();
+      const project = await projectWithGraph(["init", "--provider", "github"]);
+      const ci = ".github/workflows/ci.yml";
+      writeFileSync(
+        join(project.source, ci),
+        "name: ci\non: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: cachix/install-nix-action@v31\n      # the project's own build\n      - name: Build\n        run: nix-build\n",
+      );
+      const config = join(project.source, ".nix-ci-cache/config.yaml");
+      writeFileSync(config, `${readFileSync(config, "utf8")}into: ["${ci}:build"]\n`);
+      expect((await runCli(project.source, ["generate"])).code).toBe(0);
+      const text = readFileSync(join(project.source, ci), "utf8");
+      expect(text).toContain("id: nix-ci-cache-restore");
+      const store = new CacheStore();
+      coldThenWarmWithImmutableKeys(project, store, runner(text, store), { savesUnchanged: false });
     });
 
     it("a failed save.sh writes no output, and what is in the cache directory is still saved; not so with `outputs.added != '0'` alone (emulated GitHub runner and cache)", async () => {

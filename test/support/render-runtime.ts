@@ -17,6 +17,8 @@ export function runtimeContext(
     mode,
     cacheDir,
     keyFiles: [],
+    into: [],
+    runners: {},
     compression,
     build: "nix-build",
     capture: "build-closure",
