@@ -119,6 +119,29 @@ describe("the CLI as a process", () => {
   });
 });
 
+describe("the built CLI, with its precompiled templates", () => {
+  it("wires the cache into the only Nix job of an existing workflow, keeping every line", () => {
+    const bin = builtCli();
+    const root = tempProject();
+    const workflow = "# CI\nname: CI\non: [push]\n\njobs:\n  build:\n    runs-on: ubuntu-latest  # ours\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix-build\n";
+    mkdirSync(join(root, ".github/workflows"), { recursive: true });
+    writeFileSync(join(root, ".github/workflows/ci.yml"), workflow);
+    writeFileSync(join(root, "default.nix"), "{}\n");
+    const result = spawnSync("node", [bin, "init", "--yes"], { cwd: root, encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("wired    .github/workflows/ci.yml:build");
+    const wired = readFileSync(join(root, ".github/workflows/ci.yml"), "utf8").split("\n");
+    const original = workflow.split("\n");
+    // Every original line, in order.
+    let at = 0;
+    for (const line of wired) if (line === original[at]) at++;
+    expect(at).toBe(original.length);
+    expect(wired).toContain("        run: . .nix-ci-cache/env.sh");
+    const check = spawnSync("node", [bin, "check"], { cwd: root, encoding: "utf8" });
+    expect(check.status, check.stdout).toBe(0);
+  });
+});
+
 describe("a directory the user cannot write", () => {
   it("stops init with the path and the fix, and leaves nothing behind (real EACCES)", () => {
     const bin = builtCli();

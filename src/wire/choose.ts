@@ -2,9 +2,9 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "../lazy.js";
 import type { Config, Platform, Runners } from "../config.js";
 import { UsageError } from "../errors.js";
+import { stringify } from "../lazy.js";
 import { makePlan } from "../plan.js";
 import type { PlatformEvidence } from "../providers/types.js";
 import type { Ask } from "../questions.js";
