@@ -14,6 +14,7 @@ import {
   validateConfig,
 } from "./config.js";
 import { type Detection, detect, projectFacts } from "./detect.js";
+import { doctor } from "./doctor.js";
 import { UsageError } from "./errors.js";
 import { initPlan, renderConfigFile } from "./init.js";
 import { generateKeyPair, KEY_NAME_PATTERN, nextKeyName, withPublicKey } from "./keygen.js";
@@ -32,6 +33,8 @@ Usage:
   npx nix-ci-cache check             exit 1 with a diff when generated files are out of date
   npx nix-ci-cache stats [dir]       what a cache directory holds and what the last saves did
                                      (default: cacheDir of ${CONFIG_PATH})
+  npx nix-ci-cache doctor            check Nix, its settings, the cache, disk and the last save
+                                     here (.nix-ci-cache/doctor.sh); exit 1 on a blocker
   npx nix-ci-cache keygen [--name N] sign the cache: a new key pair; the public key goes into
                                      ${CONFIG_PATH}, the secret one to stdout, e.g.
                                      npx nix-ci-cache keygen | gh secret set NIX_CI_CACHE_SIGNING_KEY
@@ -273,6 +276,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
         return check(root, io);
       case "stats":
         return stats(root, rest[0], io);
+      case "doctor":
+        return doctor(root, existsSync(join(root, CONFIG_PATH)) ? readConfig(root) : undefined, io);
       case "keygen":
         return keygen(root, values.name as string | undefined, values.force === true, io);
       case undefined:
