@@ -382,27 +382,6 @@ check_store() {
 check_trust() {
   [ -n "$store_ok" ] || return 0
   pass "trust: not needed (a chroot store is opened by this process, not by the daemon)"
-  return 0
-  if [ "$install" != daemon ]; then
-    pass "trusted: yes (a store this process opens takes its settings)"
-    return 0
-  fi
-  case $_ncc_ping in
-    *'Trusted: 0'* | *'ignoring untrusted substituter'*) ;;
-    *)
-      pass "trusted: yes, user $user is a trusted user of the daemon"
-      return 0
-      ;;
-  esac
-  _ncc_os=$(uname -s)
-  _ncc_daemon_facts
-  # What env.sh would otherwise need the daemon to take from this client.
-  _lines=$(printf '%s\n' "${NIX_CONFIG:-}" | grep -e '^extra-substituters = file://' -e '^extra-trusted-public-keys = ' -e '^post-build-hook = ')
-  if [ -n "$_lines" ] && [ -r "$_ncc_dconf" ] && _ncc_has_lines "$_lines" "$_ncc_dconf"; then
-    pass "trusted: no, but the daemon's $_ncc_dconf has the cache settings"
-    return 0
-  fi
-  block "trusted: no, the Nix daemon does not trust user $user: it ignores the cache (\"ignoring untrusted substituter\"), drops post-build-hook and trusted-public-keys, and refuses unsigned copies (\"lacks a signature by a trusted key\")" "add $user to trusted-users in $_ncc_dconf, or source .nix-ci-cache/env.sh as root or with passwordless sudo (it adds the cache's lines there); then restart the daemon: $_ncc_restart"
 }
 
 # Root with a store of its own builds as the members of build-users-group.
@@ -504,7 +483,7 @@ check_cache() {
       return 0
     fi
   fi
-  _what="a chroot store, $(ls "$cache/root$store_dir" 2>/dev/null | wc -l | tr -d ' ') store paths"
+  _what="a chroot store, $(find "$cache/root$store_dir" ! -path "$cache/root$store_dir" -prune 2>/dev/null | wc -l | tr -d ' ') store paths"
   if _ncc_plain_path "$cache"; then
     pass "cache directory $cache: readable and writable, $_what, its URL path plain"
   else
