@@ -390,7 +390,7 @@ const MUTANTS = [
     from: 'if [ ! -r "$cache_cfg" ] || [ ! -w "$cache_cfg" ] || [ ! -x "$cache_cfg" ]; then',
     to: "if false; then",
     tests: [DOCTOR_SITES_TESTS],
-    only: "cannot read",
+    only: "made unreadable",
   },
   {
     name: "doctor.sh measures free disk on / instead of the cache's file system",
