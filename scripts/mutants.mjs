@@ -21,6 +21,15 @@ const SAVE_TESTS = "test/runtime-save.test.ts";
 const ENV = "templates/runtime/env.sh.hbs";
 const ENV_FILE = "templates/partials/runtime/env-file.hbs";
 const ENV_CHROOT = "templates/partials/runtime/env-chroot.hbs";
+const NIX_VERSION = "templates/partials/runtime/nix-version.hbs";
+const STORE_PROBE = "templates/partials/runtime/store-probe.hbs";
+const CHROOT_PROBE = "templates/partials/runtime/chroot-probe.hbs";
+const DOCTOR = "templates/runtime/doctor.sh.hbs";
+const DOCTOR_NIX = "templates/partials/runtime/doctor-nix.hbs";
+const DOCTOR_SETTINGS = "templates/partials/runtime/doctor-settings.hbs";
+const DOCTOR_CACHE = "templates/partials/runtime/doctor-cache.hbs";
+const DOCTOR_TESTS = "test/runtime-doctor.test.ts";
+const DOCTOR_SITES_TESTS = "test/runtime-doctor-sites.test.ts";
 const VERSIONS_TESTS = "test/runtime-versions.test.ts";
 const DAEMON_TESTS = "test/runtime-daemon.test.ts";
 const APPARMOR_TESTS = "test/runtime-apparmor.test.ts";
@@ -153,7 +162,7 @@ const MUTANTS = [
   },
   {
     name: "env.sh takes Nix 2.3 for 2.4 (NIX_CONFIG, extra- settings, zstd)",
-    file: ENV,
+    file: NIX_VERSION,
     from: '[ "$_ncc_minor" -ge 4 ]; }; then\n    _ncc_modern=1',
     to: '[ "$_ncc_minor" -ge 3 ]; }; then\n    _ncc_modern=1',
     tests: [VERSIONS_TESTS],
@@ -193,7 +202,7 @@ const MUTANTS = [
   },
   {
     name: "Nix 2.3's trust probe uses 2.4's `nix store ping`",
-    file: ENV_FILE,
+    file: STORE_PROBE,
     from: "trust-probe ping-store 2>&1",
     to: "trust-probe store ping 2>&1",
     tests: [VERSIONS_TESTS],
@@ -217,7 +226,7 @@ const MUTANTS = [
   },
   {
     name: "require-drop-supplementary-groups only from Nix 2.18",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: '[ "$_ncc_minor" -ge 17 ]',
     to: '[ "$_ncc_minor" -ge 18 ]',
     tests: [VERSIONS_TESTS],
@@ -225,7 +234,7 @@ const MUTANTS = [
   },
   {
     name: "the trial build's reason is newer Nix's bare \"error:\"",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: "grep '^ *error: .'",
     to: "grep '^error'",
     tests: [VERSIONS_TESTS],
@@ -233,7 +242,7 @@ const MUTANTS = [
   },
   {
     name: "Determinate Nix's launchd label is taken for org.nixos's",
-    file: ENV_FILE,
+    file: STORE_PROBE,
     from: "    _ncc_label=systems.determinate.nix-daemon",
     to: "    _ncc_label=org.nixos.nix-daemon",
     tests: [DAEMON_TESTS],
@@ -241,7 +250,7 @@ const MUTANTS = [
   },
   {
     name: "nix.custom.conf (Determinate Nix) is not looked for",
-    file: ENV_FILE,
+    file: STORE_PROBE,
     from: 'if [ -f "$_ncc_dconf_dir/nix.custom.conf" ]; then',
     to: "if false; then",
     tests: [DAEMON_TESTS],
@@ -265,7 +274,7 @@ const MUTANTS = [
   },
   {
     name: "AppArmor's restriction is read as off",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: '[ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ]',
     to: '[ "$(cat "$_ncc_aa" 2>/dev/null)" = 2 ]',
     tests: [APPARMOR_TESTS],
@@ -273,7 +282,7 @@ const MUTANTS = [
   },
   {
     name: "after lifting AppArmor's restriction, no second trial build",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: 'for the chroot store"\n    _ncc_probe && return 0',
     to: 'for the chroot store"',
     tests: [APPARMOR_TESTS],
@@ -281,7 +290,7 @@ const MUTANTS = [
   },
   {
     name: "a refused sudo counts as AppArmor's restriction lifted",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: "sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then",
     to: "{ sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1 || :; }; then",
     tests: [APPARMOR_TESTS],
@@ -289,11 +298,115 @@ const MUTANTS = [
   },
   {
     name: "chroot mode on Nix 2.30+ keeps the build directory below a world-writable /tmp",
-    file: ENV_CHROOT,
+    file: CHROOT_PROBE,
     from: '        _ncc_add_setting "build-dir = $_ncc_build_dir"\n',
     to: "",
     tests: ["test/runtime-where.test.ts"],
     only: "build users, the checkout",
+  },
+  {
+    name: "doctor.sh exits 0 on a blocker",
+    file: DOCTOR,
+    from: '[ "$blockers" -eq 0 ]',
+    to: '[ "$blockers" -ge 0 ]',
+    tests: [DOCTOR_TESTS],
+    only: "not sourced|%20",
+  },
+  {
+    name: "doctor.sh colours its marks with NO_COLOR set",
+    file: DOCTOR,
+    from: '[ -z "${NO_COLOR:-}" ]',
+    to: '[ -z "" ]',
+    tests: [DOCTOR_TESTS],
+    only: "colours",
+  },
+  {
+    name: "doctor.sh's list of commands lacks paste",
+    file: DOCTOR_NIX,
+    from: "od paste printf",
+    to: "od printf",
+    tests: [DOCTOR_TESTS],
+    only: "missing command|lists exactly",
+  },
+  {
+    name: "doctor.sh takes the daemon's untrusted client for trusted",
+    file: DOCTOR_NIX,
+    from: "*'Trusted: 0'* | *'ignoring untrusted substituter'*) ;;",
+    to: "*'no such line'*) ;;",
+    tests: [DOCTOR_SITES_TESTS],
+    only: "untrusted user",
+  },
+  {
+    name: "doctor.sh misses the missing build users' group",
+    file: DOCTOR_NIX,
+    from: `*"specified in 'build-users-group' does not exist"*)`,
+    to: `*"no such line"*)`,
+    tests: [DOCTOR_SITES_TESTS],
+    only: "without the nixbld group",
+  },
+  {
+    name: "doctor.sh ignores NIX_STORE_DIR",
+    file: DOCTOR_NIX,
+    from: 'if [ "$store_dir" != /nix/store ]; then',
+    to: "if false; then",
+    tests: [DOCTOR_TESTS],
+    only: "NIX_STORE_DIR",
+  },
+  {
+    name: "doctor.sh takes settings not in effect for settings in effect",
+    file: DOCTOR_SETTINGS,
+    from: 'if [ -z "$_ours" ]; then',
+    to: "if false; then",
+    tests: [DOCTOR_TESTS],
+    only: "env.sh not sourced: the settings",
+  },
+  {
+    name: "doctor.sh lets a %-escaped file:// path through",
+    file: DOCTOR_SETTINGS,
+    from: 'if ! _ncc_plain_path "$_p"; then',
+    to: "if false; then",
+    tests: [DOCTOR_TESTS],
+    only: "%20",
+  },
+  {
+    name: "doctor.sh takes a binary cache for a store that builds",
+    file: DOCTOR_SETTINGS,
+    from: "  case $_store in\n    *://*)",
+    to: "  case $_store in\n    *:///no-such-store*)",
+    tests: [DOCTOR_TESTS],
+    only: "a binary cache cannot build",
+  },
+  {
+    name: "doctor.sh accepts an unsigned cache without ?trusted=1",
+    file: DOCTOR_SETTINGS,
+    from: "    *trusted=1*) ;;",
+    to: "    *) ;;",
+    tests: [DOCTOR_TESTS],
+    only: "unsigned cache",
+  },
+  {
+    name: "doctor.sh ignores the cache directory's permissions",
+    file: DOCTOR_CACHE,
+    from: 'if [ ! -r "$cache_cfg" ] || [ ! -w "$cache_cfg" ] || [ ! -x "$cache_cfg" ]; then',
+    to: "if false; then",
+    tests: [DOCTOR_SITES_TESTS],
+    only: "made unreadable",
+  },
+  {
+    name: "doctor.sh measures free disk on / instead of the cache's file system",
+    file: DOCTOR_CACHE,
+    from: '_c=$(free_kib "$_d")',
+    to: "_c=$(free_kib /)",
+    tests: [DOCTOR_TESTS],
+    only: "no free disk",
+  },
+  {
+    name: "doctor.sh takes a chroot store that cannot build for one that can",
+    file: DOCTOR_CACHE,
+    from: "  if _ncc_try_chroot; then",
+    to: "  if true; then",
+    tests: [DOCTOR_SITES_TESTS],
+    only: "own /proc",
   },
 ];
 

@@ -1,8 +1,12 @@
 // The command entry: parses the arguments, finds the repository, runs one command, and
 // turns every failure into one line and an exit status.
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { type CommandName, choose, chooseList, PLATFORM_ALIASES, parseCommandLine, renderUsage, type Values } from "./args.js";
-import { check, generate, type Io, keygen, stats } from "./commands.js";
-import { ConfigError, type Mode, type Platform } from "./config.js";
+import { check, generate, type Io, keygen, readConfig, stats } from "./commands.js";
+import { CONFIG_PATH, ConfigError, type Mode, type Platform } from "./config.js";
+import { doctor } from "./doctor.js";
 import { UsageError } from "./errors.js";
 import { init } from "./init.js";
 import { VERSION } from "./package.js";
@@ -12,7 +16,7 @@ import { findRoot } from "./root.js";
 import { ForeignFilesError, WriteError } from "./write.js";
 
 export type { Io } from "./commands.js";
-export { readConfig } from "./commands.js";
+export { readConfig };
 
 const HEADER = `nix-ci-cache ${VERSION}: turn your CI provider's cache directory into a Nix binary cache`;
 
@@ -85,7 +89,7 @@ async function run(command: CommandName, root: string, positionals: string[], va
     case "keygen":
       return keygen(root, values.name as string | undefined, force, dryRun, io);
     case "doctor":
-      throw new UsageError("doctor: not available yet");
+      return doctor(root, existsSync(join(root, CONFIG_PATH)) ? readConfig(root) : undefined, io);
   }
 }
 

@@ -123,7 +123,8 @@ describe("the built CLI, with its precompiled templates", () => {
   it("wires the cache into the only Nix job of an existing workflow, keeping every line", () => {
     const bin = builtCli();
     const root = tempProject();
-    const workflow = "# CI\nname: CI\non: [push]\n\njobs:\n  build:\n    runs-on: ubuntu-latest  # ours\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix-build\n";
+    const workflow =
+      "# CI\nname: CI\non: [push]\n\njobs:\n  build:\n    runs-on: ubuntu-latest  # ours\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix-build\n";
     mkdirSync(join(root, ".github/workflows"), { recursive: true });
     writeFileSync(join(root, ".github/workflows/ci.yml"), workflow);
     writeFileSync(join(root, "default.nix"), "{}\n");

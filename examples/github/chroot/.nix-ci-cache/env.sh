@@ -219,10 +219,11 @@ $1"
   fi
 }
 
-# Whether chroot stores work here, found out before the first build, with the settings
-# that make them work where one setting does; else a failure that says why and what to
-# do instead.
-_ncc_check_chroot() {
+# Exit 0 when chroot stores work here, found out before the first build, with the
+# settings that make them work where one setting does ($_ncc_chroot_settings); else
+# Nix's reason in $_ncc_why and what to do in $_ncc_hint. Lifts Ubuntu's AppArmor
+# restriction only when $_ncc_lift_apparmor is set: doctor.sh changes nothing.
+_ncc_try_chroot() {
   _ncc_probe && return 0
   # Root builds as the users of build-users-group, whose group may be missing.
   _ncc_check_build_users "$_ncc_probe_out"
@@ -253,7 +254,7 @@ _ncc_check_chroot() {
   # Ubuntu >= 23.10 restricts unprivileged user namespaces through AppArmor; hosted
   # runners have passwordless sudo to lift that.
   _ncc_aa=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
-  if [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] && command -v sudo >/dev/null 2>&1 &&
+  if [ -n "$_ncc_lift_apparmor" ] && [ "$(cat "$_ncc_aa" 2>/dev/null)" = 1 ] && command -v sudo >/dev/null 2>&1 &&
     sudo -n sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >/dev/null 2>&1; then
     _ncc_say "allowed unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0) for the chroot store"
     _ncc_probe && return 0
@@ -273,6 +274,17 @@ _ncc_check_chroot() {
     *)
       _ncc_hint="see the error above" ;;
   esac
+  case $(cat "$_ncc_aa" 2>/dev/null) in
+    1) _ncc_hint="Ubuntu's AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): env.sh lifts that with sudo -n sysctl where it can; $_ncc_hint" ;;
+  esac
+  return 1
+}
+
+# Whether chroot stores work here (see _ncc_try_chroot); else a failure that says why
+# and what to do instead.
+_ncc_check_chroot() {
+  _ncc_lift_apparmor=1
+  _ncc_try_chroot && return 0
   _ncc_fail "mode \"chroot\" cannot build here: a trial build in a chroot store beside the cache failed with \"$_ncc_why\". Chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces and a fresh /proc); $_ncc_hint. Otherwise set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\" (file mode needs none of this)." || return 1
 }
 
@@ -295,10 +307,10 @@ _ncc_mode_record() {
 }
 
 _ncc_mode_unset() {
-  unset -f _ncc_check_platform _ncc_mode_settings _ncc_probe _ncc_probe_build _ncc_add_setting _ncc_check_chroot \
+  unset -f _ncc_check_platform _ncc_mode_settings _ncc_probe _ncc_probe_build _ncc_add_setting _ncc_try_chroot _ncc_check_chroot \
     _ncc_mode_start _ncc_mode_record
   unset _ncc_os _ncc_chroot_settings _ncc_probe_dir _ncc_probe_out _ncc_probe_rc _ncc_build_dir \
-    _ncc_aa _ncc_why _ncc_hint _ncc_k _ncc_dir
+    _ncc_aa _ncc_why _ncc_hint _ncc_k _ncc_dir _ncc_lift_apparmor
 }
 
 _ncc_main() {

@@ -174,6 +174,54 @@ _ncc_plain_path() {
   return 0
 }
 
+# Runs "nix store ping" (2.3: "nix ping-store") with a substituter no daemon lists as
+# trusted, output in $_ncc_ping. A daemon that does not trust this client filters the
+# client's substituters and says so ("ignoring untrusted substituter", measured on
+# 2.8.0, where "store ping" reports no trust yet); a local store or a daemon that
+# trusts us takes them silently.
+_ncc_store_ping() {
+  # "store ping" is a deprecated alias of "store info" since 2.19 (it says so, here
+  # unseen), and the only name Lix and Nix before 2.19 know.
+  if [ -n "$_ncc_modern" ]; then
+    _ncc_ping=$(_ncc_nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
+  else
+    _ncc_ping=$(nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe ping-store 2>&1 </dev/null)
+  fi
+}
+
+# The daemon's nix.conf (where the daemon reads it: NIX_CONF_DIR is the caller's guess)
+# and the command that restarts the daemon. NIX_CI_CACHE_DAEMON_RESTART: a shell
+# command, run as root (through sudo when needed), for init systems other than
+# systemd/launchd (OpenRC, runit, a daemon started by hand) and for tests.
+_ncc_daemon_facts() {
+  _ncc_dconf_dir=${NIX_CONF_DIR:-/etc/nix}
+  if [ -f "$_ncc_dconf_dir/nix.custom.conf" ]; then
+    # Determinate Nix owns nix.conf and includes this one for user settings.
+    _ncc_dconf=$_ncc_dconf_dir/nix.custom.conf
+    _ncc_label=systems.determinate.nix-daemon
+  else
+    _ncc_dconf=$_ncc_dconf_dir/nix.conf
+    _ncc_label=org.nixos.nix-daemon
+  fi
+  if [ -n "${NIX_CI_CACHE_DAEMON_RESTART:-}" ]; then
+    _ncc_restart=$NIX_CI_CACHE_DAEMON_RESTART
+  elif [ "$_ncc_os" = Darwin ]; then
+    _ncc_restart="launchctl kickstart -k system/$_ncc_label"
+  else
+    _ncc_restart='systemctl restart nix-daemon'
+  fi
+}
+
+# Exit 0 when each of the lines in $1 is a whole line of file $2. One grep per line:
+# grep -f with a file of patterns mishandles empty ones on older BSD greps.
+_ncc_has_lines() {
+  while IFS= read -r _ncc_l; do
+    [ -z "$_ncc_l" ] || grep -qxF -e "$_ncc_l" "$2" || return 1
+  done <<_NCC_EOF
+$1
+_NCC_EOF
+}
+
 # A number for path $1, the same on every run: a polynomial hash of its bytes (busybox
 # has no cksum, macOS no md5sum).
 _ncc_path_id() {
@@ -234,21 +282,6 @@ _ncc_list_valid() {
   return 1
 }
 
-# Runs "nix store ping" (2.3: "nix ping-store") with a substituter no daemon lists as
-# trusted, output in $_ncc_ping. A daemon that does not trust this client filters the
-# client's substituters and says so ("ignoring untrusted substituter", measured on
-# 2.8.0, where "store ping" reports no trust yet); a local store or a daemon that
-# trusts us takes them silently.
-_ncc_store_ping() {
-  # "store ping" is a deprecated alias of "store info" since 2.19 (it says so, here
-  # unseen), and the only name Lix and Nix before 2.19 know.
-  if [ -n "$_ncc_modern" ]; then
-    _ncc_ping=$(_ncc_nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe store ping 2>&1 </dev/null)
-  else
-    _ncc_ping=$(nix --option substituters file:///nonexistent/nix-ci-cache-trust-probe ping-store 2>&1 </dev/null)
-  fi
-}
-
 # Exit 0 when settings given by this client reach the builder: a local store (single-
 # user, or root without NIX_REMOTE), or a daemon that trusts us. Exit 1 otherwise, with
 # $_ncc_ping_failed set when the store could not be reached at all.
@@ -272,39 +305,6 @@ _ncc_prepare_cache() {
   if [ ! -f "$_ncc_cache/nix-cache-info" ]; then
     printf 'StoreDir: %s\n' "${NIX_STORE_DIR:-/nix/store}" >"$_ncc_cache/nix-cache-info" || return 1
   fi
-}
-
-# The daemon's nix.conf (where the daemon reads it: NIX_CONF_DIR is the caller's guess)
-# and the command that restarts the daemon. NIX_CI_CACHE_DAEMON_RESTART: a shell
-# command, run as root (through sudo when needed), for init systems other than
-# systemd/launchd (OpenRC, runit, a daemon started by hand) and for tests.
-_ncc_daemon_facts() {
-  _ncc_dconf_dir=${NIX_CONF_DIR:-/etc/nix}
-  if [ -f "$_ncc_dconf_dir/nix.custom.conf" ]; then
-    # Determinate Nix owns nix.conf and includes this one for user settings.
-    _ncc_dconf=$_ncc_dconf_dir/nix.custom.conf
-    _ncc_label=systems.determinate.nix-daemon
-  else
-    _ncc_dconf=$_ncc_dconf_dir/nix.conf
-    _ncc_label=org.nixos.nix-daemon
-  fi
-  if [ -n "${NIX_CI_CACHE_DAEMON_RESTART:-}" ]; then
-    _ncc_restart=$NIX_CI_CACHE_DAEMON_RESTART
-  elif [ "$_ncc_os" = Darwin ]; then
-    _ncc_restart="launchctl kickstart -k system/$_ncc_label"
-  else
-    _ncc_restart='systemctl restart nix-daemon'
-  fi
-}
-
-# Exit 0 when each of the lines in $1 is a whole line of file $2. One grep per line:
-# grep -f with a file of patterns mishandles empty ones on older BSD greps.
-_ncc_has_lines() {
-  while IFS= read -r _ncc_l; do
-    [ -z "$_ncc_l" ] || grep -qxF -e "$_ncc_l" "$2" || return 1
-  done <<_NCC_EOF
-$1
-_NCC_EOF
 }
 
 # Runs its arguments as root: directly, or through sudo when $_ncc_sudo says so.
