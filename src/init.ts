@@ -138,7 +138,11 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
   const detection = detect(root, io.env, io.platform);
   const ask = options.yes || !io.interactive ? undefined : promptsAsker(io.env);
   const plan = await initPlan(detection, options, ask, io.out, previous?.raw);
-  const wiring = await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, options.into, ask);
+  // With --force, the jobs wired before stay wired unless --into names others.
+  const keptInto = options.into?.length ? undefined : previous?.raw.into;
+  const wiring = keptInto?.length
+    ? await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, keptInto, undefined, "kept from the existing config")
+    : await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, options.into, ask);
   for (const line of wiring.explanation) io.out(line);
   const raw = {
     ...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])),
@@ -168,8 +172,8 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
     if (keptKeys.length > 0) io.out(`  kept: ${keptKeys.join(", ")}`);
   }
   const written = writeOrShow(root, { ...generated, changes: [configChange, ...generated.changes] }, options.dryRun, io);
-  for (const line of wiringReport(config, wiring)) io.out(line);
   if (options.dryRun) return 0;
+  for (const line of wiringReport(config, wiring)) io.out(line);
   if (config.mode === "chroot") {
     io.out("");
     for (const line of CHROOT_CAVEATS) io.out(line);

@@ -186,6 +186,26 @@ describe("init --force over an existing config", () => {
   });
 });
 
+describe("init --force over a wired job", () => {
+  it("keeps the jobs wired before, where --yes alone would choose none of two", async () => {
+    const root = tempProject();
+    write(
+      root,
+      ".github/workflows/ci.yml",
+      "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix-build\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix build\n",
+    );
+    const first = await runCli(root, ["init", "--yes", "--into", ".github/workflows/ci.yml:a"]);
+    expect(first.code, first.stderr).toBe(0);
+    const dry = await runCli(root, ["init", "--yes", "--force", "--dry-run"]);
+    expect(dry.stdout).not.toMatch(/^ {2}wired/m);
+    const again = await runCli(root, ["init", "--yes", "--force"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("into: .github/workflows/ci.yml:a (kept from the existing config)");
+    expect(parse(read(root, ".nix-ci-cache/config.yaml")).into).toEqual([".github/workflows/ci.yml:a"]);
+    expect(existsSync(join(root, ".github/workflows/nix.yml"))).toBe(false);
+  });
+});
+
 describe("where it writes", () => {
   it("refuses a --cwd that does not exist and creates nothing", async () => {
     const parent = scratchDir("ncc-parent-");

@@ -87,13 +87,15 @@ export async function chooseInto(
   providers: string[],
   flag: string[] | undefined,
   ask: Ask | undefined,
+  /** Where `flag` came from, for the explanation. */
+  flagWhy = "from --into",
 ): Promise<IntoChoice> {
   const explanation: string[] = [];
   const mine = candidates.filter((c) => providers.includes(c.provider));
   let chosen: Candidate[];
   if (flag?.length) {
     chosen = fromFlag(root, flag, mine);
-    explanation.push(`into: ${chosen.map(entryOf).join(", ")} (from --into)`);
+    explanation.push(`into: ${chosen.map(entryOf).join(", ")} (${flagWhy})`);
   } else if (ask && mine.length > 0) {
     const picked = (await ask({
       type: "multiselect",
