@@ -88,7 +88,7 @@ export function gitAddLines(changed: Change[]): string[] {
 export function generate(root: string, force: boolean, dryRun: boolean, io: Io): number {
   const config = readConfig(root);
   io.out(budgetLine(config));
-  const changed = writeOrShow(root, changesFor(root, synth(config), force), dryRun, io);
+  const changed = writeOrShow(root, changesFor(root, config, synth(config), force), dryRun, io);
   if (!dryRun && changed.length > 0) {
     io.out("");
     io.out("Commit them:");
@@ -98,7 +98,8 @@ export function generate(root: string, force: boolean, dryRun: boolean, io: Io):
 }
 
 export function check(root: string, io: Io): number {
-  const { changes, kept } = changesFor(root, synth(readConfig(root)), false);
+  const config = readConfig(root);
+  const { changes, kept } = changesFor(root, config, synth(config), false);
   const differing = changes.filter((c) => c.kind !== "unchanged");
   for (const path of kept)
     io.err(`${path}: generated for an earlier config and no longer wanted; it lost our marker, so remove it yourself`);
@@ -149,7 +150,7 @@ export function keygen(root: string, name: string | undefined, force: boolean, d
   const text = withPublicKey(before, pair.public);
   // Validated before anything is written: the regenerated files come from this text.
   const updated = parseAndValidate(text, projectFacts(root));
-  const generated = changesFor(root, synth(updated), false);
+  const generated = changesFor(root, updated, synth(updated), false);
   const configChange: Change = { path: CONFIG_PATH, kind: "update", before, after: text, mode: 0o644 };
   // stdout carries the secret alone, for a pipe into the provider's secret store.
   const toStderr: Io = { ...io, out: io.err };

@@ -163,7 +163,7 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
         mode: 0o644,
       }
     : { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };
-  const generated = changesFor(root, synth(config), options.force);
+  const generated = changesFor(root, config, synth(config), options.force);
   if (previous) {
     const changed = configChanges(previous.raw, parseConfigText(text).data as Partial<RawConfig>);
     const keptKeys = KEPT_KEYS.filter((k) => previous.raw[k] !== undefined);

@@ -19,6 +19,8 @@ export interface GeneratedFile {
 /** A file the user owns: its seed text when absent, and how we add our part. */
 export interface UserFile extends UserFileEdit {
   seed: string;
+  /** Only an edit of a file that is there: absent, it is not created from the seed. */
+  onlyIfPresent?: boolean;
 }
 
 export interface Rendered {

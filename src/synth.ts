@@ -3,17 +3,24 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
 import { MARKER, makePlan } from "./plan.js";
-import { everyTemplatePath, type Rendered, render } from "./render.js";
+import { everyTemplatePath, type Rendered, render, type UserFile } from "./render.js";
+import { unwireJob } from "./wire/index.js";
+import { providerOfPath } from "./wire/jobs.js";
+import { splitInto } from "./wire/rules.js";
 import { type Change, planChanges, staleChanges } from "./write.js";
 
 /** Lists what we generated, so that a later config's generate can remove what it no longer wants. */
 export const MANIFEST_PATH = ".nix-ci-cache/manifest";
 
-function manifest(paths: string[]): string {
+/** Marks the jobs of the user's pipelines that got our part, so that it can be taken out again. */
+const WIRED = "wired: ";
+
+function manifest(paths: string[], wired: string[]): string {
   return `${MARKER}
 # The files nix-ci-cache generated here. When a later config no longer wants one of
-# them, generate removes it, unless it lost the line above (then it is yours).
-${paths.join("\n")}
+# them, generate removes it, unless it lost the line above (then it is yours); and a
+# job listed as wired that the config no longer names gets our steps taken out.
+${[...paths, ...wired.map((entry) => `${WIRED}${entry}`)].join("\n")}
 `;
 }
 
@@ -21,15 +28,49 @@ ${paths.join("\n")}
 export function synth(config: Config): Rendered {
   const rendered = render(makePlan(config));
   const paths = rendered.files.map((f) => f.path).sort();
-  return { ...rendered, files: [...rendered.files, { path: MANIFEST_PATH, content: manifest(paths), mode: 0o644 }] };
+  const content = manifest(paths, config.into);
+  return { ...rendered, files: [...rendered.files, { path: MANIFEST_PATH, content, mode: 0o644 }] };
 }
 
-function manifestPaths(root: string): string[] {
+/** What the last generate wrote down: its files, and the jobs it wired. */
+function readManifest(root: string): { paths: string[]; wired: string[] } {
   const path = join(root, MANIFEST_PATH);
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line !== "" && !line.startsWith("#") && !line.startsWith("/") && !line.split("/").includes(".."));
+  const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
+  // Only paths inside the project: a manifest is text anyone could have edited.
+  const inside = (p: string) => p !== "" && !p.startsWith("#") && !p.startsWith("/") && !p.split("/").includes("..");
+  return {
+    paths: lines.filter((line) => !line.startsWith(WIRED)).filter(inside),
+    wired: lines
+      .filter((line) => line.startsWith(WIRED))
+      .map((line) => line.slice(WIRED.length))
+      .filter(inside),
+  };
+}
+
+/**
+ * The jobs wired before and no longer named get our part taken out: their file's edit
+ * (if it has one) starts from the text without it.
+ */
+function withUnwired(rendered: Rendered, wiredBefore: string[], into: string[]): Rendered {
+  const dropped = wiredBefore.filter((entry) => !into.includes(entry)).map(splitInto);
+  if (dropped.length === 0) return rendered;
+  const userFiles = [...rendered.userFiles];
+  for (const file of [...new Set(dropped.map((d) => d.file))]) {
+    const provider = providerOfPath(file);
+    if (provider === undefined) continue;
+    const jobs = dropped.filter((d) => d.file === file).map((d) => d.job);
+    const index = userFiles.findIndex((f) => f.path === file);
+    const wiring = userFiles[index];
+    const update = (text: string) => {
+      const unwired = jobs.reduce((current, job) => unwireJob(current, provider, job), text);
+      const result = wiring?.update(unwired) ?? unwired;
+      return result === text ? undefined : result;
+    };
+    const edit: UserFile = { path: file, seed: wiring?.seed ?? "", update, onlyIfPresent: true };
+    if (wiring) userFiles[index] = edit;
+    else userFiles.push(edit);
+  }
+  return { ...rendered, userFiles };
 }
 
 export interface Changes {
@@ -39,9 +80,11 @@ export interface Changes {
 }
 
 /** What writing the config's files would do, removals of what we no longer generate included. */
-export function changesFor(root: string, rendered: Rendered, force: boolean): Changes {
-  const changes = planChanges(root, rendered, force);
-  const wanted = new Set([...rendered.files.map((f) => f.path), ...rendered.userFiles.map((f) => f.path)]);
-  const stale = staleChanges(root, [...manifestPaths(root), ...everyTemplatePath()], wanted);
+export function changesFor(root: string, config: Config, rendered: Rendered, force: boolean): Changes {
+  const before = readManifest(root);
+  const all = withUnwired(rendered, before.wired, config.into);
+  const changes = planChanges(root, all, force);
+  const wanted = new Set([...all.files.map((f) => f.path), ...all.userFiles.map((f) => f.path)]);
+  const stale = staleChanges(root, [...before.paths, ...everyTemplatePath()], wanted);
   return { changes: [...changes, ...stale.remove], kept: stale.kept };
 }

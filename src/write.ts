@@ -55,6 +55,7 @@ export function planChanges(root: string, rendered: Rendered, force: boolean): C
   });
   for (const file of rendered.userFiles) {
     const before = readIfExists(join(root, file.path));
+    if (before === undefined && file.onlyIfPresent) continue;
     const after = before === undefined ? file.seed : file.update(before);
     changes.push({
       path: file.path,

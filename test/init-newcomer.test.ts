@@ -419,6 +419,60 @@ describe("files generated for an earlier config", () => {
   });
 });
 
+describe("a job taken out of into", () => {
+  const unwired = async (path: string, original: string, into: string, provider: string) => {
+    const root = tempProject();
+    write(root, path, original);
+    const init = await runCli(root, ["init", "--yes", "--provider", provider, "--into", into]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(read(root, path)).not.toBe(original);
+    const config = read(root, ".nix-ci-cache/config.yaml");
+    write(root, ".nix-ci-cache/config.yaml", config.replace(/^into: .*$/m, "into: []"));
+    const check = await runCli(root, ["check"]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`--- a/${path}`);
+    const generated = await runCli(root, ["generate"]);
+    expect(generated.code, generated.stderr).toBe(0);
+    return { root, text: read(root, path) };
+  };
+
+  it("gets our steps taken out of its GitHub workflow, every byte of the user's back", async () => {
+    const original =
+      "# CI\non: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix-build   # the build\n";
+    const { text } = await unwired(".github/workflows/ci.yml", original, ".github/workflows/ci.yml:build", "github");
+    expect(text).toBe(original);
+  });
+
+  it.each([
+    ["its own line", "build:\n  image: nixos/nix\n  script:\n    - nix-build\n"],
+    [
+      "a block list",
+      "build:\n  extends:\n    - .base\n  image: nixos/nix\n  script:\n    - nix-build\n.base:\n  tags: [docker]\n",
+    ],
+    ["a flow list", "build:\n  extends: [.base]\n  image: nixos/nix\n  script:\n    - nix-build\n.base:\n  tags: [docker]\n"],
+  ])("gets its GitLab extends back as it was, when ours was %s", async (_, original) => {
+    const { text } = await unwired(".gitlab-ci.yml", original, ".gitlab-ci.yml:build", "gitlab");
+    // The include of our hidden jobs stays: the file still uses nothing else of ours.
+    expect(text.replace(/^include:\n {2}- local: \.gitlab\/nix-ci-cache\.yml\n/m, "")).toBe(original);
+  });
+
+  it("leaves alone a job that extends .nix-ci-cache by hand, never named in into", async () => {
+    const root = tempProject();
+    const mine = "mine:\n  extends: .nix-ci-cache\n  script:\n    - nix build\n";
+    write(
+      root,
+      ".gitlab-ci.yml",
+      `include:\n  - local: .gitlab/nix-ci-cache.yml\n${mine}build:\n  image: nixos/nix\n  script:\n    - nix-build\n`,
+    );
+    expect((await runCli(root, ["init", "--yes", "--provider", "gitlab", "--into", ".gitlab-ci.yml:build"])).code).toBe(0);
+    const config = read(root, ".nix-ci-cache/config.yaml");
+    write(root, ".nix-ci-cache/config.yaml", config.replace(/^into: .*$/m, "into: []"));
+    expect((await runCli(root, ["generate"])).code).toBe(0);
+    expect(read(root, ".gitlab-ci.yml")).toContain(mine);
+    expect(read(root, ".gitlab-ci.yml")).toMatch(/build:\n {2}image: nixos\/nix\n/);
+  });
+});
+
 describe("chroot mode at init", () => {
   it("comes with where it cannot work and what it costs", async () => {
     const root = tempProject();

@@ -9,7 +9,7 @@
 // extended job gives it. Those jobs are left alone, and init prints the lines to paste.
 
 import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, type YAMLMap, type YAMLSeq } from "../lazy.js";
-import { afterNode, dashColumn, eolOf, indentLines, insertAt, keyColumn } from "../yaml-splice.js";
+import { afterNode, dashColumn, eolOf, indentLines, insertAt, keyColumn, lineStart } from "../yaml-splice.js";
 import { jobsOf } from "./jobs.js";
 import { PlacementError } from "./steps.js";
 
@@ -79,4 +79,38 @@ export function wireGitlabJob(text: string, name: string): string {
     return insertAt(text, afterNode(text, last), indentLines([`- ${hidden}`], column, eol));
   }
   throw new PlacementError("its extends is neither a name nor a list");
+}
+
+const HIDDEN_JOBS = [".nix-ci-cache", ".nix-ci-cache-darwin"];
+
+/**
+ * The job without our hidden jobs in its extends: the inverse of wireGitlabJob, for a
+ * job that the config no longer names. Only jobs we wired come here (the manifest says
+ * which): a user may extend `.nix-ci-cache` by hand, and that stays.
+ */
+export function unwireGitlabJob(text: string, name: string): string {
+  const job = jobsOf("gitlab", text).find((j) => j.name === name)?.node;
+  const pair = job?.items.find((p) => isScalar(p.key) && (p.key as Scalar).value === "extends");
+  const current = pair?.value as Node | undefined;
+  if (!pair || !current?.range) return text;
+  const ours = (node: unknown) => isScalar(node) && HIDDEN_JOBS.includes(String((node as Scalar).value));
+  if (ours(current)) {
+    const key = pair.key as Node;
+    const start = lineStart(text, key.range?.[0] ?? 0);
+    return text.slice(0, start) + text.slice(afterNode(text, current));
+  }
+  if (!isSeq(current)) return text;
+  const items = (current as YAMLSeq).items as Node[];
+  if (!items.some(ours)) return text;
+  if ((current as YAMLSeq).flow) {
+    const [start, end] = current.range;
+    const kept = items.filter((item) => !ours(item)).map((item) => text.slice(item.range?.[0], item.range?.[1]));
+    return `${text.slice(0, start)}[${kept.join(", ")}]${text.slice(text.lastIndexOf("]", end) + 1)}`;
+  }
+  let out = text;
+  // From the last, so that earlier offsets stay right.
+  for (const item of [...items].reverse()) {
+    if (ours(item) && item.range) out = out.slice(0, lineStart(out, item.range[0])) + out.slice(afterNode(out, item));
+  }
+  return out;
 }

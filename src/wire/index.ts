@@ -10,10 +10,10 @@ import { githubStepContext } from "../providers/github.js";
 import { PROVIDERS } from "../providers/index.js";
 import type { Rendered, UserFile } from "../render.js";
 import { CIRCLECI_RULES } from "./circleci.js";
-import { wireGitlabJob } from "./gitlab.js";
+import { unwireGitlabJob, wireGitlabJob } from "./gitlab.js";
 import { providerOfPath, type WiredProvider } from "./jobs.js";
 import { splitInto } from "./rules.js";
-import { ACTIONS_RULES, PlacementError, type StepLines, wireStepsJob } from "./steps.js";
+import { ACTIONS_RULES, PlacementError, type StepLines, wireStepsJob, withoutOurSteps } from "./steps.js";
 
 /** The file each provider generates that a wired job replaces: one pipeline per provider is enough. */
 export const REPLACED: Partial<Record<WiredProvider, string>> = {
@@ -52,6 +52,18 @@ export function stepLines(hb: typeof Handlebars, plan: Plan, provider: Exclude<W
 export function wireJob(text: string, provider: WiredProvider, job: string, lines: () => StepLines): string {
   if (provider === "gitlab") return wireGitlabJob(text, job);
   return wireStepsJob(text, job, lines(), provider === "circleci" ? CIRCLECI_RULES : ACTIONS_RULES);
+}
+
+/** The file without our part in one job, for a job the config named before and no longer does. */
+export function unwireJob(text: string, provider: WiredProvider, job: string): string {
+  try {
+    if (provider === "gitlab") return unwireGitlabJob(text, job);
+    return withoutOurSteps(text, job, provider === "circleci" ? CIRCLECI_RULES : ACTIONS_RULES);
+  } catch (error) {
+    // A job the user renamed or removed has nothing of ours left to take out.
+    if (error instanceof PlacementError) return text;
+    throw error;
+  }
 }
 
 /** Lines to add by hand where a job cannot take our part. */
