@@ -59,6 +59,7 @@ describe("the next step init prints", () => {
         ".github/workflows/nix.yml",
         ".nix-ci-cache/.gitignore",
         ".nix-ci-cache/config.yaml",
+        ".nix-ci-cache/doctor.sh",
         ".nix-ci-cache/env.sh",
         ".nix-ci-cache/hook.sh",
         ".nix-ci-cache/manifest",
