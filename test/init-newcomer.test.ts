@@ -80,6 +80,7 @@ describe("the next step init prints", () => {
       [
         ".github/workflows/nix.yml",
         ".nix-ci-cache/config.yaml",
+        ".nix-ci-cache/doctor.sh",
         ".nix-ci-cache/env.sh",
         ".nix-ci-cache/nix.conf",
         ".nix-ci-cache/save.sh",
