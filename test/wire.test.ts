@@ -259,6 +259,22 @@ describe("init and generate with wired jobs", () => {
     expect(drift.stdout).toContain('+      - name: "nix-ci-cache: save the Nix cache"');
   });
 
+  it.each([
+    ["github", "github-ci.yml", ".github/workflows/ci.yml"],
+    ["forgejo", "forgejo-ci.yml", ".forgejo/workflows/ci.yml"],
+    ["gitlab", "gitlab-ci.yml", ".gitlab-ci.yml"],
+    ["circleci", "circleci.yml", ".circleci/config.yml"],
+  ])("%s: init --dry-run shows the wiring of %s as a diff and writes nothing", async (provider, name, path) => {
+    const original = fixture(name);
+    const root = project({ [path]: original });
+    const r = await runCli(root, ["init", "--yes", "--dry-run", "--provider", provider, "--into", path]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`+++ b/${path}`);
+    expect(r.stdout).toMatch(/^\+.*nix-ci-cache/m);
+    expect(readFileSync(join(root, path), "utf8")).toBe(original);
+    expect(() => readFileSync(join(root, ".nix-ci-cache/config.yaml"))).toThrow();
+  });
+
   it("--yes with two Nix jobs wires none and says how; a job that cannot take our part gets the lines to paste", async () => {
     const root = project({ ".github/workflows/ci.yml": fixture("github-ci.yml") });
     const r = await runCli(root, ["init", "--yes"]);
