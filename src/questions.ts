@@ -157,31 +157,29 @@ export async function initPlan(
   const hint = (line: string) => {
     if (ask) say(line);
   };
+  /** A list question: its reason first, every option offered, what was chosen before selected. */
+  const pickList = async <T extends string>(label: string, choice: Choice<T[]>, message: string, titles: Record<T, string>) => {
+    hint(`${label}: ${choice.value.join(", ")} (${choice.why}).`);
+    const picked = (await ask?.({
+      type: "multiselect",
+      message,
+      choices: (Object.keys(titles) as T[]).map((value) => ({
+        title: titles[value],
+        value,
+        selected: choice.value.includes(value),
+      })),
+      min: 1,
+    })) as T[];
+    return chosen(picked, choice, sameList);
+  };
   let providers = providersDefault(detection, flags, previous);
   if (ask && !flags.providers?.length) {
-    hint(`Providers: ${providers.value.join(", ")} (${providers.why}).`);
-    const picked = (await ask({
-      type: "multiselect",
-      message: "CI providers",
-      choices: PROVIDER_IDS.map((id) => ({ title: PROVIDERS[id].name, value: id, selected: providers.value.includes(id) })),
-      min: 1,
-    })) as ProviderId[];
-    providers = chosen(picked, providers, sameList);
+    const titles = Object.fromEntries(PROVIDER_IDS.map((id) => [id, PROVIDERS[id].name])) as Record<ProviderId, string>;
+    providers = await pickList("Providers", providers, "CI providers", titles);
   }
   let platforms = platformsDefault(detection, flags, previous);
   if (ask && !flags.platforms?.length) {
-    hint(`Platforms: ${platforms.value.join(", ")} (${platforms.why}).`);
-    const picked = (await ask({
-      type: "multiselect",
-      message: "Runner platforms",
-      choices: PLATFORMS.map((os) => ({
-        title: os === "darwin" ? "macOS" : "Linux",
-        value: os,
-        selected: platforms.value.includes(os),
-      })),
-      min: 1,
-    })) as Platform[];
-    platforms = chosen(picked, platforms, sameList);
+    platforms = await pickList("Platforms", platforms, "Runner platforms", { linux: "Linux", darwin: "macOS" });
   }
   const forced = flags.mode ? undefined : fileOnly(providers.value, platforms.value);
   let mode = modeDefault(flags, previous, forced);
