@@ -7,7 +7,6 @@ import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { shellQuote } from "./plan.js";
 import type { UserFileEdit } from "./providers/types.js";
-import { withWiring } from "./wire/index.js";
 
 /** A generated file, whole, before anything touches the disk. */
 export interface GeneratedFile {
@@ -150,8 +149,7 @@ export function everyTemplatePath(): string[] {
 }
 
 /** Renders every file for the plan, in memory. */
-export function render(plan: Plan): Rendered {
-  const hb = createEngine();
+export function render(plan: Plan, hb: Engine = createEngine()): Rendered {
   const files = runtimeFiles(hb, plan);
   const userFiles: UserFile[] = [];
   const rootIgnore = plan.rootIgnore;
@@ -177,5 +175,5 @@ export function render(plan: Plan): Rendered {
       userFiles.push({ ...edit, seed: renderTemplate(hb, join(dir, `${edit.path}.seed.hbs`), context) });
     }
   }
-  return withWiring({ files, userFiles }, plan, hb);
+  return { files, userFiles };
 }

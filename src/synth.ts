@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
 import { MARKER, makePlan } from "./plan.js";
-import { everyTemplatePath, type Rendered, render, type UserFile } from "./render.js";
-import { unwireJob } from "./wire/index.js";
+import { createEngine, everyTemplatePath, type Rendered, render, type UserFile } from "./render.js";
+import { unwireJob, withWiring } from "./wire/index.js";
 import { providerOfPath } from "./wire/jobs.js";
 import { splitInto } from "./wire/rules.js";
 import { type Change, planChanges, staleChanges } from "./write.js";
@@ -24,9 +24,11 @@ ${[...paths, ...wired.map((entry) => `${WIRED}${entry}`)].join("\n")}
 `;
 }
 
-/** Every file of the config, the manifest among them. */
+/** Every file of the config: the rendered ones, the edits of wired jobs, and the manifest. */
 export function synth(config: Config): Rendered {
-  const rendered = render(makePlan(config));
+  const plan = makePlan(config);
+  const hb = createEngine();
+  const rendered = withWiring(render(plan, hb), plan, hb);
   const paths = rendered.files.map((f) => f.path).sort();
   const content = manifest(paths, config.into);
   return { ...rendered, files: [...rendered.files, { path: MANIFEST_PATH, content, mode: 0o644 }] };
