@@ -33,6 +33,8 @@ const DOCTOR_SITES_TESTS = "test/runtime-doctor-sites.test.ts";
 const VERSIONS_TESTS = "test/runtime-versions.test.ts";
 const DAEMON_TESTS = "test/runtime-daemon.test.ts";
 const APPARMOR_TESTS = "test/runtime-apparmor.test.ts";
+const NEWCOMER_TESTS = "test/init-newcomer.test.ts";
+const TERMINAL_TESTS = "test/init-terminal.test.ts";
 
 /**
  * name, file, text to replace (exactly once), its replacement, test files, and a
@@ -407,6 +409,94 @@ const MUTANTS = [
     to: "  if true; then",
     tests: [DOCTOR_SITES_TESTS],
     only: "own /proc",
+  },
+  {
+    name: "cli: EPIPE under | head is thrown",
+    file: "src/cli.ts",
+    from: 'if (error.code !== "EPIPE") throw error;',
+    to: "throw error;",
+    tests: [TERMINAL_TESTS],
+    only: "reader",
+  },
+  {
+    name: "cli: Ctrl-C at a question exits 2",
+    file: "src/cli.ts",
+    from: "return INTERRUPTED;",
+    to: "return 2;",
+    tests: [TERMINAL_TESTS],
+    only: "Ctrl-C",
+  },
+  {
+    name: "cli: prompts keep their colours under NO_COLOR",
+    file: "src/questions.ts",
+    from: "if (env.NO_COLOR) kleur.enabled = false;",
+    to: "",
+    tests: [TERMINAL_TESTS],
+    only: "NO_COLOR",
+  },
+  {
+    name: "cli: an unknown value gets no suggestion",
+    file: "src/args.ts",
+    from: "return best && best.d <= Math.max(1, Math.floor(best.choice.length / 3)) ? best.choice : undefined;",
+    to: "return undefined;",
+    tests: [NEWCOMER_TESTS],
+    only: "flags",
+  },
+  {
+    name: "cli: started in a subdirectory, it writes there",
+    file: "src/root.ts",
+    from: "  const top = gitTopLevel(cwd);",
+    to: '  const top = existsSync(join(cwd, ".git")) ? cwd : undefined;',
+    tests: [NEWCOMER_TESTS],
+    only: "subdirectory",
+  },
+  {
+    name: "cli: a write that fails midway leaves the files staged before it",
+    file: "src/write.ts",
+    from: "      undoStaging();\n      throw writeError(root, change.path, error);",
+    to: "      throw writeError(root, change.path, error);",
+    tests: [NEWCOMER_TESTS],
+    only: "all or nothing",
+  },
+  {
+    name: "cli: files generated for an earlier config stay",
+    file: "src/synth.ts",
+    from: "staleChanges(root, [...before.paths, ...everyTemplatePath()], wanted)",
+    to: "staleChanges(root, [], wanted)",
+    tests: [NEWCOMER_TESTS],
+    only: "earlier config",
+  },
+  {
+    name: "cli: a job taken out of into keeps our steps",
+    file: "src/synth.ts",
+    from: "if (dropped.length === 0) return rendered;",
+    to: "if (dropped.length >= 0) return rendered;",
+    tests: [NEWCOMER_TESTS],
+    only: "taken out of into",
+  },
+  {
+    name: "cli: init --force drops publicKey and maxSize",
+    file: "src/init.ts",
+    from: "...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])),",
+    to: "",
+    tests: [NEWCOMER_TESTS],
+    only: "keeps publicKey",
+  },
+  {
+    name: "cli: no Nix expression, and the job runs nix-build",
+    file: "src/questions.ts",
+    from: "build = { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION };",
+    to: 'build = { value: "nix-build", why: NO_EXPRESSION };',
+    tests: [NEWCOMER_TESTS],
+    only: "what to fill in",
+  },
+  {
+    name: "cli: wired steps compiled at run time, which the built CLI cannot",
+    file: "src/wire/index.ts",
+    from: '.map((name) => (hb.partials[name] as (context: object) => string)(context))\n      .join("")',
+    to: '.map((name) => hb.compile(`{{> ${name}}}`, { noEscape: true, strict: true })(context))\n      .join("")',
+    tests: [TERMINAL_TESTS],
+    only: "precompiled",
   },
 ];
 
