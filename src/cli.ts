@@ -28,15 +28,15 @@ export function usage(command?: CommandName): string {
 export const INTERRUPTED = 130;
 
 function defaultIo(): Io {
-  // Under `| head` the reader goes away; what is left to print is not wanted, and
-  // Node would otherwise throw EPIPE from a later write.
-  let closed = false;
   // Ctrl-C outside a prompt: the handler runs between synchronous steps, so a write in
   // progress finishes whole before the exit.
   process.once("SIGINT", () => {
     process.stderr.write("nix-ci-cache: interrupted\n");
     process.exit(INTERRUPTED);
   });
+  // Under `| head` the reader goes away; what is left to print is not wanted, and
+  // Node would otherwise throw EPIPE from a later write.
+  let closed = false;
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE") throw error;
     closed = true;
