@@ -411,7 +411,7 @@ const MUTANTS = [
     only: "own /proc",
   },
   {
-    name: "cli: EPIPE under | head is thrown",
+    name: "cli: EPIPE from a reader that went away is thrown",
     file: "src/cli.ts",
     from: 'if (error.code !== "EPIPE") throw error;',
     to: "throw error;",
