@@ -4,7 +4,7 @@ import { UsageError } from "./errors.js";
 
 export type CommandName = "init" | "generate" | "check" | "stats" | "keygen" | "doctor";
 
-interface OptionSpec {
+export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;
   /** How the value is shown in help, e.g. `<id>[,<id>…]`. */
@@ -57,7 +57,7 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
 /** Taken by every command. */
-const GLOBAL: OptionName[] = ["cwd", "debug", "help"];
+export const GLOBAL: OptionName[] = ["cwd", "debug", "help"];
 
 export interface CommandSpec {
   summary: string;
@@ -257,48 +257,3 @@ export const PLATFORM_ALIASES = {
   debian: "linux",
   gnu: "linux",
 } as const;
-
-function optionLines(names: OptionName[], extra: Partial<Record<OptionName, string>>): string[] {
-  return names.map((name) => {
-    const spec: OptionSpec = OPTIONS[name];
-    const flag = `${spec.short ? `-${spec.short}, ` : ""}--${name}${spec.value ? ` ${spec.value}` : ""}`;
-    const help = extra[name] ? `${spec.help}: ${extra[name]}` : spec.help;
-    return `  ${flag.padEnd(26)} ${help}`;
-  });
-}
-
-/**
- * The help text: the overview, or one command's usage alone. `choices` adds the valid
- * values after an option's help (the provider ids).
- */
-export function renderUsage(
-  header: string,
-  command: CommandName | undefined,
-  choices: Partial<Record<OptionName, string>> = {},
-): string {
-  if (command === undefined) {
-    const commands = COMMAND_NAMES.map((c) => {
-      const usage = `${c}${COMMANDS[c].argument ? ` ${COMMANDS[c].argument}` : ""}`;
-      return `  npx nix-ci-cache ${usage.padEnd(14)} ${COMMANDS[c].summary}`;
-    });
-    return `${header}
-
-Usage:
-${commands.join("\n")}
-
-Options for every command:
-${optionLines([...GLOBAL, "version"], choices).join("\n")}
-
-"npx nix-ci-cache <command> --help" lists the options of that command.
-Exit status: 0 done, 1 check found differences or an unexpected failure, 2 bad input, 130 interrupted.
-`;
-  }
-  const spec = COMMANDS[command];
-  const synopsis = `npx nix-ci-cache ${command}${spec.argument ? ` ${spec.argument}` : ""}${spec.options.length ? " [options]" : ""}`;
-  return `${synopsis}
-  ${spec.summary}
-
-Options:
-${optionLines([...spec.options, ...GLOBAL], choices).join("\n")}
-`;
-}

@@ -3,7 +3,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type CommandName, choose, chooseList, PLATFORM_ALIASES, parseCommandLine, renderUsage, type Values } from "./args.js";
+import { type CommandName, choose, chooseList, PLATFORM_ALIASES, parseCommandLine, type Values } from "./args.js";
 import { check, generate, type Io, keygen, readConfig, stats } from "./commands.js";
 import { CONFIG_PATH, ConfigError, type Mode, type Platform } from "./config.js";
 import { doctor } from "./doctor.js";
@@ -13,6 +13,7 @@ import { VERSION } from "./package.js";
 import { PROVIDER_ALIASES, PROVIDER_IDS } from "./providers/index.js";
 import { Cancelled } from "./questions.js";
 import { findRoot } from "./root.js";
+import { renderUsage } from "./usage.js";
 import { ForeignFilesError, WriteError } from "./write.js";
 
 export type { Io } from "./commands.js";
