@@ -1,7 +1,7 @@
 // The CLI as a process in a real terminal and a real pipe: answers typed into a
 // pseudo-terminal, Ctrl-C, NO_COLOR, and a reader that goes away.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -147,15 +147,15 @@ describe("a directory the user cannot write", () => {
   it("stops init with the path and the fix, and leaves nothing behind (real EACCES)", () => {
     const bin = builtCli();
     const root = tempProject();
-    chmodSync(root, 0o755);
     mkdirSync(join(root, ".nix-ci-cache"));
-    mkdirSync(join(root, ".github"), { mode: 0o755 });
     // The runtime files can be written, the workflow cannot: the failure comes midway.
-    // As root, permissions do not stop anyone, so the CLI runs as nobody then.
+    mkdirSync(join(root, ".github"));
+    chmodSync(join(root, ".github"), 0o555);
+    // Root passes every permission check through CAP_DAC_OVERRIDE: without it (and
+    // without CAP_DAC_READ_SEARCH) root meets the mode bits like anyone else, and still
+    // reads the checkout wherever it is (a root-only /root included).
     const asRoot = process.getuid?.() === 0;
-    if (asRoot) chownSync(join(root, ".nix-ci-cache"), 65534, 65534);
-    else chmodSync(join(root, ".github"), 0o555);
-    const command = asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "node", bin] : ["node", bin];
+    const command = asRoot ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "node", bin] : ["node", bin];
     const result = spawnSync(
       command[0] as string,
       [...command.slice(1), "init", "--yes", "--provider", "github", "--cwd", root],
