@@ -66,6 +66,14 @@ describe("jobs that run Nix", () => {
     expect(nixJobsIn(".circleci/config.yml", fixture("circleci.yml")).map((c) => c.job)).toEqual(["build"]);
     expect(nixJobsIn(".github/workflows/ci.yml", "jobs:\n  a:\n    steps:\n      - run: make # nix build later\n")).toEqual([]);
   });
+
+  it.each([
+    ["default:", "default:\n  image: nixos/nix:2.24\n", 2],
+    ["the top-level image", "image: nixos/nix\n", 1],
+  ])("in GitLab, include jobs that run in a Nix image given by %s, unless they name their own", (_, head, line) => {
+    const text = `${head}build:\n  script:\n    - make\nlint:\n  image: node:20\n  script:\n    - npm run lint\n`;
+    expect(nixJobsIn(".gitlab-ci.yml", text).map((c) => [c.job, c.line])).toEqual([["build", line]]);
+  });
 });
 
 describe("our steps in a GitHub job", () => {

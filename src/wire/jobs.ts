@@ -82,10 +82,22 @@ export function nixLine(text: string, node: Node): { line: number; text: string 
 export function nixJobsIn(file: string, text: string): Candidate[] {
   const provider = providerOfPath(file);
   if (!provider) return [];
+  const inherited = provider === "gitlab" ? defaultImageLine(text) : undefined;
   return jobsOf(provider, text).flatMap((job) => {
-    const found = nixLine(text, job.node);
+    // A GitLab job without an image of its own runs in the default one.
+    const found = nixLine(text, job.node) ?? (job.node.has("image") ? undefined : inherited);
     return found ? [{ provider, file, job: job.name, ...found }] : [];
   });
+}
+
+/** The line of a GitLab pipeline's default image (`default: image:` or top-level `image:`) when it is a Nix image. */
+function defaultImageLine(text: string): { line: number; text: string } | undefined {
+  const doc = parseDocument(text, { keepSourceTokens: true });
+  if (doc.errors.length > 0 || !isMap(doc.contents)) return undefined;
+  const defaults = doc.contents.get("default", true);
+  // default: wins over the older top-level image (https://docs.gitlab.com/ci/yaml/#default).
+  const image = (isMap(defaults) ? defaults.get("image", true) : undefined) ?? doc.contents.get("image", true);
+  return image && typeof image === "object" ? nixLine(text, image as Node) : undefined;
 }
 
 /** The pipeline files we can wire, as `readFile`/`listDir` show them. */
