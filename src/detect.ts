@@ -21,17 +21,20 @@ export function localOs(os: NodeJS.Platform = process.platform): Platform {
   return os === "darwin" ? "darwin" : "linux";
 }
 
+/** A file of the project, or undefined when there is none to read. */
+function readProjectFile(root: string, path: string): string | undefined {
+  try {
+    return readFileSync(join(root, path), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 export function projectFacts(root: string): ProjectFacts {
   return {
     existingKeyFiles: KEY_FILE_CANDIDATES.filter((file) => existsSync(join(root, file))),
     hasFlake: existsSync(join(root, "flake.nix")),
-    readFile: (path) => {
-      try {
-        return readFileSync(join(root, path), "utf8");
-      } catch {
-        return undefined;
-      }
-    },
+    readFile: (path) => readProjectFile(root, path),
   };
 }
 
@@ -42,13 +45,7 @@ function envMatches(env: NodeJS.ProcessEnv, spec: string): boolean {
 }
 
 export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: NodeJS.Platform = process.platform): Detection {
-  const readFile = (path: string) => {
-    try {
-      return readFileSync(join(root, path), "utf8");
-    } catch {
-      return undefined;
-    }
-  };
+  const readFile = (path: string) => readProjectFile(root, path);
   const listDir = (path: string) => {
     try {
       return readdirSync(join(root, path));

@@ -19,7 +19,7 @@ import { VERSION } from "./package.js";
 import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
 import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
 import { changesFor, synth } from "./synth.js";
-import { chooseInto, wiredKeys, wiringConfigText, wiringReport } from "./wire/choose.js";
+import { chooseInto, wiredKeys, wiringReport } from "./wire/choose.js";
 import type { Change } from "./write.js";
 
 export interface InitOptions extends InitFlags {
@@ -71,7 +71,11 @@ function previousConfig(root: string): { raw: Partial<RawConfig>; text: string }
 
 /** Keys init does not decide: kept from the previous config, and written after init's own. */
 const KEPT_KEYS = ["capture", "maxSize", "extraRoots", "exclude", "publicKey"] as const;
-const KEPT_COMMENTS: Record<(typeof KEPT_KEYS)[number], string> = {
+
+/** The keys written only when set, in this order, each with a word on what it does. */
+const OPTIONAL_KEYS: Partial<Record<keyof RawConfig, string>> = {
+  runners: "# GitHub: the runs-on of the generated workflow per platform (default ubuntu-latest, macos-latest).",
+  into: "# Jobs of your pipelines that get the cache steps (file:job); generate keeps them up to date.",
   capture: "# What save.sh caches: build-closure, built or runtime-closure.",
   maxSize: "# The cache's size budget; save.sh prunes to it.",
   extraRoots: "# More things to cache with their run-time closures.",
@@ -79,13 +83,17 @@ const KEPT_COMMENTS: Record<(typeof KEPT_KEYS)[number], string> = {
   publicKey: "# Jobs accept only entries signed by this key; save.sh signs with NIX_CI_CACHE_SIGNING_KEY.",
 };
 
+/** Wiring's keys say nothing when empty; a kept key is written as the user had it. */
+const unset = (key: keyof RawConfig, value: unknown) =>
+  value === undefined || ((key === "runners" || key === "into") && Object.keys(value as object).length === 0);
+
 const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
 
 /** The config as the user will read and edit it: every key, with a word on what it does. */
 export function renderConfigFile(raw: Decided & Partial<RawConfig>): string {
-  const kept = KEPT_KEYS.filter((key) => raw[key] !== undefined).map(
-    (key) => `${KEPT_COMMENTS[key]}\n${key}: ${flow(raw[key])}\n`,
-  );
+  const optional = (Object.keys(OPTIONAL_KEYS) as Array<keyof RawConfig>)
+    .filter((key) => !unset(key, raw[key]))
+    .map((key) => `${OPTIONAL_KEYS[key]}\n${key}: ${flow(raw[key])}\n`);
   return `# yaml-language-server: $schema=https://unpkg.com/nix-ci-cache@${VERSION}/schemas/config.schema.json
 # nix-ci-cache: edit this file, then run "npx nix-ci-cache generate".
 
@@ -104,7 +112,7 @@ keyFiles: ${flow(raw.keyFiles)}
 compression: ${flow(raw.compression)}
 # The command the generated pipeline runs.
 build: ${flow(raw.build)}
-${wiringConfigText(raw)}${kept.join("")}`;
+${optional.join("")}`;
 }
 
 /** What --force changed in the config, key by key. */

@@ -4,7 +4,8 @@ import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
 import { workflowRunners } from "./github-runners.js";
 import type { Budget, Provider } from "./types.js";
 
-const RUNNERS: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
+/** The runners of the generated workflow unless `runners` names others. */
+export const RUNNERS: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
 const WORKFLOWS = ".github/workflows";
 
 /** `${{ … }}` built here, so templates never have to escape Handlebars braces. */

@@ -4,13 +4,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, Platform, Runners } from "../config.js";
 import { UsageError } from "../errors.js";
-import { stringify } from "../lazy.js";
 import { makePlan } from "../plan.js";
+import { RUNNERS } from "../providers/github.js";
 import type { PlatformEvidence } from "../providers/types.js";
 import type { Ask } from "../questions.js";
 import { createEngine } from "../render.js";
 import { pasteLines, REPLACED, stepLines, wireJob } from "./index.js";
 import { type Candidate, jobsOf, providerOfPath, type WiredProvider } from "./jobs.js";
+import { splitInto } from "./rules.js";
 import { PlacementError } from "./steps.js";
 
 export interface IntoChoice {
@@ -139,7 +140,7 @@ export function wiringReport(config: Config, choice: IntoChoice): string[] {
     provider === "gitlab" ? pasteLines(provider) : pasteLines(provider, stepLines(hb, plan, provider));
   const lines: string[] = [];
   for (const entry of config.into) {
-    const provider = providerOfPath(entry.slice(0, entry.indexOf(":"))) as WiredProvider;
+    const provider = providerOfPath(splitInto(entry).file) as WiredProvider;
     lines.push(
       provider === "gitlab"
         ? `  wired    ${entry}: extends .nix-ci-cache (before_script, after_script and cache come from it)`
@@ -160,11 +161,10 @@ export function wiringReport(config: Config, choice: IntoChoice): string[] {
 
 /** The runners the user's workflows use, where they are not the ones we would pick. */
 export function carriedRunners(evidence: PlatformEvidence[], platforms: Platform[]): Runners {
-  const defaults: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
   const runners: Runners = {};
   for (const platform of platforms) {
     const found = evidence.find((e) => e.platform === platform && e.runner !== undefined)?.runner;
-    if (found !== undefined && found !== defaults[platform]) runners[platform] = found;
+    if (found !== undefined && found !== RUNNERS[platform]) runners[platform] = found;
   }
   return runners;
 }
@@ -180,17 +180,4 @@ export function wiredKeys(
     ...(choice.into.length > 0 ? { into: choice.into } : {}),
     ...(Object.keys(runners).length > 0 ? { runners } : {}),
   };
-}
-
-/** The config lines for `runners` and `into`, empty when there is nothing to say. */
-export function wiringConfigText(raw: { runners?: Runners; into?: string[] }): string {
-  const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
-  let text = "";
-  if (raw.runners && Object.keys(raw.runners).length > 0) {
-    text += `# GitHub: the runs-on of the generated workflow per platform (default ubuntu-latest, macos-latest).\nrunners: ${flow(raw.runners)}\n`;
-  }
-  if (raw.into?.length) {
-    text += `# Jobs of your pipelines that get the cache steps (file:job); generate keeps them up to date.\ninto: ${flow(raw.into)}\n`;
-  }
-  return text;
 }

@@ -23,13 +23,13 @@ export function intoProblems(config: Config, readFile: (path: string) => string 
     }
     const text = readFile(file);
     if (text === undefined) return [{ key, message: `${file} does not exist; fix the path or remove the entry` }];
-    const jobs = jobsOf(provider, text).map((j) => j.name);
-    if (!jobs.includes(job)) {
-      const known = jobs.length > 0 ? `its jobs: ${jobs.join(", ")}` : "it has no jobs we can read";
+    const jobs = jobsOf(provider, text);
+    const node = jobs.find((j) => j.name === job)?.node;
+    if (!node) {
+      const known = jobs.length > 0 ? `its jobs: ${jobs.map((j) => j.name).join(", ")}` : "it has no jobs we can read";
       return [{ key, message: `${file} has no job "${job}" (${known}); fix the job name or remove the entry` }];
     }
-    const node = jobsOf(provider, text).find((j) => j.name === job)?.node;
-    if (provider === "gitlab" && node && hiddenJobFor(node).endsWith("darwin") && !config.platforms.includes("darwin")) {
+    if (provider === "gitlab" && hiddenJobFor(node).endsWith("darwin") && !config.platforms.includes("darwin")) {
       return [
         { key, message: `${file}: job "${job}" runs on macOS runners (its tags); add darwin to platforms, or remove the entry` },
       ];
