@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Io } from "./commands.js";
 import { type Config, validateConfig } from "./config.js";
 import { detect } from "./detect.js";
 import { makePlan } from "./plan.js";
@@ -13,13 +14,8 @@ import { render } from "./render.js";
 
 export const DOCTOR_PATH = ".nix-ci-cache/doctor.sh";
 
-interface DoctorIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  env: NodeJS.ProcessEnv;
-  /** A terminal: the script writes to it itself (and colours its marks, unless NO_COLOR). */
-  interactive: boolean;
-}
+/** On a terminal (`interactive`) the script writes to it itself, and colours its marks unless NO_COLOR. */
+type DoctorIo = Pick<Io, "out" | "err" | "env" | "interactive">;
 
 /** The config before `init` has written one: the detected provider (else GitHub's) and every default. */
 function defaultConfig(root: string, env: NodeJS.ProcessEnv): Config {

@@ -37,7 +37,8 @@ const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
  * compiler brings in source-map, so the build compiles them once into
  * dist/templates.cjs (scripts/build-precompiled.mjs) and commands need only Handlebars'
  * runtime. Run from the TypeScript sources (tests, bench) there is no such file and they
- * are compiled here from templates/; test/render.test.ts holds the two to the same output.
+ * are compiled here from templates/. test/package.test.ts holds the two to the same output:
+ * the installed package's check, with the precompiled templates, finds every example up to date.
  */
 export const PRECOMPILED_TEMPLATES = "templates.cjs";
 

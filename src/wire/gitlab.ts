@@ -8,9 +8,9 @@
 // ours (its paths replacing ours), and ours would replace what `default:` or another
 // extended job gives it. Those jobs are left alone, and init prints the lines to paste.
 
-import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, type YAMLMap, type YAMLSeq } from "../lazy.js";
+import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "../lazy.js";
 import { afterNode, dashColumn, eolOf, indentLines, insertAt, keyColumn, lineStart } from "../yaml-splice.js";
-import { jobsOf } from "./jobs.js";
+import { jobsOf, parsePipeline } from "./jobs.js";
 import { PlacementError } from "./steps.js";
 
 /** The keys of the hidden job that a job's, a parent's or `default:`'s own would fight with. */
@@ -46,8 +46,8 @@ function conflict(root: YAMLMap, job: YAMLMap, hidden: string): string | undefin
 
 /** The job with our hidden job last in its extends; the text unchanged when it is there. */
 export function wireGitlabJob(text: string, name: string): string {
-  const doc = parseDocument(text, { keepSourceTokens: true });
-  const job = jobsOf("gitlab", text).find((j) => j.name === name)?.node;
+  const doc = parsePipeline(text);
+  const job = jobsOf("gitlab", doc).find((j) => j.name === name)?.node;
   if (!job || !isMap(doc.contents)) throw new PlacementError(`no job "${name}"`);
   const hidden = hiddenJobFor(job);
   if (extendsList(job).includes(hidden)) return text;

@@ -1,6 +1,6 @@
 // Which jobs of the user's pipelines run Nix: read from the files, never from a config.
 
-import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
+import { type Document, isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
 
 export type WiredProvider = "github" | "forgejo" | "gitlab" | "circleci";
 
@@ -54,9 +54,15 @@ const GITLAB_GLOBALS = new Set([
   "after_script",
 ]);
 
-/** The jobs of a pipeline file as written (hidden GitLab jobs and templates excluded). */
-export function jobsOf(provider: WiredProvider, text: string): Job[] {
-  const doc = parseDocument(text, { keepSourceTokens: true });
+/** A pipeline file parsed with the source positions that splicing needs. */
+export const parsePipeline = (text: string): Document => parseDocument(text, { keepSourceTokens: true });
+
+/**
+ * The jobs of a pipeline file as written (hidden GitLab jobs and templates excluded),
+ * from its text or from the document a caller has parsed already.
+ */
+export function jobsOf(provider: WiredProvider, source: string | Document): Job[] {
+  const doc = typeof source === "string" ? parsePipeline(source) : source;
   if (doc.errors.length > 0 || !isMap(doc.contents)) return [];
   let map: unknown = doc.contents;
   if (provider !== "gitlab") map = doc.contents.get("jobs", true);
@@ -82,8 +88,9 @@ export function nixLine(text: string, node: Node): { line: number; text: string 
 export function nixJobsIn(file: string, text: string): Candidate[] {
   const provider = providerOfPath(file);
   if (!provider) return [];
-  const inherited = provider === "gitlab" ? defaultImageLine(text) : undefined;
-  return jobsOf(provider, text).flatMap((job) => {
+  const doc = parsePipeline(text);
+  const inherited = provider === "gitlab" ? defaultImageLine(text, doc) : undefined;
+  return jobsOf(provider, doc).flatMap((job) => {
     // A GitLab job without an image of its own runs in the default one.
     const found = nixLine(text, job.node) ?? (job.node.has("image") ? undefined : inherited);
     return found ? [{ provider, file, job: job.name, ...found }] : [];
@@ -91,8 +98,7 @@ export function nixJobsIn(file: string, text: string): Candidate[] {
 }
 
 /** The line of a GitLab pipeline's default image (`default: image:` or top-level `image:`) when it is a Nix image. */
-function defaultImageLine(text: string): { line: number; text: string } | undefined {
-  const doc = parseDocument(text, { keepSourceTokens: true });
+function defaultImageLine(text: string, doc: Document): { line: number; text: string } | undefined {
   if (doc.errors.length > 0 || !isMap(doc.contents)) return undefined;
   const defaults = doc.contents.get("default", true);
   // default: wins over the older top-level image (https://docs.gitlab.com/ci/yaml/#default).

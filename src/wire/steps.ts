@@ -1,9 +1,9 @@
 // Our steps in a GitHub, Forgejo or CircleCI job of the user's, spliced into the file's text.
 
-import { isMap, type Node, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
+import { isMap, type Node, type YAMLMap, type YAMLSeq } from "../lazy.js";
 import { WIRED_PREFIX } from "../providers/actions.js";
 import { afterNode, dashColumn, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
-import { jobsOf, NIX_EVIDENCE, stepText } from "./jobs.js";
+import { jobsOf, NIX_EVIDENCE, parsePipeline, stepText } from "./jobs.js";
 
 /** Our steps, rendered at column 0: those that go before the job's own Nix steps, and those at its end. */
 export interface StepLines {
@@ -28,9 +28,9 @@ export const INSTALLS_NIX =
 
 /** The job's steps; `jobs.<id>.steps` in GitHub, Forgejo and CircleCI alike. */
 function stepsOf(text: string, job: string): YAMLSeq {
-  const doc = parseDocument(text, { keepSourceTokens: true });
+  const doc = parsePipeline(text);
   if (doc.errors.length > 0) throw new PlacementError(`not valid YAML: ${doc.errors[0]?.message.split("\n")[0]}`);
-  const found = jobsOf("github", text).find((j) => j.name === job);
+  const found = jobsOf("github", doc).find((j) => j.name === job);
   if (!found) throw new PlacementError(`no job "${job}"`);
   const shell = [found.node, isMap(doc.contents) ? doc.contents : undefined]
     .map((map) => map?.getIn(["defaults", "run", "shell"]))
