@@ -173,7 +173,7 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
     : { path: CONFIG_PATH, kind: "create", before: undefined, after: text, mode: 0o644 };
   const generated = changesFor(root, config, synth(config), options.force);
   if (previous) {
-    const changed = configChanges(previous.raw, parseConfigText(text).data as Partial<RawConfig>);
+    const changed = configChanges(previous.raw, raw);
     const keptKeys = KEPT_KEYS.filter((k) => previous.raw[k] !== undefined);
     io.out(changed.length > 0 ? `${CONFIG_PATH} changes:` : `${CONFIG_PATH}: no key changes`);
     for (const line of changed) io.out(line);

@@ -22,6 +22,33 @@ export interface UserFile extends UserFileEdit {
   onlyIfPresent?: boolean;
 }
 
+/**
+ * The user files with `edit` chained to the file's earlier edit, if it has one: `edit`
+ * runs before it (`first`) or on its result. Two edits of one file (our include and a
+ * wired job, a wired and an unwired job) thus make one change.
+ */
+export function chainEdit(
+  userFiles: UserFile[],
+  path: string,
+  edit: (text: string) => string,
+  options: { first: boolean; onlyIfPresent?: boolean },
+): UserFile[] {
+  const index = userFiles.findIndex((f) => f.path === path);
+  const earlier = userFiles[index];
+  const byEarlier = (text: string) => earlier?.update(text) ?? text;
+  const update = (text: string) => {
+    const result = options.first ? byEarlier(edit(text)) : edit(byEarlier(text));
+    return result === text ? undefined : result;
+  };
+  const chained: UserFile = {
+    path,
+    seed: earlier?.seed ?? "",
+    update,
+    ...(options.onlyIfPresent ? { onlyIfPresent: true } : {}),
+  };
+  return earlier ? userFiles.map((f, i) => (i === index ? chained : f)) : [...userFiles, chained];
+}
+
 export interface Rendered {
   files: GeneratedFile[];
   userFiles: UserFile[];

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
 import { MARKER, makePlan } from "./plan.js";
-import { createEngine, everyTemplatePath, type Rendered, render, type UserFile } from "./render.js";
+import { chainEdit, createEngine, everyTemplatePath, type Rendered, render } from "./render.js";
 import { unwireJob, withWiring } from "./wire/index.js";
 import { providerOfPath } from "./wire/jobs.js";
 import { splitInto } from "./wire/rules.js";
@@ -56,21 +56,13 @@ function readManifest(root: string): { paths: string[]; wired: string[] } {
 function withUnwired(rendered: Rendered, wiredBefore: string[], into: string[]): Rendered {
   const dropped = wiredBefore.filter((entry) => !into.includes(entry)).map(splitInto);
   if (dropped.length === 0) return rendered;
-  const userFiles = [...rendered.userFiles];
+  let userFiles = rendered.userFiles;
   for (const file of [...new Set(dropped.map((d) => d.file))]) {
     const provider = providerOfPath(file);
     if (provider === undefined) continue;
     const jobs = dropped.filter((d) => d.file === file).map((d) => d.job);
-    const index = userFiles.findIndex((f) => f.path === file);
-    const wiring = userFiles[index];
-    const update = (text: string) => {
-      const unwired = jobs.reduce((current, job) => unwireJob(current, provider, job), text);
-      const result = wiring?.update(unwired) ?? unwired;
-      return result === text ? undefined : result;
-    };
-    const edit: UserFile = { path: file, seed: wiring?.seed ?? "", update, onlyIfPresent: true };
-    if (wiring) userFiles[index] = edit;
-    else userFiles.push(edit);
+    const unwire = (text: string) => jobs.reduce((current, job) => unwireJob(current, provider, job), text);
+    userFiles = chainEdit(userFiles, file, unwire, { first: true, onlyIfPresent: true });
   }
   return { ...rendered, userFiles };
 }

@@ -9,7 +9,7 @@ import { RUNNERS } from "../providers/github.js";
 import type { PlatformEvidence } from "../providers/types.js";
 import type { Ask } from "../questions.js";
 import { createEngine } from "../render.js";
-import { pasteLines, REPLACED, stepLines, wireJob } from "./index.js";
+import { pasteFor, pasteLines, REPLACED, wireJob } from "./index.js";
 import { type Candidate, jobsOf, providerOfPath, type WiredProvider } from "./jobs.js";
 import { splitInto } from "./rules.js";
 import { PlacementError } from "./steps.js";
@@ -134,10 +134,6 @@ export async function chooseInto(
 
 /** What init prints after writing: what each wired job got, and what to paste where nothing could be placed. */
 export function wiringReport(config: Config, choice: IntoChoice): string[] {
-  const plan = makePlan(config);
-  const hb = createEngine();
-  const pasteFor = (provider: WiredProvider) =>
-    provider === "gitlab" ? pasteLines(provider) : pasteLines(provider, stepLines(hb, plan, provider));
   const lines: string[] = [];
   for (const entry of config.into) {
     const provider = providerOfPath(splitInto(entry).file) as WiredProvider;
@@ -151,8 +147,13 @@ export function wiringReport(config: Config, choice: IntoChoice): string[] {
       lines.push("           in the nixos/nix image, start your Nix commands with . .nix-ci-cache/env.sh");
     }
   }
-  for (const { entry, provider, why } of choice.unplaced) {
-    lines.push(`  not wired ${entry}: ${why}. Add to the job by hand:`, ...pasteFor(provider));
+  // The steps to paste are rendered only where a job could not take them.
+  if (choice.unplaced.length > 0) {
+    const plan = makePlan(config);
+    const hb = createEngine();
+    for (const { entry, provider, why } of choice.unplaced) {
+      lines.push(`  not wired ${entry}: ${why}. Add to the job by hand:`, ...pasteFor(provider, hb, plan));
+    }
   }
   if (config.providers.includes("jenkins"))
     lines.push("  Jenkinsfile: wrap your Nix steps, after the checkout:", ...pasteLines("jenkins"));

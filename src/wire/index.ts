@@ -8,7 +8,7 @@ import { stepIds } from "../providers/actions.js";
 import { forgejoStepContext, RESTORE_NAME } from "../providers/forgejo.js";
 import { githubStepContext } from "../providers/github.js";
 import { PROVIDERS } from "../providers/index.js";
-import type { Rendered, UserFile } from "../render.js";
+import { chainEdit, type Rendered } from "../render.js";
 import { CIRCLECI_RULES } from "./circleci.js";
 import { unwireGitlabJob, wireGitlabJob } from "./gitlab.js";
 import { providerOfPath, type WiredProvider } from "./jobs.js";
@@ -66,6 +66,11 @@ export function unwireJob(text: string, provider: WiredProvider, job: string): s
   }
 }
 
+/** The lines to paste into a job of this provider that cannot take our part. */
+export function pasteFor(provider: WiredProvider, hb: typeof Handlebars, plan: Plan): string[] {
+  return provider === "gitlab" ? pasteLines(provider) : pasteLines(provider, stepLines(hb, plan, provider));
+}
+
 /** Lines to add by hand where a job cannot take our part. */
 export function pasteLines(provider: WiredProvider | "jenkins", lines?: StepLines): string[] {
   const indent = (block: string[]) => block.map((line) => (line ? `      ${line}` : ""));
@@ -110,7 +115,7 @@ export function withWiring(rendered: Rendered, plan: Plan, hb: typeof Handlebars
   const entries = plan.config.into.map((entry) => ({ ...splitInto(entry), entry }));
   if (entries.length === 0) return rendered;
   const replaced = new Set(entries.map((e) => REPLACED[providerOfPath(e.file) as WiredProvider]));
-  const userFiles: UserFile[] = [...rendered.userFiles];
+  let userFiles = rendered.userFiles;
   for (const file of [...new Set(entries.map((e) => e.file))]) {
     const jobs = entries.filter((e) => e.file === file);
     const provider = providerOfPath(file) as WiredProvider;
@@ -120,22 +125,13 @@ export function withWiring(rendered: Rendered, plan: Plan, hb: typeof Handlebars
           return wireJob(current, provider, job, () => stepLines(hb, plan, provider as Exclude<WiredProvider, "gitlab">));
         } catch (error) {
           if (!(error instanceof PlacementError)) throw error;
-          const paste = provider === "gitlab" ? pasteLines(provider) : pasteLines(provider, stepLines(hb, plan, provider));
+          const paste = pasteFor(provider, hb, plan);
           throw new UsageError(
             `${CONFIG_PATH}: into: ${file}:${job}: cannot add our part: ${error.message}. Remove the entry and add these lines to the job by hand:\n${paste.join("\n")}`,
           );
         }
       }, text);
-    const earlier = userFiles.findIndex((f) => f.path === file);
-    const before = userFiles[earlier];
-    const update = (text: string) => {
-      const included = before?.update(text) ?? text;
-      const wired = edit(included);
-      return wired === text ? undefined : wired;
-    };
-    const userFile: UserFile = { path: file, seed: before?.seed ?? "", update };
-    if (before) userFiles[earlier] = userFile;
-    else userFiles.push(userFile);
+    userFiles = chainEdit(userFiles, file, edit, { first: false });
   }
   return { files: rendered.files.filter((f) => !replaced.has(f.path)), userFiles };
 }
