@@ -98,7 +98,8 @@ export function cacheStats(dir: string): CacheStats {
   };
   const used = new Set<string>();
   for (const name of readdirSync(dir).filter((n) => n.endsWith(".narinfo"))) {
-    const text = readFileSync(join(dir, name), "utf8");
+    const raw = readFileSync(join(dir, name));
+    const text = raw.toString("utf8");
     const url = field(text, "URL");
     const fileSize = Number(field(text, "FileSize") ?? field(text, "NarSize") ?? Number.NaN);
     const nar = url ? join(dir, url) : undefined;
@@ -107,7 +108,7 @@ export function cacheStats(dir: string): CacheStats {
       continue;
     }
     stats.entries++;
-    stats.narinfoBytes += statSync(join(dir, name)).size;
+    stats.narinfoBytes += raw.length;
     // Entries with the same contents share one NAR file, which the cache holds once.
     const file = url.replace(/^nar\//, "");
     if (!used.has(file)) {
