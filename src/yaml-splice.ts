@@ -2,7 +2,7 @@
 // instead of printing a changed Document, is what keeps every byte we do not own:
 // `Document.toString()` re-spaces comments, reflows flow sequences and drops CRLF.
 
-import type { Node } from "./lazy.js";
+import { isSeq, type Node, type YAMLSeq } from "./lazy.js";
 
 /** The line ending the file already uses, so that inserted lines match it. */
 export function eolOf(text: string): string {
@@ -54,4 +54,35 @@ export function insertAt(text: string, offset: number, inserted: string): string
     return `${text}${eolOf(text)}${inserted}`;
   }
   return text.slice(0, offset) + inserted + text.slice(offset);
+}
+
+/**
+ * The text with one more item in the list `node`: inside a flow list's brackets, as a
+ * `- ` line after a block list's last item, or, where `single` accepts the node, a single
+ * value `x` made into `[x, item]`. `fail` is called with why it cannot: a block list whose
+ * items do not start lines of their own (`layout`), or a value that is none of these
+ * (`shape`).
+ */
+export function appendItem(
+  text: string,
+  node: Node,
+  item: { flow: string; block: string },
+  single: (node: Node) => boolean,
+  fail: (why: "layout" | "shape") => never,
+): string {
+  if (isSeq(node) && (node as YAMLSeq).flow && node.range) {
+    const close = text.lastIndexOf("]", node.range[1]);
+    return `${text.slice(0, close)}${(node as YAMLSeq).items.length > 0 ? ", " : ""}${item.flow}${text.slice(close)}`;
+  }
+  if (isSeq(node)) {
+    const last = (node as YAMLSeq).items.at(-1) as Node | undefined;
+    const column = last?.range ? dashColumn(text, last.range[0]) : undefined;
+    if (!last || column === undefined) return fail("layout");
+    return insertAt(text, afterNode(text, last), indentLines([`- ${item.block}`], column, eolOf(text)));
+  }
+  if (node.range && single(node)) {
+    const [start, end] = node.range;
+    return `${text.slice(0, start)}[${text.slice(start, end)}, ${item.flow}]${text.slice(end)}`;
+  }
+  return fail("shape");
 }

@@ -1,7 +1,7 @@
 import { isAbsolute, normalize } from "node:path";
 import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../config.js";
-import { isMap, isScalar, isSeq, type Node, parseDocument, type YAMLMap } from "../lazy.js";
-import { afterNode, dashColumn, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
+import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
+import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
@@ -121,23 +121,15 @@ function addInclude(existing: string): string | undefined {
     const at = first?.range ? lineStart(existing, first.range[0]) : existing.length;
     return insertAt(existing, at, indentLines(["include:", `  - ${entry}`], 0, eol));
   }
-  if (isSeq(include) && include.flow && include.range) {
-    const close = existing.lastIndexOf("]", include.range[1]);
-    return `${existing.slice(0, close)}${include.items.length > 0 ? ", " : ""}{${entry}}${existing.slice(close)}`;
-  }
-  if (isSeq(include)) {
-    const last = include.items.at(-1) as Node | undefined;
-    const column = last?.range ? dashColumn(existing, last.range[0]) : undefined;
-    if (!last || column === undefined)
-      throw new Error(`${PIPELINE}: its include list is written in a way we cannot add to; ${byHand}`);
-    return insertAt(existing, afterNode(existing, last), indentLines([`- ${entry}`], column, eol));
-  }
-  if (include.range && (isScalar(include) || (isMap(include) && include.flow))) {
-    // A single include (a string or a {…} mapping) becomes a list holding it and ours.
-    const [start, end] = include.range;
-    return `${existing.slice(0, start)}[${existing.slice(start, end)}, {${entry}}]${existing.slice(end)}`;
-  }
-  throw new Error(`${PIPELINE}: its include is a mapping over several lines, which we do not rewrite; ${byHand}`);
+  // A single include (a string or a {…} mapping) becomes a list holding it and ours.
+  const single = (node: Node) => isScalar(node) || (isMap(node) && node.flow === true);
+  return appendItem(existing, include, { flow: `{${entry}}`, block: entry }, single, (why) => {
+    throw new Error(
+      why === "layout"
+        ? `${PIPELINE}: its include list is written in a way we cannot add to; ${byHand}`
+        : `${PIPELINE}: its include is a mapping over several lines, which we do not rewrite; ${byHand}`,
+    );
+  });
 }
 
 export const gitlab: Provider = {

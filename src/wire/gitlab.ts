@@ -9,7 +9,7 @@
 // extended job gives it. Those jobs are left alone, and init prints the lines to paste.
 
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "../lazy.js";
-import { afterNode, dashColumn, eolOf, indentLines, insertAt, keyColumn, lineStart } from "../yaml-splice.js";
+import { afterNode, appendItem, eolOf, indentLines, insertAt, keyColumn, lineStart } from "../yaml-splice.js";
 import { jobsOf, parsePipeline } from "./jobs.js";
 import { PlacementError } from "./steps.js";
 
@@ -63,22 +63,11 @@ export function wireGitlabJob(text: string, name: string): string {
     const at = first.range[0] - column;
     return insertAt(text, at, indentLines([`extends: ${hidden}`], column, eol));
   }
-  if (isScalar(current) && current.range) {
-    const [start, end] = (current as Scalar).range as [number, number, number];
-    return `${text.slice(0, start)}[${text.slice(start, end)}, ${hidden}]${text.slice(end)}`;
-  }
-  if (isSeq(current) && (current as YAMLSeq).flow && current.range) {
-    const close = text.lastIndexOf("]", current.range[1]);
-    const empty = (current as YAMLSeq).items.length === 0;
-    return `${text.slice(0, close)}${empty ? "" : ", "}${hidden}${text.slice(close)}`;
-  }
-  if (isSeq(current)) {
-    const last = (current as YAMLSeq).items.at(-1) as Node | undefined;
-    const column = last?.range ? dashColumn(text, last.range[0]) : undefined;
-    if (!last || column === undefined) throw new PlacementError("its extends list is written in a way we cannot add to");
-    return insertAt(text, afterNode(text, last), indentLines([`- ${hidden}`], column, eol));
-  }
-  throw new PlacementError("its extends is neither a name nor a list");
+  return appendItem(text, current, { flow: hidden, block: hidden }, isScalar, (why) => {
+    throw new PlacementError(
+      why === "layout" ? "its extends list is written in a way we cannot add to" : "its extends is neither a name nor a list",
+    );
+  });
 }
 
 const HIDDEN_JOBS = [".nix-ci-cache", ".nix-ci-cache-darwin"];
