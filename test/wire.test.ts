@@ -182,6 +182,9 @@ describe("a GitLab job extends .nix-ci-cache", () => {
     expect(wired(wired(text, "gitlab", "a"), "gitlab", "b")).toBe(
       "a:\n  extends: [.x, .nix-ci-cache]   # base\n  script: [nix build]\nb:\n  extends: [.x, .nix-ci-cache]\n  script: [nix build]\n.x: {}\n",
     );
+    expect(wired("c:\n  extends: []\n  script: [nix build]\n", "gitlab", "c")).toBe(
+      "c:\n  extends: [.nix-ci-cache]\n  script: [nix build]\n",
+    );
   });
 
   it("is refused where ours would replace or merge with the job's own before_script, after_script or cache, or default's", () => {
@@ -231,6 +234,9 @@ describe("the include added to .gitlab-ci.yml", () => {
     expect(readFileSync(join(root, ".gitlab-ci.yml"), "utf8")).toBe(
       "include: [ci/a.yml, {local: .gitlab/nix-ci-cache.yml}]   #mine\n",
     );
+    writeFileSync(join(root, ".gitlab-ci.yml"), "include: []\n");
+    expect((await runCli(root, ["generate"])).code).toBe(0);
+    expect(readFileSync(join(root, ".gitlab-ci.yml"), "utf8")).toBe("include: [{local: .gitlab/nix-ci-cache.yml}]\n");
   });
 });
 
