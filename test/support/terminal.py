@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+KEY = re.compile(r"\x1b\[[0-9;]*[A-Za-z~]|.", re.S)
 steps = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
@@ -55,7 +56,10 @@ for step in steps:
         os.kill(pid, getattr(signal, "SIG" + step["signal"]))
         continue
     # prompts redraws after each key; a short pause lets it take them one at a time.
-    for key in step["send"]:
+    # An escape sequence (an arrow key) goes in one write: sent byte by byte, a
+    # loaded machine can let readline's escape timeout fire between ESC and "[",
+    # and prompts reads a lone ESC as "cancel".
+    for key in KEY.findall(step["send"]):
         os.write(fd, key.encode())
         read_for(0.05)
 
