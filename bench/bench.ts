@@ -23,8 +23,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Config } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
+import type { Config } from "../src/model.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
 import { forgetJobMarks } from "../test/support/marks.js";

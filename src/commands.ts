@@ -2,23 +2,15 @@
 // all or nothing (or, with --dry-run, shows the diff).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import {
-  budgetLine,
-  CONFIG_PATH,
-  type Config,
-  ConfigError,
-  DEFAULT_CACHE_DIR,
-  type ProjectFacts,
-  parseConfigText,
-  validateConfig,
-} from "./config.js";
+import { budgetLine, ConfigError, parseConfigText, validateConfig } from "./config.js";
 import { projectFacts } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { generateKeyPair, KEY_NAME_PATTERN, nextKeyName, withPublicKey } from "./keygen.js";
-import { shellQuote } from "./plan.js";
+import { CONFIG_PATH, type Config, DEFAULT_CACHE_DIR, type ProjectFacts } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
 import { cacheStats, formatStats } from "./stats.js";
 import { type Changes, changesFor, synth } from "./synth.js";
+import { shellQuote } from "./text.js";
 import { applyChanges, type Change, unifiedDiff } from "./write.js";
 
 export interface Io {

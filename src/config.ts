@@ -1,81 +1,20 @@
 import { normalize } from "node:path";
 import type { ErrorObject } from "ajv";
 import { parseDocument } from "./lazy.js";
-import { PROVIDERS, type ProviderId } from "./providers/index.js";
+import {
+  CONFIG_PATH,
+  type Config,
+  DEFAULT_CACHE_DIR,
+  type Platform,
+  type Problem,
+  type ProjectFacts,
+  type ProviderId,
+  type RawConfig,
+} from "./model.js";
+import { PROVIDERS } from "./providers/index.js";
+import { parseSize } from "./text.js";
 import { schemaValidator } from "./validator.js";
 import { intoProblems } from "./wire/rules.js";
-
-export const CONFIG_PATH = ".nix-ci-cache/config.yaml";
-export const DEFAULT_CACHE_DIR = ".nix-ci-cache/cache";
-export const KEY_FILE_CANDIDATES = [
-  "flake.lock",
-  "flake.nix",
-  "default.nix",
-  "shell.nix",
-  "nix/sources.json",
-  "npins/sources.json",
-] as const;
-
-export type Platform = "linux" | "darwin";
-export type Mode = "file" | "chroot";
-export type Compression = "zstd" | "xz" | "none" | "br" | "bzip2";
-export type Capture = "build-closure" | "built" | "runtime-closure";
-
-/** The config as written by the user: everything but `providers` may be left out. */
-export interface RawConfig {
-  providers: ProviderId[];
-  platforms?: Platform[];
-  mode?: Mode;
-  cacheDir?: string;
-  keyFiles?: string[];
-  compression?: Compression;
-  build?: string;
-  capture?: Capture;
-  maxSize?: string;
-  extraRoots?: string[];
-  exclude?: string[];
-  publicKey?: string;
-  into?: string[];
-  runners?: Runners;
-}
-
-/** GitHub runner labels per platform, for the generated workflow. */
-export type Runners = Partial<Record<Platform, string | string[]>>;
-
-/** The config with every default filled in. */
-export interface Config {
-  providers: ProviderId[];
-  platforms: Platform[];
-  mode: Mode;
-  cacheDir: string;
-  keyFiles: string[];
-  compression: Compression;
-  build: string;
-  capture: Capture;
-  /** e.g. "4G": the configured budget, else the smallest provider default. */
-  maxSize: string;
-  extraRoots: string[];
-  exclude: string[];
-  /** Nix public key (`name:base64`) that cache entries must be signed with, or undefined: unsigned, `?trusted=1`. */
-  publicKey?: string;
-  /** Jobs of the user's pipelines that get our steps, as `file:job`. */
-  into: string[];
-  runners: Runners;
-}
-
-/** What the project looks like, for defaults that depend on it. */
-export interface ProjectFacts {
-  existingKeyFiles: string[];
-  hasFlake: boolean;
-  /** Reads a file of the project, for the rules that check `into`; absent: no file exists. */
-  readFile?: (path: string) => string | undefined;
-}
-
-/** One problem with a config: where it is and what to do about it. */
-export interface Problem {
-  key: string;
-  message: string;
-}
 
 export class ConfigError extends Error {
   constructor(
@@ -245,15 +184,6 @@ export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
     into: raw.into ?? [],
     runners: raw.runners ?? {},
   };
-}
-
-const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-
-/** Bytes of a size such as "4G" (powers of 1024, as `du` and the providers count). */
-export function parseSize(size: string): number {
-  const m = /^([1-9][0-9]*)([KMGT]?)$/.exec(size);
-  if (!m) throw new Error(`not a size: "${size}" (e.g. "4G")`);
-  return Number(m[1]) * (SIZE_UNITS[m[2] ?? ""] ?? 1);
 }
 
 /** Where several providers keep the same directory, the tightest limit wins. */

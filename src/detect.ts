@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { KEY_FILE_CANDIDATES, type Platform, type ProjectFacts } from "./config.js";
-import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
+import { KEY_FILE_CANDIDATES, type Platform, PROVIDER_IDS, type ProjectFacts, type ProviderId } from "./model.js";
+import { PROVIDERS } from "./providers/index.js";
 import type { PlatformEvidence } from "./providers/types.js";
 import { type Candidate, detectNixJobs } from "./wire/jobs.js";
 

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "./commands.js";
-import { type Config, validateConfig } from "./config.js";
+import { validateConfig } from "./config.js";
 import { detect } from "./detect.js";
+import type { Config } from "./model.js";
 import { makePlan } from "./plan.js";
 import { render } from "./render.js";
 

@@ -3,20 +3,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
-import {
-  budgetLine,
-  CONFIG_PATH,
-  type Config,
-  ConfigError,
-  type ProjectFacts,
-  parseConfigText,
-  type RawConfig,
-} from "./config.js";
+import { budgetLine, ConfigError, parseConfigText } from "./config.js";
 import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { stringify } from "./lazy.js";
+import { CONFIG_PATH, type Config, PROVIDER_IDS, type ProjectFacts, type RawConfig } from "./model.js";
 import { VERSION } from "./package.js";
-import { PROVIDER_IDS, PROVIDERS } from "./providers/index.js";
+import { PROVIDERS } from "./providers/index.js";
 import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
 import { changesFor, synth } from "./synth.js";
 import { chooseInto, wiredKeys, wiringReport } from "./wire/choose.js";

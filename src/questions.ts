@@ -1,11 +1,10 @@
 // init's choices: flags first, then the existing config (with --force), then what the
 // repository shows, then defaults; asked one by one, each with its reason shown first.
 import { createRequire } from "node:module";
-import type { Mode, Platform, RawConfig } from "./config.js";
-import { DEFAULT_CACHE_DIR } from "./config.js";
 import type { Detection } from "./detect.js";
 import { prompts } from "./lazy.js";
-import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./providers/index.js";
+import { DEFAULT_CACHE_DIR, type Mode, type Platform, PROVIDER_IDS, type ProviderId, type RawConfig } from "./model.js";
+import { PROVIDERS } from "./providers/index.js";
 
 export interface InitFlags {
   providers?: ProviderId[];

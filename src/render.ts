@@ -5,8 +5,9 @@ import { fileURLToPath } from "node:url";
 import { handlebars, handlebarsRuntime, stringify } from "./lazy.js";
 import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
-import { shellQuote } from "./plan.js";
+import { PROVIDERS } from "./providers/index.js";
 import type { UserFileEdit } from "./providers/types.js";
+import { shellQuote } from "./text.js";
 
 /** A generated file, whole, before anything touches the disk. */
 export interface GeneratedFile {
@@ -192,7 +193,7 @@ export function render(plan: Plan, hb: Engine = createEngine()): Rendered {
           : `${existing}${existing === "" || existing.endsWith("\n") ? "" : "\n"}${rootIgnore}\n`,
     });
   }
-  for (const provider of plan.providers) {
+  for (const provider of plan.providers.map((id) => PROVIDERS[id])) {
     const dir = packageFile(`templates/providers/${provider.id}`);
     const context = { ...plan, ...provider.context(plan.config) };
     for (const name of listFiles(dir)) {

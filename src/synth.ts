@@ -1,8 +1,8 @@
 // The generated files of a config, in memory, and what writing them would change on disk.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "./config.js";
-import { MARKER, makePlan } from "./plan.js";
+import { type Config, MARKER } from "./model.js";
+import { makePlan } from "./plan.js";
 import { chainEdit, createEngine, everyTemplatePath, type Rendered, render } from "./render.js";
 import { unwireJob, withWiring } from "./wire/index.js";
 import { providerOfPath } from "./wire/jobs.js";

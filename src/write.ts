@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { createTwoFilesPatch } from "./lazy.js";
-import { MARKER_TEXT } from "./plan.js";
+import { MARKER_TEXT } from "./model.js";
 import type { Rendered } from "./render.js";
 
 export type ChangeKind = "create" | "update" | "unchanged" | "foreign" | "remove";

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { budgetLine, formatProblem, parseConfigText, parseSize, validateConfig } from "../src/config.js";
-import { PROVIDERS, type ProviderId } from "../src/providers/index.js";
+import { budgetLine, formatProblem, parseConfigText, validateConfig } from "../src/config.js";
+import type { ProviderId } from "../src/model.js";
+import { PROVIDERS } from "../src/providers/index.js";
+import { parseSize } from "../src/text.js";
 
 const facts = { existingKeyFiles: ["flake.lock"], hasFlake: true };
 

@@ -4,7 +4,7 @@
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Mode } from "../src/config.js";
+import type { Mode } from "../src/model.js";
 import { runCli } from "./support/cli.js";
 import { expectAllPass, expectBlocked, line, runDoctor } from "./support/doctor.js";
 import { fakeBin, fakeUname } from "./support/fakes.js";

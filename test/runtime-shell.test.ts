@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MARKER } from "../src/plan.js";
+import { MARKER } from "../src/model.js";
 import {
   cleanEnv,
   countBuilt,

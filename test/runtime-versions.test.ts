@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Mode } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
+import type { Mode } from "../src/model.js";
 import { CI_USER, chownTree, ensureUser, runAs } from "./support/daemon.js";
 import { type FakeBin, fakeBin, realCommand } from "./support/fakes.js";
 import {

@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Mode } from "../src/config.js";
 import { generateKeyPair } from "../src/keygen.js";
+import type { Mode } from "../src/model.js";
 import {
   BASE_NIX_CONFIG,
   countBuilt,

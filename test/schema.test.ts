@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { PROVIDER_IDS } from "../src/providers/index.js";
+import { PROVIDER_IDS } from "../src/model.js";
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, "..", "schemas", "config.schema.json"), "utf8"));
 

@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR } from "../config.js";
+import { type Config, DEFAULT_CACHE_DIR } from "../model.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "bitbucket-pipelines.yml";

@@ -1,5 +1,5 @@
-import type { Config, Platform } from "../config.js";
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
+import type { Config, Platform } from "../model.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";

@@ -1,4 +1,4 @@
-import type { Config, Platform } from "../config.js";
+import type { Config, Platform } from "../model.js";
 import { stepIds } from "./actions.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 

@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../config.js";
+import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../model.js";
 
 /**
  * The drone-cache plugin, as Drone publishes it: `plugins/cache`, built from

@@ -1,4 +1,4 @@
-import type { Config } from "../config.js";
+import type { Config } from "../model.js";
 import {
   cacheDirInWorkspace,
   DRONE_CACHE_IMAGE,

@@ -1,4 +1,4 @@
-import type { Config } from "../config.js";
+import type { Config } from "../model.js";
 import { SAVE_WHEN_ADDED, type StepIds, stepIds, WRITE_STEP } from "./actions.js";
 import type { Provider } from "./types.js";
 

@@ -2,8 +2,8 @@
 // list of labels (flow or block), `{group, labels}`, or `${{ matrix.x }}` with the
 // matrix's values (https://docs.github.com/actions/reference/workflows-and-actions/workflow-syntax#jobsjob_idruns-on).
 
-import type { Platform } from "../config.js";
 import { isMap, parseDocument } from "../lazy.js";
+import type { Platform } from "../model.js";
 import type { PlatformEvidence } from "./types.js";
 
 type Runner = string | string[];

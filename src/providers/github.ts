@@ -1,5 +1,5 @@
-import type { Config, Platform } from "../config.js";
 import { stringify } from "../lazy.js";
+import type { Config, Platform } from "../model.js";
 import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
 import { workflowRunners } from "./github-runners.js";
 import type { Budget, Provider } from "./types.js";

@@ -1,6 +1,6 @@
 import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../config.js";
 import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
+import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../model.js";
 import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 

@@ -1,3 +1,4 @@
+import type { ProviderId } from "../model.js";
 import { azure } from "./azure.js";
 import { bitbucket } from "./bitbucket.js";
 import { buildkite } from "./buildkite.js";
@@ -12,23 +13,6 @@ import { sourcehut } from "./sourcehut.js";
 import { travis } from "./travis.js";
 import type { Provider } from "./types.js";
 import { woodpecker } from "./woodpecker.js";
-
-export const PROVIDER_IDS = [
-  "github",
-  "gitlab",
-  "travis",
-  "woodpecker",
-  "forgejo",
-  "buildkite",
-  "drone",
-  "circleci",
-  "semaphore",
-  "jenkins",
-  "azure",
-  "sourcehut",
-  "bitbucket",
-] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 export const PROVIDERS: Record<ProviderId, Provider> = {
   github,
@@ -45,10 +29,6 @@ export const PROVIDERS: Record<ProviderId, Provider> = {
   sourcehut,
   bitbucket,
 };
-
-export function isProviderId(id: string): id is ProviderId {
-  return (PROVIDER_IDS as readonly string[]).includes(id);
-}
 
 /** What users also call the providers, for `--provider`. */
 export const PROVIDER_ALIASES: Record<string, ProviderId> = {

@@ -1,6 +1,5 @@
-import type { Config, Platform } from "../config.js";
-import { parseSize } from "../config.js";
-import { MARKER } from "../plan.js";
+import { type Config, MARKER, type Platform } from "../model.js";
+import { parseSize } from "../text.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";

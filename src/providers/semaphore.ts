@@ -1,5 +1,5 @@
-import type { Config, Platform } from "../config.js";
-import { shellQuote } from "../plan.js";
+import type { Config, Platform } from "../model.js";
+import { shellQuote } from "../text.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".semaphore/semaphore.yml";

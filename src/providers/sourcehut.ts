@@ -1,5 +1,5 @@
-import type { Config } from "../config.js";
-import { shellQuote } from "../plan.js";
+import type { Config } from "../model.js";
+import { shellQuote } from "../text.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const MANIFEST = ".build.yml";

@@ -1,4 +1,5 @@
-import { PROVIDER_IDS, PROVIDERS, type ProviderId } from "./index.js";
+import { PROVIDER_IDS, type ProviderId } from "../model.js";
+import { PROVIDERS } from "./index.js";
 
 const yesNo = (value: boolean) => (value ? "yes" : "no");
 

@@ -1,4 +1,4 @@
-import type { Config, Platform, Problem } from "../config.js";
+import type { Config, Platform, Problem } from "../model.js";
 
 /** What a provider's templates see besides the common plan. */
 export type TemplateContext = Record<string, unknown>;

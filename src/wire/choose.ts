@@ -2,8 +2,8 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config, Platform, Runners } from "../config.js";
 import { UsageError } from "../errors.js";
+import type { Config, Platform, Runners } from "../model.js";
 import { makePlan } from "../plan.js";
 import { RUNNERS } from "../providers/github.js";
 import type { PlatformEvidence } from "../providers/types.js";

@@ -1,8 +1,8 @@
 // Wiring our cache steps into the pipelines the user already has (config key `into`).
 
 import type Handlebars from "handlebars";
-import { CONFIG_PATH } from "../config.js";
 import { UsageError } from "../errors.js";
+import { CONFIG_PATH } from "../model.js";
 import type { Plan } from "../plan.js";
 import { stepIds } from "../providers/actions.js";
 import { forgejoStepContext, RESTORE_NAME } from "../providers/forgejo.js";

@@ -1,4 +1,4 @@
-import type { Config, Problem } from "../config.js";
+import type { Config, Problem } from "../model.js";
 import { hiddenJobFor } from "./gitlab.js";
 import { jobsOf, providerOfPath } from "./jobs.js";
 

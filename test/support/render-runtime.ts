@@ -1,5 +1,5 @@
 // The runtime scripts exactly as the generator renders them, for tests that run them.
-import type { Compression, Config, Mode } from "../../src/config.js";
+import type { Compression, Config, Mode } from "../../src/model.js";
 import { makePlan } from "../../src/plan.js";
 import { render } from "../../src/render.js";
 

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { expect } from "vitest";
-import type { Config } from "../../src/config.js";
+import type { Config } from "../../src/model.js";
 import { cleanEnv, makeProjectDir, run, writeRuntime } from "./nix.js";
 import { runtimeContext } from "./render-runtime.js";
 
