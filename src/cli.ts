@@ -14,6 +14,7 @@ import { VERSION } from "./package.js";
 import { PROVIDER_ALIASES } from "./providers/index.js";
 import { Cancelled } from "./questions.js";
 import { findRoot } from "./root.js";
+import { choicesOf } from "./schema.js";
 import { renderUsage } from "./usage.js";
 import { ForeignFilesError, WriteError } from "./write.js";
 
@@ -62,8 +63,8 @@ function initOptions(values: Values) {
   const mode = text("mode");
   return {
     providers: chooseList("--provider", values.provider, PROVIDER_IDS, PROVIDER_ALIASES),
-    platforms: chooseList<Platform>("--platform", values.platform, ["linux", "darwin"], PLATFORM_ALIASES),
-    mode: mode === undefined ? undefined : choose<Mode>("--mode", mode, ["file", "chroot"]),
+    platforms: chooseList("--platform", values.platform, choicesOf("platforms") as Platform[], PLATFORM_ALIASES),
+    mode: mode === undefined ? undefined : choose("--mode", mode, choicesOf("mode") as Mode[]),
     cacheDir,
     build,
     into: text("into")

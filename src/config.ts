@@ -1,10 +1,10 @@
-import { normalize } from "node:path";
-import type { ErrorObject } from "ajv";
+// The config: validated against the schema and the rules, with every default filled in.
+import { ruleProblems } from "./config-rules.js";
 import { parseDocument } from "./lazy.js";
 import {
   CONFIG_PATH,
   type Config,
-  DEFAULT_CACHE_DIR,
+  type NixExpression,
   type Platform,
   type Problem,
   type ProjectFacts,
@@ -12,9 +12,10 @@ import {
   type RawConfig,
 } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
+import { schemaDefaults } from "./schema.js";
+import { describeSchemaError } from "./schema-errors.js";
 import { parseSize } from "./text.js";
 import { schemaValidator } from "./validator.js";
-import { intoProblems } from "./wire/rules.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -29,160 +30,42 @@ export function formatProblem(file: string, problem: Problem): string {
   return `${file}: ${problem.key}: ${problem.message}`;
 }
 
-const EXAMPLES: Record<string, string> = {
-  "/providers": "e.g. providers: [github]",
-  "/platforms": "e.g. platforms: [linux, darwin]",
-  "/mode": "e.g. mode: file",
-  "/cacheDir": "e.g. cacheDir: .nix-ci-cache/cache",
-  "/keyFiles": "e.g. keyFiles: [flake.lock]",
-  "/compression": "e.g. compression: zstd",
-  "/build": "e.g. build: nix build -L",
-  "/capture": "e.g. capture: build-closure",
-  "/maxSize": 'e.g. maxSize: "4G"',
-  "/extraRoots": "e.g. extraRoots: [.nix-ci-cache/state/dev-profile]",
-  "/exclude": 'e.g. exclude: ["*-source"]',
-  "/publicKey": 'e.g. publicKey: "my-project-1:…=", made by "npx nix-ci-cache keygen"',
-  "/into": 'e.g. into: [".github/workflows/ci.yml:build"]',
-  "/runners": "e.g. runners: {darwin: macos-14}",
-};
+export const NO_EXPRESSION =
+  "no flake.nix, default.nix or shell.nix in the repository, so there is nothing for nix-build to build";
 
-const PATTERN_MESSAGES: Record<string, string> = {
-  maxSize: "must be a whole number with an optional K, M, G or T suffix (powers of 1024)",
-  extraRoots: "must be one line",
-  exclude: "must be a store path name glob: letters, digits, + . _ = - and the wildcards * and ?",
-  into: 'must be "<pipeline file>:<job>"',
-  runners: 'must be one line without "${{"',
-  publicKey: "must be a Nix public key, <name>:<44 characters of base64> (the output of nix key convert-secret-to-public)",
-};
+/** A build command that fails on the first CI run with what to change, rather than nix-build's riddle. */
+export const BUILD_PLACEHOLDER =
+  "echo 'nix-ci-cache: set build: in .nix-ci-cache/config.yaml to your build command (no flake.nix, default.nix or shell.nix was found)' >&2; exit 1";
 
-function describeSchemaError(error: ErrorObject): Problem {
-  const key = error.instancePath || "/";
-  const example = EXAMPLES[`/${key.split("/")[1] ?? ""}`];
-  const hint = example ? ` (${example})` : "";
-  switch (error.keyword) {
-    case "additionalProperties": {
-      const unknown = String(error.params.additionalProperty);
-      const known = Object.keys(EXAMPLES)
-        .map((k) => k.slice(1))
-        .join(", ");
+/** The build command the repository's Nix files call for, and why; `found` is false when it has none. */
+export function buildFor(expression: NixExpression | undefined): { value: string; why: string; found: boolean } {
+  switch (expression) {
+    case "flake":
+      return { value: "nix build -L", why: "flake.nix found", found: true };
+    case "default":
+      return { value: "nix-build", why: "default.nix found", found: true };
+    case "shell":
       return {
-        key: `${key === "/" ? "" : key}/${unknown}`,
-        message: `unknown key; remove it (known keys: ${known})`,
+        value: "nix-shell --run true",
+        why: "only shell.nix found: the job builds the shell's inputs, so the cache holds them",
+        found: true,
       };
-    }
-    case "enum":
-      return {
-        key,
-        message: `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}${hint}`,
-      };
-    case "required":
-      return {
-        key: `/${String(error.params.missingProperty)}`,
-        message: `is required${EXAMPLES[`/${String(error.params.missingProperty)}`] ? ` (${EXAMPLES[`/${String(error.params.missingProperty)}`]})` : ""}`,
-      };
-    case "pattern":
-      return { key, message: `${PATTERN_MESSAGES[key.split("/")[1] ?? ""] ?? error.message ?? "is invalid"}${hint}` };
     default:
-      return { key, message: `${error.message ?? "is invalid"}${hint}` };
+      return { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION, found: false };
   }
 }
 
-/** Rules the schema cannot express: combinations that cannot work at run time. */
-const RULES: Array<(config: Config) => Problem[]> = [
-  (config) =>
-    config.mode === "chroot" && config.platforms.includes("darwin")
-      ? [
-          {
-            key: "/mode",
-            message:
-              'chroot stores need Linux namespaces; on macOS Nix fails with "building using a diverted store is not supported on this platform". Use mode: file (Linux and macOS) or platforms: [linux]',
-          },
-        ]
-      : [],
-  (config) => {
-    const inContainers = config.providers.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
-    if (config.mode !== "chroot" || inContainers.length === 0) return [];
-    const where = inContainers.map((id) => `${PROVIDERS[id].name} (${PROVIDERS[id].linuxContainer})`).join(", ");
-    return [
-      {
-        key: "/mode",
-        message: `chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces, a fresh /proc), which Docker's default seccomp profile and capabilities forbid, and the generated Linux jobs of ${where} run in a container; Nix up to 2.34 then builds without the sandbox and fails with "executing '/nix/store/…': No such file or directory" (NixOS/nix#16291). Use mode: file, or remove ${inContainers.join(" and ")} from providers`,
-      },
-    ];
-  },
-  (config) => {
-    const dir = normalize(config.cacheDir);
-    if (dir === "." || dir === "./" || dir === ".nix-ci-cache" || dir === ".nix-ci-cache/") {
-      return [
-        {
-          key: "/cacheDir",
-          message: `"${config.cacheDir}" would hold the project or the generated files; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
-        },
-      ];
-    }
-    if (dir === ".nix-ci-cache/state" || dir.startsWith(".nix-ci-cache/state/") || dir === ".git" || dir.startsWith(".git/")) {
-      return [
-        {
-          key: "/cacheDir",
-          message: `"${config.cacheDir}" is used by git or by nix-ci-cache itself; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
-        },
-      ];
-    }
-    return [];
-  },
-  (config) =>
-    config.providers.flatMap((id) =>
-      config.platforms
-        .filter((os) => !PROVIDERS[id].platforms.includes(os))
-        .map((os) => ({
-          key: "/platforms",
-          message: `${PROVIDERS[id].name} has no ${os} runners we can generate for; remove ${os} or the provider ${id}`,
-        })),
-    ),
-  (config) =>
-    config.mode === "chroot" && config.publicKey
-      ? [
-          {
-            key: "/publicKey",
-            message:
-              "a chroot store has no signatures: its database is the cache, trusted as a whole. Remove publicKey, or use mode: file to sign and check every entry",
-          },
-        ]
-      : [],
-  // The same path goes into the provider's cache stanza and, quoted, into the scripts:
-  // neither expands it, so "$HOME/x" would make a directory named "$HOME" in the project.
-  (config) =>
-    /\$|^~/.test(config.cacheDir)
-      ? [
-          {
-            key: "/cacheDir",
-            message: `"${config.cacheDir}" is used as written, without expanding $ or ~; use a path relative to the project (e.g. ${DEFAULT_CACHE_DIR}) or an absolute one`,
-          },
-        ]
-      : [],
-  (config) =>
-    /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
-      ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]
-      : [],
-];
-
+/** The schema's defaults, then the ones that depend on the project, under what the user wrote. */
 export function applyDefaults(raw: RawConfig, facts: ProjectFacts): Config {
-  const platforms = raw.platforms ?? ["linux"];
+  const defaults = schemaDefaults();
+  const platforms = raw.platforms ?? defaults.platforms;
   return {
-    providers: raw.providers,
+    ...defaults,
+    keyFiles: facts.existingKeyFiles,
+    build: buildFor(facts.expression).value,
+    maxSize: defaultBudget(raw.providers, platforms).size,
+    ...(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) as RawConfig),
     platforms,
-    mode: raw.mode ?? "file",
-    cacheDir: raw.cacheDir ?? DEFAULT_CACHE_DIR,
-    keyFiles: raw.keyFiles ?? facts.existingKeyFiles,
-    compression: raw.compression ?? "zstd",
-    build: raw.build ?? (facts.hasFlake ? "nix build -L" : "nix-build"),
-    capture: raw.capture ?? "build-closure",
-    maxSize: raw.maxSize ?? defaultBudget(raw.providers, platforms).size,
-    extraRoots: raw.extraRoots ?? [],
-    exclude: raw.exclude ?? [],
-    publicKey: raw.publicKey,
-    into: raw.into ?? [],
-    runners: raw.runners ?? {},
   };
 }
 
@@ -214,11 +97,7 @@ export function validateConfig(
     return { problems: problems.sort((a, b) => a.key.localeCompare(b.key)) };
   }
   const config = applyDefaults(data as RawConfig, facts);
-  const problems = [
-    ...RULES.flatMap((rule) => rule(config)),
-    ...config.providers.flatMap((id) => PROVIDERS[id].rules(config)),
-    ...intoProblems(config, facts.readFile ?? (() => undefined)),
-  ];
+  const problems = ruleProblems(config, facts.readFile ?? (() => undefined));
   return problems.length > 0 ? { problems } : { config };
 }
 

@@ -11,8 +11,6 @@ export interface Detection {
   providers: Array<{ id: ProviderId; reason: string }>;
   platforms: PlatformEvidence[];
   facts: ProjectFacts;
-  /** The Nix expression a plain build would use, the most specific first. */
-  expression: "flake" | "default" | "shell" | undefined;
   /** Jobs of the repository's pipelines that run Nix, for `into`. */
   nixJobs?: Candidate[];
 }
@@ -33,7 +31,7 @@ function readProjectFile(root: string, path: string): string | undefined {
 export function projectFacts(root: string): ProjectFacts {
   return {
     existingKeyFiles: KEY_FILE_CANDIDATES.filter((file) => existsSync(join(root, file))),
-    hasFlake: existsSync(join(root, "flake.nix")),
+    expression: (["flake", "default", "shell"] as const).find((name) => existsSync(join(root, `${name}.nix`))),
     readFile: (path) => readProjectFile(root, path),
   };
 }
@@ -68,7 +66,6 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: N
     providers,
     platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
     facts: projectFacts(root),
-    expression: (["flake", "default", "shell"] as const).find((name) => existsSync(join(root, `${name}.nix`))),
     nixJobs: detectNixJobs(readFile, listDir),
   };
 }

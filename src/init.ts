@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.js";
-import { budgetLine, ConfigError, parseConfigText } from "./config.js";
+import { applyDefaults, budgetLine, ConfigError, parseConfigText } from "./config.js";
 import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { stringify } from "./lazy.js";
@@ -63,7 +63,7 @@ function previousConfig(root: string): { raw: Partial<RawConfig>; text: string }
 }
 
 /** Keys init does not decide: kept from the previous config, and written after init's own. */
-const KEPT_KEYS = ["capture", "maxSize", "extraRoots", "exclude", "publicKey"] as const;
+const KEPT_KEYS = ["keyFiles", "compression", "capture", "maxSize", "extraRoots", "exclude", "publicKey"] as const;
 
 /** The keys written only when set, in this order, each with a word on what it does. */
 const OPTIONAL_KEYS: Partial<Record<keyof RawConfig, string>> = {
@@ -83,7 +83,7 @@ const unset = (key: keyof RawConfig, value: unknown) =>
 const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
 
 /** The config as the user will read and edit it: every key, with a word on what it does. */
-export function renderConfigFile(raw: Decided & Partial<RawConfig>): string {
+export function renderConfigFile(raw: Decided & Partial<RawConfig> & Pick<Config, "keyFiles" | "compression">): string {
   const optional = (Object.keys(OPTIONAL_KEYS) as Array<keyof RawConfig>)
     .filter((key) => !unset(key, raw[key]))
     .map((key) => `${OPTIONAL_KEYS[key]}\n${key}: ${flow(raw[key])}\n`);
@@ -150,7 +150,9 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
     ...plan.raw,
     ...wiredKeys(detection.platforms, plan.raw, wiring),
   };
-  const text = renderConfigFile(raw);
+  // Written out although they are defaults, so that the file shows what they are.
+  const shown = applyDefaults(raw, detection.facts);
+  const text = renderConfigFile({ ...raw, keyFiles: shown.keyFiles, compression: shown.compression });
   const config = configFromChoices(text, detection.facts, plan);
   io.out(budgetLine(config));
   if (plan.missingBuild) io.out(plan.missingBuild);

@@ -84,10 +84,13 @@ export interface Config {
   runners: Runners;
 }
 
+export type NixExpression = "flake" | "default" | "shell";
+
 /** What the project looks like, for defaults that depend on it. */
 export interface ProjectFacts {
   existingKeyFiles: string[];
-  hasFlake: boolean;
+  /** The Nix expression a plain build would use, the most specific first; absent: none. */
+  expression?: NixExpression;
   /** Reads a file of the project, for the rules that check `into`; absent: no file exists. */
   readFile?: (path: string) => string | undefined;
 }

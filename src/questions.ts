@@ -1,10 +1,13 @@
 // init's choices: flags first, then the existing config (with --force), then what the
 // repository shows, then defaults; asked one by one, each with its reason shown first.
 import { createRequire } from "node:module";
+import { BUILD_PLACEHOLDER, buildFor, NO_EXPRESSION } from "./config.js";
+import { chrootLimits } from "./config-rules.js";
 import type { Detection } from "./detect.js";
 import { prompts } from "./lazy.js";
-import { DEFAULT_CACHE_DIR, type Mode, type Platform, PROVIDER_IDS, type ProviderId, type RawConfig } from "./model.js";
+import { type Mode, type Platform, PROVIDER_IDS, type ProviderId, type RawConfig } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
+import { choicesOf, schemaDefaults } from "./schema.js";
 
 export interface InitFlags {
   providers?: ProviderId[];
@@ -14,10 +17,8 @@ export interface InitFlags {
   build?: string;
 }
 
-/** What init decides; the other keys of a previous config are kept as they were. */
-export type Decided = Required<
-  Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "keyFiles" | "compression" | "build">
->;
+/** What init decides; the other keys of a previous config are kept as they were, or left to the defaults. */
+export type Decided = Required<Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "build">>;
 
 export interface InitPlan {
   raw: Decided;
@@ -54,10 +55,7 @@ export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
   };
 }
 
-const PLATFORMS: Platform[] = ["linux", "darwin"];
-
-/** Providers whose generated Linux jobs run in containers, where chroot stores cannot build. */
-const inContainers = (ids: ProviderId[]) => ids.filter((id) => PROVIDERS[id].linuxContainer !== undefined);
+const PLATFORMS = choicesOf("platforms") as Platform[];
 
 interface Choice<T> {
   value: T;
@@ -87,13 +85,14 @@ function platformsDefault(detection: Detection, flags: InitFlags, previous: Part
   if (detection.localOs === "darwin") {
     return { value: ["linux", "darwin"], why: "you are on macOS; use --platform linux for Linux runners only" };
   }
-  return { value: ["linux"], why: "use --platform linux,darwin to add macOS runners" };
+  return { value: schemaDefaults().platforms, why: "use --platform linux,darwin to add macOS runners" };
 }
 
 /** Why only file mode can work, or undefined when chroot could. */
 function fileOnly(providers: ProviderId[], platforms: Platform[]): string | undefined {
-  if (platforms.includes("darwin")) return "a file:// binary cache beside /nix/store; the only mode that works on macOS";
-  const containers = inContainers(providers).map((id) => PROVIDERS[id].name);
+  const limits = chrootLimits(providers, platforms);
+  if (limits.darwin) return "a file:// binary cache beside /nix/store; the only mode that works on macOS";
+  const containers = limits.containers.map((id) => PROVIDERS[id].name);
   if (containers.length > 0) {
     return `a file:// binary cache beside /nix/store; chroot stores need namespaces that the containers of ${containers.join(" and ")} jobs do not allow`;
   }
@@ -105,38 +104,20 @@ function modeDefault(flags: InitFlags, previous: Partial<RawConfig>, forced: str
   if (forced) return { value: "file", why: forced };
   if (previous.mode) return { value: previous.mode, why: "kept from the existing config" };
   return {
-    value: "file",
+    value: schemaDefaults().mode,
     why: "a file:// binary cache beside /nix/store; --mode chroot makes the cache directory the store itself",
   };
 }
 
-/** The build command the repository's Nix files call for, or undefined when it has none. */
+/** The build command: from --build, kept, or what the repository's Nix files call for (config.ts). */
 function buildDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<string> | undefined {
   if (flags.build !== undefined) return { value: flags.build, why: "from --build" };
   if (previous.build !== undefined && previous.build !== BUILD_PLACEHOLDER) {
     return { value: previous.build, why: "kept from the existing config" };
   }
-  switch (detection.expression) {
-    case "flake":
-      return { value: "nix build -L", why: "flake.nix found" };
-    case "default":
-      return { value: "nix-build", why: "default.nix found" };
-    case "shell":
-      return {
-        value: "nix-shell --run true",
-        why: "only shell.nix found: the job builds the shell's inputs, so the cache holds them",
-      };
-    default:
-      return undefined;
-  }
+  const found = buildFor(detection.facts.expression);
+  return found.found ? found : undefined;
 }
-
-export const NO_EXPRESSION =
-  "no flake.nix, default.nix or shell.nix in the repository, so there is nothing for nix-build to build";
-
-/** A build command that fails on the first CI run with what to change, rather than nix-build's riddle. */
-export const BUILD_PLACEHOLDER =
-  "echo 'nix-ci-cache: set build: in .nix-ci-cache/config.yaml to your build command (no flake.nix, default.nix or shell.nix was found)' >&2; exit 1";
 
 const chosen = <T>(picked: T, choice: Choice<T>, same: (a: T, b: T) => boolean): Choice<T> =>
   same(picked, choice.value) ? choice : { value: picked, why: "your choice" };
@@ -202,7 +183,7 @@ export async function initPlan(
       ? { value: flags.cacheDir, why: "from --cache-dir" }
       : previous.cacheDir !== undefined
         ? { value: previous.cacheDir, why: "kept from the existing config" }
-        : { value: DEFAULT_CACHE_DIR, why: "inside the project, which every provider can cache" };
+        : { value: schemaDefaults().cacheDir, why: "inside the project, which every provider can cache" };
   if (ask && flags.cacheDir === undefined) {
     hint("Cache directory: what the provider keeps between jobs; relative to the repository's top level.");
     const picked = (await ask({
@@ -244,8 +225,6 @@ export async function initPlan(
       platforms: platforms.value,
       mode: mode.value,
       cacheDir: cacheDir.value,
-      keyFiles: previous.keyFiles ?? detection.facts.existingKeyFiles,
-      compression: previous.compression ?? "zstd",
       build: build.value,
     },
     explanation,

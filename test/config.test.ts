@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { budgetLine, formatProblem, parseConfigText, validateConfig } from "../src/config.js";
-import type { ProviderId } from "../src/model.js";
+import { BUILD_PLACEHOLDER, budgetLine, formatProblem, parseConfigText, validateConfig } from "../src/config.js";
+import type { ProjectFacts, ProviderId } from "../src/model.js";
 import { PROVIDERS } from "../src/providers/index.js";
 import { parseSize } from "../src/text.js";
 
-const facts = { existingKeyFiles: ["flake.lock"], hasFlake: true };
+const facts: ProjectFacts = { existingKeyFiles: ["flake.lock"], expression: "flake" };
 
 describe("validateConfig", () => {
   it("fills in every default from the project", () => {
@@ -69,8 +69,13 @@ describe("validateConfig", () => {
     expect(() => parseSize("4GB")).toThrow(/not a size/);
   });
 
-  it("builds with nix-build when there is no flake", () => {
-    expect(validateConfig({ providers: ["gitlab"] }, { existingKeyFiles: [], hasFlake: false }).config?.build).toBe("nix-build");
+  it("builds what the repository's Nix files call for, as init does, and without any stops with what to set", () => {
+    const build = (expression?: ProjectFacts["expression"]) =>
+      validateConfig({ providers: ["gitlab"] }, { existingKeyFiles: [], expression }).config?.build;
+    expect(build("flake")).toBe("nix build -L");
+    expect(build("default")).toBe("nix-build");
+    expect(build("shell")).toBe("nix-shell --run true");
+    expect(build(undefined)).toBe(BUILD_PLACEHOLDER);
   });
 
   it.each([

@@ -139,8 +139,7 @@ describe("a repository without a Nix expression", () => {
       localOs: "linux" as const,
       providers: [],
       platforms: [],
-      facts: { existingKeyFiles: [], hasFlake: false },
-      expression: undefined,
+      facts: { existingKeyFiles: [] },
     };
     const plan = await initPlan(detection, {}, ask);
     expect(asked.at(-1)).toBe("Build command for the generated job");
@@ -178,7 +177,7 @@ describe("init --force over an existing config", () => {
       providers: ["gitlab"],
     });
     expect(result.stdout).toContain("  providers: [ github ] → [ gitlab ]");
-    expect(result.stdout).toContain("  kept: capture, maxSize, exclude, publicKey");
+    expect(result.stdout).toContain("  kept: keyFiles, compression, capture, maxSize, exclude, publicKey");
     expect(result.stdout).toContain("  updated  .nix-ci-cache/config.yaml");
     expect(result.stdout).not.toContain("created  .nix-ci-cache/config.yaml");
     // The old provider's pipeline goes, the new one's comes.

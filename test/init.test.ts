@@ -7,8 +7,7 @@ const nothing: Detection = {
   localOs: "linux",
   providers: [],
   platforms: [],
-  facts: { existingKeyFiles: [], hasFlake: false },
-  expression: "default",
+  facts: { existingKeyFiles: [], expression: "default" },
 };
 
 /** Answers in order, as prompts.inject would, recording the questions. */
@@ -43,11 +42,10 @@ describe("init's questions", () => {
     const detected: Detection = {
       ...nothing,
       providers: [{ id: "gitlab", reason: "found .gitlab-ci.yml" }],
-      facts: { existingKeyFiles: ["flake.lock"], hasFlake: true },
-      expression: "flake",
+      facts: { existingKeyFiles: ["flake.lock"], expression: "flake" },
     };
     const plan = await initPlan(detected, {}, undefined);
-    expect(plan.raw).toMatchObject({ providers: ["gitlab"], keyFiles: ["flake.lock"], build: "nix build -L" });
+    expect(plan.raw).toMatchObject({ providers: ["gitlab"], build: "nix build -L" });
     expect(plan.explanation[0]).toBe("providers: gitlab (found .gitlab-ci.yml)");
     expect(plan.explanation[2]).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
   });

@@ -30,7 +30,7 @@ function keepsEveryLine(before: string, after: string): void {
 }
 
 function wired(text: string, provider: WiredProvider, job: string, providers = [provider]): string {
-  const plan = makePlan(applyDefaults({ providers, keyFiles: ["flake.lock"] }, { existingKeyFiles: [], hasFlake: true }));
+  const plan = makePlan(applyDefaults({ providers, keyFiles: ["flake.lock"] }, { existingKeyFiles: [], expression: "flake" }));
   const hb = createEngine();
   return wireJob(text, provider, job, () => stepLines(hb, plan, provider as Exclude<WiredProvider, "gitlab">));
 }

@@ -1,0 +1,107 @@
+// The rules a config must follow that its JSON Schema cannot express: combinations of
+// keys, and of keys and providers, that cannot work at run time.
+import { normalize } from "node:path";
+import { type Config, DEFAULT_CACHE_DIR, type Platform, type Problem, type ProviderId } from "./model.js";
+import { PROVIDERS } from "./providers/index.js";
+import { intoProblems } from "./wire/rules.js";
+
+/**
+ * Why chroot stores cannot work for these providers and platforms: they need Linux
+ * namespaces, which macOS lacks and the containers of some providers' jobs forbid. The
+ * one place this is decided: validation refuses mode: chroot by it, and init does not
+ * offer chroot where it applies.
+ */
+export function chrootLimits(providers: ProviderId[], platforms: Platform[]): { darwin: boolean; containers: ProviderId[] } {
+  return {
+    darwin: platforms.includes("darwin"),
+    containers: providers.filter((id) => PROVIDERS[id].linuxContainer !== undefined),
+  };
+}
+
+/** Rules the schema cannot express: combinations that cannot work at run time. */
+const RULES: Array<(config: Config) => Problem[]> = [
+  (config) =>
+    config.mode === "chroot" && chrootLimits(config.providers, config.platforms).darwin
+      ? [
+          {
+            key: "/mode",
+            message:
+              'chroot stores need Linux namespaces; on macOS Nix fails with "building using a diverted store is not supported on this platform". Use mode: file (Linux and macOS) or platforms: [linux]',
+          },
+        ]
+      : [],
+  (config) => {
+    const inContainers = chrootLimits(config.providers, config.platforms).containers;
+    if (config.mode !== "chroot" || inContainers.length === 0) return [];
+    const where = inContainers.map((id) => `${PROVIDERS[id].name} (${PROVIDERS[id].linuxContainer})`).join(", ");
+    return [
+      {
+        key: "/mode",
+        message: `chroot stores build only inside Nix's sandbox (new user, mount and pid namespaces, a fresh /proc), which Docker's default seccomp profile and capabilities forbid, and the generated Linux jobs of ${where} run in a container; Nix up to 2.34 then builds without the sandbox and fails with "executing '/nix/store/…': No such file or directory" (NixOS/nix#16291). Use mode: file, or remove ${inContainers.join(" and ")} from providers`,
+      },
+    ];
+  },
+  (config) => {
+    const dir = normalize(config.cacheDir);
+    if (dir === "." || dir === "./" || dir === ".nix-ci-cache" || dir === ".nix-ci-cache/") {
+      return [
+        {
+          key: "/cacheDir",
+          message: `"${config.cacheDir}" would hold the project or the generated files; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+        },
+      ];
+    }
+    if (dir === ".nix-ci-cache/state" || dir.startsWith(".nix-ci-cache/state/") || dir === ".git" || dir.startsWith(".git/")) {
+      return [
+        {
+          key: "/cacheDir",
+          message: `"${config.cacheDir}" is used by git or by nix-ci-cache itself; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+        },
+      ];
+    }
+    return [];
+  },
+  (config) =>
+    config.providers.flatMap((id) =>
+      config.platforms
+        .filter((os) => !PROVIDERS[id].platforms.includes(os))
+        .map((os) => ({
+          key: "/platforms",
+          message: `${PROVIDERS[id].name} has no ${os} runners we can generate for; remove ${os} or the provider ${id}`,
+        })),
+    ),
+  (config) =>
+    config.mode === "chroot" && config.publicKey
+      ? [
+          {
+            key: "/publicKey",
+            message:
+              "a chroot store has no signatures: its database is the cache, trusted as a whole. Remove publicKey, or use mode: file to sign and check every entry",
+          },
+        ]
+      : [],
+  // The same path goes into the provider's cache stanza and, quoted, into the scripts:
+  // neither expands it, so "$HOME/x" would make a directory named "$HOME" in the project.
+  (config) =>
+    /\$|^~/.test(config.cacheDir)
+      ? [
+          {
+            key: "/cacheDir",
+            message: `"${config.cacheDir}" is used as written, without expanding $ or ~; use a path relative to the project (e.g. ${DEFAULT_CACHE_DIR}) or an absolute one`,
+          },
+        ]
+      : [],
+  (config) =>
+    /[\n\r]/.test(config.cacheDir) || config.cacheDir.includes("${{")
+      ? [{ key: "/cacheDir", message: 'must not contain a newline or "${{"; use a plain path' }]
+      : [],
+];
+
+/** The problems of a config with its defaults in that no schema can see. */
+export function ruleProblems(config: Config, readFile: (path: string) => string | undefined): Problem[] {
+  return [
+    ...RULES.flatMap((rule) => rule(config)),
+    ...config.providers.flatMap((id) => PROVIDERS[id].rules(config)),
+    ...intoProblems(config, readFile),
+  ];
+}
