@@ -3,7 +3,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type CommandName, choose, chooseList, PLATFORM_ALIASES, parseCommandLine, type Values } from "./args.js";
+import { type CommandName, parseCommandLine, type Values } from "./args.js";
 import { check, generate, type Io, keygen, readConfig, stats } from "./commands.js";
 import { ConfigError } from "./config.js";
 import { doctor } from "./doctor.js";
@@ -15,11 +15,11 @@ import { PROVIDER_ALIASES } from "./providers/index.js";
 import { Cancelled } from "./questions.js";
 import { findRoot } from "./root.js";
 import { choicesOf } from "./schema.js";
+import { choose, chooseList, PLATFORM_ALIASES } from "./suggest.js";
 import { renderUsage } from "./usage.js";
 import { ForeignFilesError, WriteError } from "./write.js";
 
 export type { Io } from "./commands.js";
-export { readConfig };
 
 const HEADER = `nix-ci-cache ${VERSION}: turn your CI provider's cache directory into a Nix binary cache`;
 

@@ -10,8 +10,7 @@ import type { Io } from "./commands.js";
 import { validateConfig } from "./config.js";
 import { detect } from "./detect.js";
 import type { Config } from "./model.js";
-import { makePlan } from "./plan.js";
-import { render } from "./render.js";
+import { synth } from "./synth.js";
 
 export const DOCTOR_PATH = ".nix-ci-cache/doctor.sh";
 
@@ -28,7 +27,7 @@ function defaultConfig(root: string, env: NodeJS.ProcessEnv): Config {
 
 /** The text of doctor.sh for this config. */
 export function doctorScript(config: Config): string {
-  const file = render(makePlan(config)).files.find((f) => f.path === DOCTOR_PATH);
+  const file = synth(config).files.find((f) => f.path === DOCTOR_PATH);
   if (!file) throw new Error(`${DOCTOR_PATH} is not among the rendered files`);
   return file.content;
 }

@@ -10,7 +10,7 @@ import { stringify } from "./lazy.js";
 import { CONFIG_PATH, type Config, PROVIDER_IDS, type ProjectFacts, type RawConfig } from "./model.js";
 import { VERSION } from "./package.js";
 import { PROVIDERS } from "./providers/index.js";
-import { type Decided, type InitFlags, type InitPlan, initPlan, promptsAsker } from "./questions.js";
+import { chooseConfig, type Decided, type InitChoices, type InitFlags, promptsAsker } from "./questions.js";
 import { changesFor, synth } from "./synth.js";
 import { chooseInto, wiredKeys, wiringReport } from "./wire/choose.js";
 import type { Change } from "./write.js";
@@ -38,7 +38,7 @@ const RELATED: Record<string, string[]> = {
   "/cacheDir": ["providers"],
 };
 
-function configFromChoices(text: string, facts: ProjectFacts, plan: InitPlan): Config {
+function configFromChoices(text: string, facts: ProjectFacts, choices: InitChoices): Config {
   try {
     return parseAndValidate(text, facts);
   } catch (error) {
@@ -46,7 +46,7 @@ function configFromChoices(text: string, facts: ProjectFacts, plan: InitPlan): C
     const lines = error.problems.map((p) => `init: ${FLAG_FOR_KEY[p.key] ?? p.key}: ${p.message}`);
     // The choices a problem follows from, when the user did not make them with a flag.
     const causes = new Set(error.problems.flatMap((p) => RELATED[p.key] ?? []));
-    const why = plan.explanation.filter((line) => causes.has(line.split(":")[0] ?? "") && !line.includes("(from --"));
+    const why = choices.explanation.filter((line) => causes.has(line.split(":")[0] ?? "") && !line.includes("(from --"));
     throw new UsageError(`${lines.join("\n")}\n${why.length > 0 ? `(init chose ${why.join("; ")}.) ` : ""}Nothing was written.`);
   }
 }
@@ -138,24 +138,24 @@ export async function init(root: string, options: InitOptions, io: Io): Promise<
   }
   const detection = detect(root, io.env, io.platform);
   const ask = options.yes || !io.interactive ? undefined : promptsAsker(io.env);
-  const plan = await initPlan(detection, options, ask, io.out, previous?.raw);
+  const choices = await chooseConfig(detection, options, ask, io.out, previous?.raw);
   // With --force, the jobs wired before stay wired unless --into names others.
   const keptInto = options.into?.length ? undefined : previous?.raw.into;
   const wiring = keptInto?.length
-    ? await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, keptInto, undefined, "kept from the existing config")
-    : await chooseInto(root, detection.nixJobs ?? [], plan.raw.providers, options.into, ask);
+    ? await chooseInto(root, detection.nixJobs ?? [], choices.raw.providers, keptInto, undefined, "kept from the existing config")
+    : await chooseInto(root, detection.nixJobs ?? [], choices.raw.providers, options.into, ask);
   for (const line of wiring.explanation) io.out(line);
   const raw = {
     ...Object.fromEntries(KEPT_KEYS.map((k) => [k, previous?.raw[k]])),
-    ...plan.raw,
-    ...wiredKeys(detection.platforms, plan.raw, wiring),
+    ...choices.raw,
+    ...wiredKeys(detection.platforms, choices.raw, wiring),
   };
   // Written out although they are defaults, so that the file shows what they are.
   const shown = applyDefaults(raw, detection.facts);
   const text = renderConfigFile({ ...raw, keyFiles: shown.keyFiles, compression: shown.compression });
-  const config = configFromChoices(text, detection.facts, plan);
+  const config = configFromChoices(text, detection.facts, choices);
   io.out(budgetLine(config));
-  if (plan.missingBuild) io.out(plan.missingBuild);
+  if (choices.missingBuild) io.out(choices.missingBuild);
   // The config is written with the rest, and only if nothing else is refused.
   const configChange: Change = previous
     ? {

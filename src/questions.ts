@@ -20,7 +20,7 @@ export interface InitFlags {
 /** What init decides; the other keys of a previous config are kept as they were, or left to the defaults. */
 export type Decided = Required<Pick<RawConfig, "providers" | "platforms" | "mode" | "cacheDir" | "build">>;
 
-export interface InitPlan {
+export interface InitChoices {
   raw: Decided;
   /** Each choice and its reason, as printed. */
   explanation: string[];
@@ -127,13 +127,13 @@ const sameList = <T>(a: T[], b: T[]) => a.length === b.length && a.every((v, i) 
  * Decides the config init writes. `say` prints as it goes: the reason for each
  * question comes just before it, and what was picked comes after, from the answers.
  */
-export async function initPlan(
+export async function chooseConfig(
   detection: Detection,
   flags: InitFlags,
   ask: Ask | undefined,
   say: (line: string) => void = () => {},
   previous: Partial<RawConfig> = {},
-): Promise<InitPlan> {
+): Promise<InitChoices> {
   const hint = (line: string) => {
     if (ask) say(line);
   };

@@ -7,7 +7,7 @@ import { chainEdit, createEngine, everyTemplatePath, type Rendered, render } fro
 import { unwireJob, withWiring } from "./wire/index.js";
 import { providerOfPath } from "./wire/jobs.js";
 import { splitInto } from "./wire/rules.js";
-import { type Change, planChanges, staleChanges } from "./write.js";
+import { type Change, changesOnDisk, staleChanges } from "./write.js";
 
 /** Lists what we generated, so that a later config's generate can remove what it no longer wants. */
 export const MANIFEST_PATH = ".nix-ci-cache/manifest";
@@ -77,7 +77,7 @@ export interface Changes {
 export function changesFor(root: string, config: Config, rendered: Rendered, force: boolean): Changes {
   const before = readManifest(root);
   const all = withUnwired(rendered, before.wired, config.into);
-  const changes = planChanges(root, all, force);
+  const changes = changesOnDisk(root, all, force);
   const wanted = new Set([...all.files.map((f) => f.path), ...all.userFiles.map((f) => f.path)]);
   const stale = staleChanges(root, [...before.paths, ...everyTemplatePath()], wanted);
   return { changes: [...changes, ...stale.remove], kept: stale.kept };

@@ -43,7 +43,7 @@ function executableBitDiffers(path: string, mode: number): boolean {
 }
 
 /** Compares the rendered files with the disk without writing anything. */
-export function planChanges(root: string, rendered: Rendered, force: boolean): Change[] {
+export function changesOnDisk(root: string, rendered: Rendered, force: boolean): Change[] {
   const changes: Change[] = rendered.files.map((file) => {
     const before = readIfExists(join(root, file.path));
     let kind: ChangeKind;

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type Ask, initPlan } from "../src/questions.js";
+import { type Ask, chooseConfig } from "../src/questions.js";
 import { runCli, runCliIn, tempProject } from "./support/cli.js";
 import { scratchDir } from "./support/scratch.js";
 
@@ -141,10 +141,10 @@ describe("a repository without a Nix expression", () => {
       platforms: [],
       facts: { existingKeyFiles: [] },
     };
-    const plan = await initPlan(detection, {}, ask);
+    const choices = await chooseConfig(detection, {}, ask);
     expect(asked.at(-1)).toBe("Build command for the generated job");
-    expect(plan.raw.build).toBe("make nix");
-    expect(plan.missingBuild).toBeUndefined();
+    expect(choices.raw.build).toBe("make nix");
+    expect(choices.missingBuild).toBeUndefined();
   });
 
   it("takes --build", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Detection } from "../src/detect.js";
 import type { Ask } from "../src/questions.js";
-import { initPlan } from "../src/questions.js";
+import { chooseConfig } from "../src/questions.js";
 
 const nothing: Detection = {
   localOs: "linux",
@@ -22,20 +22,20 @@ function answering(answers: unknown[]): Ask & { asked: string[] } {
 
 describe("init's questions", () => {
   it("take the answers for providers, platforms and mode", async () => {
-    const plan = await initPlan(nothing, {}, answering([["github"], ["linux"], "chroot", ".nix-ci-cache/cache"]));
-    expect(plan.raw).toMatchObject({ providers: ["github"], platforms: ["linux"], mode: "chroot" });
+    const choices = await chooseConfig(nothing, {}, answering([["github"], ["linux"], "chroot", ".nix-ci-cache/cache"]));
+    expect(choices.raw).toMatchObject({ providers: ["github"], platforms: ["linux"], mode: "chroot" });
   });
 
   it("do not offer chroot with a provider whose jobs run in containers", async () => {
     const ask = answering([["github", "gitlab"], ["linux"], "c"]);
-    const plan = await initPlan(nothing, {}, ask);
+    const choices = await chooseConfig(nothing, {}, ask);
     expect(ask.asked).toEqual(["CI providers", "Runner platforms", "Cache directory"]);
-    expect(plan.raw).toMatchObject({ providers: ["github", "gitlab"], mode: "file" });
+    expect(choices.raw).toMatchObject({ providers: ["github", "gitlab"], mode: "file" });
   });
 
   it("do not offer chroot once macOS is chosen", async () => {
-    const plan = await initPlan(nothing, {}, answering([["github"], ["linux", "darwin"], "c"]));
-    expect(plan.raw).toMatchObject({ providers: ["github"], platforms: ["linux", "darwin"], mode: "file" });
+    const choices = await chooseConfig(nothing, {}, answering([["github"], ["linux", "darwin"], "c"]));
+    expect(choices.raw).toMatchObject({ providers: ["github"], platforms: ["linux", "darwin"], mode: "file" });
   });
 
   it("start from what was detected", async () => {
@@ -44,9 +44,9 @@ describe("init's questions", () => {
       providers: [{ id: "gitlab", reason: "found .gitlab-ci.yml" }],
       facts: { existingKeyFiles: ["flake.lock"], expression: "flake" },
     };
-    const plan = await initPlan(detected, {}, undefined);
-    expect(plan.raw).toMatchObject({ providers: ["gitlab"], build: "nix build -L" });
-    expect(plan.explanation[0]).toBe("providers: gitlab (found .gitlab-ci.yml)");
-    expect(plan.explanation[2]).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
+    const choices = await chooseConfig(detected, {}, undefined);
+    expect(choices.raw).toMatchObject({ providers: ["gitlab"], build: "nix build -L" });
+    expect(choices.explanation[0]).toBe("providers: gitlab (found .gitlab-ci.yml)");
+    expect(choices.explanation[2]).toMatch(/^mode: file .*containers of GitLab CI jobs do not allow/);
   });
 });
