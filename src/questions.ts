@@ -55,7 +55,6 @@ export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
   };
 }
 
-const PLATFORMS = choicesOf("platforms") as Platform[];
 
 interface Choice<T> {
   value: T;
@@ -78,7 +77,7 @@ function platformsDefault(detection: Detection, flags: InitFlags, previous: Part
   if (flags.platforms?.length) return { value: flags.platforms, why: "from --platform" };
   if (previous.platforms?.length) return { value: previous.platforms, why: "kept from the existing config" };
   if (detection.platforms.length > 0) {
-    const value = PLATFORMS.filter((os) => detection.platforms.some((e) => e.platform === os));
+    const value = (choicesOf("platforms") as Platform[]).filter((os) => detection.platforms.some((e) => e.platform === os));
     const evidence = detection.platforms.find((e) => e.platform === "darwin") ?? detection.platforms[0];
     return { value, why: `${evidence?.file} has "${evidence?.line}"` };
   }
