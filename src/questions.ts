@@ -55,7 +55,6 @@ export function promptsAsker(env: NodeJS.ProcessEnv): Ask {
   };
 }
 
-
 interface Choice<T> {
   value: T;
   why: string;
