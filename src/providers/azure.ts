@@ -51,8 +51,6 @@ export const azure: Provider = {
   name: "Azure Pipelines",
   pipelinePath: `${PIPELINE} (+ ${TEMPLATE})`,
   platforms: ["linux", "darwin"],
-  installsNix: "the DeterminateSystems installer on the hosted `ubuntu-latest` and `macos-latest` agents",
-  settingsReach: "none: env.sh is sourced in the same script as the build; save.sh needs nothing",
   signingKey:
     "a secret pipeline variable NIX_CI_CACHE_SIGNING_KEY, which the template maps into save.sh's environment (secret variables are never exported by themselves)",
   keyStrategy: 'immutable: `"nix-ci-cache" | OS | arch | keyFiles | build id`, restored by prefix (`restoreKeys`)',
@@ -62,7 +60,6 @@ export const azure: Provider = {
     "Azure Pipelines' JSON schema, the Cache@2 rules in a test, shellcheck; run on real Nix with the agent and Cache@2 emulated (failed, cold, warm)",
   detectEnv: "TF_BUILD",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   // Cache@2's post-job step skips the save unless the job status is Succeeded
   // (microsoft/azure-pipelines-agent src/Agent.Plugins/PipelineCache/SavePipelineCacheV0.cs).
   saveOnFailure: false,

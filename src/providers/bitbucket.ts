@@ -59,8 +59,6 @@ export const bitbucket: Provider = {
   // Bitbucket Cloud's own runners are Linux containers; caches are a feature of them.
   platforms: ["linux"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image",
-  settingsReach: "one shell for all commands of a step's `script`",
   signingKey: "a secured repository variable NIX_CI_CACHE_SIGNING_KEY (every step sees it)",
   keyStrategy:
     "saved only when none exists for its name and the hash of `keyFiles`, never updated, deleted after a week; no fallback. So new store paths reach the cache only when it is saved again: after it expired, after a key file changed, or by the generated custom pipeline `nix-ci-cache-refresh` (schedule it; it needs a repository access token), which deletes it and saves it again with what a build added",
@@ -69,7 +67,6 @@ export const bitbucket: Provider = {
     "Bitbucket's cache and artifact rules in a test (no published schema or parser in npm), shellcheck; run on real Nix with Bitbucket's runner and those rules emulated, the refresh pipeline included (the REST call to a stub)",
   detectEnv: "BITBUCKET_BUILD_NUMBER",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   saveOnFailure: false,
   cacheLimit: "1 GB per cache once compressed (larger caches are not saved); saved only after a successful step; kept 1 week",
   defaultBudget: () => ({

@@ -71,8 +71,6 @@ export const buildkite: Provider = {
   pipelinePath: `${PIPELINE} (+ ${FRAGMENT})`,
   // Hosted agents offer Linux and macOS; self-hosted agents run anywhere.
   platforms: ["linux", "darwin"],
-  installsNix: "already on most self-hosted agents; the Determinate installer otherwise",
-  settingsReach: "a step's command is one script, so env.sh is sourced in it",
   signingKey:
     "not passed by the generated pipeline: export NIX_CI_CACHE_SIGNING_KEY from an agent `environment` hook or a secrets plugin",
   keyStrategy:
@@ -82,7 +80,6 @@ export const buildkite: Provider = {
     "Buildkite's pipeline schema, the cache plugin's options in a test, shellcheck; run on real Nix with the agent and the cache plugin's levels emulated (cold, new branch, failed build)",
   detectEnv: "BUILDKITE",
   detectFiles: [".buildkite"],
-  keysImmutable: false,
   // The cache plugin's post-command hook skips saving when the command failed, and has
   // no option to save anyway (hooks/post-command @ v1.12.0).
   saveOnFailure: false,

@@ -57,8 +57,6 @@ export const circleci: Provider = {
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
   linuxContainer: "the `nixos/nix` Docker executor",
-  installsNix: "the `nixos/nix` Docker image; the DeterminateSystems installer on macOS",
-  settingsReach: "`$BASH_ENV`, which every later bash step reads first",
   signingKey:
     "a project environment variable or a context variable NIX_CI_CACHE_SIGNING_KEY (every job sees them); CircleCI gives none to pull requests from forks, which then save nothing",
   keyStrategy: "immutable: `nix-ci-cache-v1-<arch>-<checksums of keyFiles>-<epoch>`, restored by prefix, newest first",
@@ -67,7 +65,6 @@ export const circleci: Provider = {
     "`@circleci/circleci-config-parser`, CircleCI's JSON schema, shellcheck; run twice on real Nix with CircleCI's runner and cache emulated",
   detectEnv: "CIRCLECI",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "no size limit; caches are kept 15 days (storage is billed); each save is a new archive",
   defaultBudget: () => ({

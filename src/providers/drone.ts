@@ -42,8 +42,6 @@ export const drone: Provider = {
   // /nix/store on the host between builds anyway.
   platforms: ["linux"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image",
-  settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   signingKey:
     "a repository secret nix_ci_cache_signing_key (`drone secret add`), which the build step maps to NIX_CI_CACHE_SIGNING_KEY; Drone leaves it empty for pull requests from forks, which then save nothing",
   keyStrategy:
@@ -54,7 +52,6 @@ export const drone: Provider = {
     "SchemaStore's Drone schema, shellcheck; run on real Nix with Drone's runner and drone-cache emulated (push, pull request, new branch, failed build, failed save)",
   detectEnv: "DRONE",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the runner's disk (drone-cache filesystem backend on a host volume); no expiry",
   defaultBudget: () => ({

@@ -35,8 +35,6 @@ export const forgejo: Provider = {
   // and most instances offer nothing else.
   platforms: ["linux"],
   linuxContainer: "the runner's job container",
-  installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
-  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
   signingKey:
     "a repository secret NIX_CI_CACHE_SIGNING_KEY (Settings → Actions → Secrets), which the workflow passes to the save action; pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
@@ -47,7 +45,6 @@ export const forgejo: Provider = {
   detectEnv: "FORGEJO_ACTIONS",
   supersedes: ["github"],
   detectFiles: [WORKFLOWS],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "set by the runner's administrator (the cache server keeps entries on the runner's disk)",
   defaultBudget: () => ({

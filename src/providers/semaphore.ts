@@ -43,8 +43,6 @@ export const semaphore: Provider = {
   name: "Semaphore",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
-  installsNix: "the Determinate installer (no Semaphore image has Nix)",
-  settingsReach: "a job's commands run in one shell; the epilogue needs nothing from it",
   signingKey:
     "not passed by the generated pipeline yet: attach a secret that defines NIX_CI_CACHE_SIGNING_KEY at the organization or project level; until then save.sh saves nothing",
   keyStrategy:
@@ -54,7 +52,6 @@ export const semaphore: Provider = {
     "the pipeline reference's rules in a test, shellcheck; run twice on real Nix with Semaphore's agent and cache emulated",
   detectEnv: "SEMAPHORE",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   // epilogue.always runs after failed commands too.
   saveOnFailure: true,
   cacheLimit: "9.6 GB per project on Semaphore Cloud, oldest entries deleted when full or after 30 days",

@@ -24,8 +24,6 @@ export const travis: Provider = {
   name: "Travis CI",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
-  installsNix: "`language: nix` (Travis installs Nix on Linux and macOS)",
-  settingsReach: "all phases of a job run in one bash session",
   signingKey:
     "a repository environment variable NIX_CI_CACHE_SIGNING_KEY, not shown in the build log (every job sees it); pull requests from forks get none and save nothing",
   keyStrategy:
@@ -35,7 +33,6 @@ export const travis: Provider = {
     "SchemaStore's Travis schema, the phase rules in a test, shellcheck; run twice on real Nix with Travis's runner and branch caches emulated",
   detectEnv: "TRAVIS",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   // Travis uploads the cache after the script phase, whatever its result.
   saveOnFailure: true,
   cacheLimit: `no size limit, but the upload must finish within \`cache.timeout\` (default 180 s, ${CACHE_TIMEOUT} s here); archives are gzipped again`,

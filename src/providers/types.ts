@@ -1,4 +1,4 @@
-import type { Config, Platform, Problem } from "../model.js";
+import type { Config, Platform, Problem, ProviderId } from "../model.js";
 
 /** What a provider's templates see besides the common plan. */
 export type TemplateContext = Record<string, unknown>;
@@ -35,7 +35,7 @@ export interface PlatformEvidence {
  * whose files are rendered to the same relative paths (minus `.hbs`).
  */
 export interface Provider {
-  id: string;
+  id: ProviderId;
   name: string;
   /** The pipeline file we generate or add our part to. */
   pipelinePath: string;
@@ -47,10 +47,6 @@ export interface Provider {
    * absent where they run on a VM.
    */
   linuxContainer?: string;
-  /** How Nix usually gets onto the runner, in words. */
-  installsNix: string;
-  /** How env.sh's settings reach the steps after it, in words. */
-  settingsReach: string;
   /** How the secret key for a signed cache (publicKey) reaches save.sh, in words. */
   signingKey: string;
   /** The key strategy, in words. */
@@ -62,11 +58,9 @@ export interface Provider {
   /** Environment variable the provider sets in every job: `NAME` (set) or `NAME=value`. */
   detectEnv: string;
   /** Providers whose detection variables this one also sets, so they must not be detected with it. */
-  supersedes?: string[];
+  supersedes?: ProviderId[];
   /** Files whose presence shows that a repository uses this provider. */
   detectFiles: string[];
-  /** Saved cache keys cannot be overwritten, so each run saves under a new key. */
-  keysImmutable: boolean;
   /** The cache can be saved after a failed job. */
   saveOnFailure: boolean;
   /** What the provider allows, in words, for messages and the README. */

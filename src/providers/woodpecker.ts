@@ -42,8 +42,6 @@ export const woodpecker: Provider = {
   // /nix/store on the host between pipelines anyway.
   platforms: ["linux"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image",
-  settingsReach: "one step: env.sh, the build and save.sh share a shell (each step is its own container)",
   signingKey:
     "not passed by the generated pipeline yet (a `from_secret` that is missing would stop the pipeline): until then save.sh saves nothing",
   keyStrategy:
@@ -54,7 +52,6 @@ export const woodpecker: Provider = {
     "Woodpecker's JSON schema, shellcheck; run on real Nix with Woodpecker's runner and drone-cache emulated (push, pull request, new branch, failed build, failed save)",
   detectEnv: "CI=woodpecker",
   detectFiles: [PIPELINE, ".woodpecker.yml", ".woodpecker"],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "the agent's disk (drone-cache filesystem backend on a host volume); no expiry",
   defaultBudget: () => ({ size: "4G", why: "the archives live on the agent's disk, one per branch, with no limit of their own" }),
