@@ -1,4 +1,5 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "azure-pipelines.yml";
@@ -26,20 +27,20 @@ const expr = (inner: string) => `\${{ ${inner} }}`;
 /** Cache@2 key segments: quoted strings are literal, anything else that looks like a path is hashed. */
 const literal = (s: string) => `"${s}"`;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   const base = [literal("nix-ci-cache"), literal("$(Agent.OS)"), literal("$(Agent.OSArchitecture)")];
-  const withFiles = [...base, ...config.keyFiles];
+  const withFiles = [...base, ...plan.keyFiles];
   // Keys are immutable on Azure: the build id makes every save a new key, and
   // restoreKeys take the newest cache whose key starts with the same segments.
   return {
     templateFile: TEMPLATE,
     key: [...withFiles, literal("$(Build.BuildId)")].join(" | "),
-    restoreKeys: config.keyFiles.length ? [withFiles.join(" | "), base.join(" | ")] : [base.join(" | ")],
+    restoreKeys: plan.keyFiles.length ? [withFiles.join(" | "), base.join(" | ")] : [base.join(" | ")],
     installNix: INSTALL_NIX,
     // Each script step is a new bash without -e; env.sh's settings do not reach
     // later steps, so it is sourced in the build's own script.
     buildScript: `set -e\n. .nix-ci-cache/env.sh\n${expr("parameters.build")}`,
-    matrix: config.platforms.map((platform) => ({
+    matrix: plan.platforms.map((platform) => ({
       name: platform === "linux" ? "linux" : "macos",
       vmImage: VM_IMAGES[platform],
     })),

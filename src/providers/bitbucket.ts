@@ -1,5 +1,6 @@
 import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR } from "../model.js";
+import { DEFAULT_CACHE_DIR } from "../model.js";
+import type { Plan } from "../plan.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "bitbucket-pipelines.yml";
@@ -32,22 +33,19 @@ function deleteCacheScript(): string {
   ].join("\n");
 }
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
     cacheName: CACHE_NAME,
-    // Bitbucket keys a custom cache by the hash of these files: a change of them
-    // starts a new cache version instead of waiting for the week to pass.
-    keyFiles: config.keyFiles,
     image: "nixos/nix:latest",
     // All script commands run in one shell, so env.sh's settings reach the build;
     // save.sh must be a script command too, because Bitbucket saves caches only
     // after a successful step.
-    script: [". .nix-ci-cache/env.sh", config.build, "sh .nix-ci-cache/save.sh"],
+    script: [". .nix-ci-cache/env.sh", plan.build, "sh .nix-ci-cache/save.sh"],
     refreshPipeline: REFRESH_PIPELINE,
     tokenVariable: TOKEN_VARIABLE,
     // Artifacts carry the grown directory from the build step to the step that saves
     // it, past the step that deletes the cache; they take files of the clone directory.
-    artifacts: `${config.cacheDir.replace(/^\.\//, "").replace(/\/+$/, "")}/**`,
+    artifacts: `${plan.cacheDir.replace(/^\.\//, "").replace(/\/+$/, "")}/**`,
     deleteCache: deleteCacheScript(),
   };
 }

@@ -1,5 +1,6 @@
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";
@@ -16,18 +17,18 @@ const CACHE_PLUGIN = "cache#v1.12.0";
 const INSTALL_NIX =
   "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
 
-function context(config: Config): TemplateContext {
-  const several = config.platforms.length > 1;
+function context(plan: Plan): TemplateContext {
+  const several = plan.platforms.length > 1;
   return {
     fragment: FRAGMENT,
     upload: UPLOAD,
     cachePlugin: CACHE_PLUGIN,
     // One script: env.sh's settings hold for the build and for save.sh after it.
-    command: [INSTALL_NIX, ". .nix-ci-cache/env.sh", config.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
-    steps: config.platforms.map((platform: Platform) => ({
+    command: [INSTALL_NIX, ". .nix-ci-cache/env.sh", plan.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
+    steps: plan.platforms.map((platform: Platform) => ({
       platform,
       key: `nix-ci-cache-${platform}`,
-      label: `:nix: ${config.build.split("\n")[0]} (${platform})`,
+      label: `:nix: ${plan.build.split("\n")[0]} (${platform})`,
       // Agents carry only the tags their owners give them: with one platform any
       // agent will do; with several, the steps need tags to tell them apart.
       agentsOs: several ? platform : undefined,

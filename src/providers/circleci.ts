@@ -1,4 +1,5 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { stepIds } from "./actions.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
@@ -26,8 +27,8 @@ const INSTALL_NIX_DARWIN = [
   "fi",
 ].join("\n");
 
-function context(config: Config): TemplateContext {
-  const checksums = config.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");
+function context(plan: Plan): TemplateContext {
+  const checksums = plan.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");
   // Keys are immutable on CircleCI: `epoch` makes every save a new key, and
   // restore_cache takes each listed key as a prefix, newest match first.
   const prefix = `nix-ci-cache-v1-${tpl("arch")}-`;
@@ -36,15 +37,15 @@ function context(config: Config): TemplateContext {
     names: stepIds(false).names,
     key: `${withHash}${tpl("epoch")}`,
     restoreKeys: checksums ? [withHash, prefix] : [prefix],
-    jobs: config.platforms.map((platform) => ({
+    jobs: plan.platforms.map((platform) => ({
       name: platform === "linux" ? "nix-build" : "nix-build-macos",
       executor: EXECUTORS[platform].name,
       installNix: platform === "darwin" ? INSTALL_NIX_DARWIN : "",
       // env.sh again in the build's own shell: bash started as /bin/sh (the
       // nixos/nix image has no /bin/bash) does not read $BASH_ENV.
-      buildScript: `. .nix-ci-cache/env.sh\n${config.build}`,
+      buildScript: `. .nix-ci-cache/env.sh\n${plan.build}`,
     })),
-    executors: config.platforms.map((platform) => ({
+    executors: plan.platforms.map((platform) => ({
       name: EXECUTORS[platform].name,
       body: EXECUTORS[platform].lines.map((line) => `    ${line}`).join("\n"),
     })),

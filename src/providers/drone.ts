@@ -1,4 +1,4 @@
-import type { Config } from "../model.js";
+import type { Plan } from "../plan.js";
 import {
   cacheDirInWorkspace,
   DRONE_CACHE_IMAGE,
@@ -15,7 +15,7 @@ const PIPELINE = ".drone.yml";
 const key = (branchVariable: string) =>
   `nix-ci-cache-${variable("DRONE_REPO_NAMESPACE")}-${variable("DRONE_REPO_NAME")}-linux-${variable(branchVariable)}`;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
     cachePlugin: DRONE_CACHE_IMAGE,
     cacheRoot: DRONE_CACHE_ROOT,
@@ -27,9 +27,9 @@ function context(config: Config): TemplateContext {
     // drone-cache has no fallback keys: a branch without a cache of its own gets the
     // default branch's (DRONE_REPO_BRANCH) from a restore step before its own.
     defaultBranchCacheKey: key("DRONE_REPO_BRANCH"),
-    mount: escapeDollars(config.cacheDir),
+    mount: escapeDollars(plan.cacheDir),
     nixImage: "nixos/nix:latest",
-    buildCommand: escapeDollars(config.build),
+    buildCommand: escapeDollars(plan.build),
     saveOnExit: SAVE_ON_EXIT,
   };
 }

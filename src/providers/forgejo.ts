@@ -1,4 +1,4 @@
-import type { Config } from "../model.js";
+import type { Plan } from "../plan.js";
 import { SAVE_WHEN_ADDED, type StepIds, stepIds, WRITE_STEP } from "./actions.js";
 import type { Provider } from "./types.js";
 
@@ -52,9 +52,9 @@ export const forgejo: Provider = {
     why: "the runner's administrator sets the cache server's limit, and every run that saves keeps a new entry",
   }),
   rules: () => [],
-  context(config: Config) {
-    const keyFilesHash = config.keyFiles.length
-      ? expr(`hashFiles(${config.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)
+  context(plan: Plan) {
+    const keyFilesHash = plan.keyFiles.length
+      ? expr(`hashFiles(${plan.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)
       : "";
     // Keys are immutable on the runner's cache server, as on GitHub: a new key
     // every run lets the grown cache be saved, and the prefixes restore the

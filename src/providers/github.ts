@@ -1,5 +1,6 @@
 import { stringify } from "../lazy.js";
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
 import { workflowRunners } from "./github-runners.js";
 import type { Budget, Provider } from "./types.js";
@@ -78,9 +79,9 @@ export const github: Provider = {
     "10 GB per repository by default (owners can raise it; usage beyond 10 GB is billed), shared by all its caches; least recently used entries are evicted when over, and entries unused for 7 days; at most 200 uploads a minute; each save is a new entry, made only when save.sh added paths",
   defaultBudget: budget,
   rules: () => [],
-  context(config: Config) {
-    const keyFilesHash = config.keyFiles.length
-      ? `-${expr(`hashFiles(${config.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)}`
+  context(plan: Plan) {
+    const keyFilesHash = plan.keyFiles.length
+      ? `-${expr(`hashFiles(${plan.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)}`
       : "";
     // Keys are immutable: a new key every run lets the grown cache be saved,
     // and the prefixes restore the newest earlier save.
@@ -91,9 +92,9 @@ export const github: Provider = {
       saveAction: GITHUB_ACTIONS.save,
       installNixAction: GITHUB_ACTIONS.installNix,
       ...githubStepContext(stepIds(false)),
-      matrix: config.platforms.map((platform) => ({
+      matrix: plan.platforms.map((platform) => ({
         platform,
-        runner: runnerLabel(config.runners[platform] ?? RUNNERS[platform]),
+        runner: runnerLabel(plan.runners[platform] ?? RUNNERS[platform]),
       })),
       runsOn: expr("matrix.runner"),
       key: `${prefix}${keyFilesHash ? `${keyFilesHash.slice(1)}-` : ""}${expr("github.run_id")}-${expr("github.run_attempt")}`,

@@ -1,6 +1,7 @@
 import { isAbsolute, normalize } from "node:path";
 import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
-import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../model.js";
+import { DEFAULT_CACHE_DIR, type Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
@@ -55,19 +56,19 @@ const SAVE_IF_NOT_SAVED = [
   "}",
 ].join("\n");
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   // Signed, protected and unprotected branches share one cache: unprotected jobs can
   // write it, but every job accepts only entries signed by the key, which only
   // protected branches get (a protected CI/CD variable). Unsigned, GitLab's default
   // separation stays, so that no unprotected job writes what protected jobs restore.
-  const unprotect = config.publicKey !== undefined;
+  const unprotect = plan.publicKey !== "";
   return {
     includeFile: INCLUDE_FILE,
     unprotect,
     afterScriptTimeout: AFTER_SCRIPT_TIMEOUT,
     saveOnExit: SAVE_ON_EXIT,
     saveIfNotSaved: SAVE_IF_NOT_SAVED,
-    jobs: config.platforms.map((platform) => ({
+    jobs: plan.platforms.map((platform) => ({
       platform,
       name: hiddenJobName(platform),
       buildJob: platform === "linux" ? "nix-build" : "nix-build-darwin",

@@ -1,5 +1,5 @@
-import { type Config, MARKER, type Platform } from "../model.js";
-import { parseSize } from "../text.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";
@@ -28,21 +28,21 @@ const groovyScript = (text: string, indent: number) =>
     .map((line) => (line ? " ".repeat(indent) + line : ""))
     .join("\n");
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   const MiB = 1024 * 1024;
   return {
     // The library is Groovy: the marker is a `//` comment.
-    marker: MARKER.replace(/^#/, "//"),
+    marker: plan.marker.replace(/^#/, "//"),
     libraryPath: LIBRARY,
-    cachePath: groovyString(config.cacheDir),
+    cachePath: groovyString(plan.cacheDir),
     // Job Cacher deletes the whole cache once it is larger than maxCacheSize (MB);
     // save.sh keeps it under maxSize, so this is only a backstop above it.
-    maxCacheSizeMb: Math.ceil((parseSize(config.maxSize) * 1.25) / MiB),
+    maxCacheSizeMb: Math.ceil((plan.maxSizeBytes * 1.25) / MiB),
     defaultBranch: groovyString(DEFAULT_BRANCH),
     installNix:
       "command -v nix >/dev/null 2>&1 || curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm",
-    build: groovyScript(config.build, 36),
-    stages: config.platforms.map((platform) => ({
+    build: groovyScript(plan.build, 36),
+    stages: plan.platforms.map((platform) => ({
       platform,
       label: groovyString(LABELS[platform]),
     })),

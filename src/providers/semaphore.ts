@@ -1,4 +1,5 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
@@ -14,14 +15,14 @@ const MACHINES: Record<Platform, { type: string; osImage: string }> = {
 const INSTALL_NIX =
   "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   // The toolbox's `checksum` (md5 of one file) runs on Linux and macOS alike.
-  const hash = config.keyFiles.map((f) => `$(checksum ${shellQuote(f)})`).join("");
-  const cacheDir = shellQuote(config.cacheDir);
+  const hash = plan.keyFiles.map((f) => `$(checksum ${shellQuote(f)})`).join("");
+  const cacheDir = shellQuote(plan.cacheDir);
   return {
     // The pipeline must name an agent; each block names its own.
-    defaultMachine: MACHINES[config.platforms[0] ?? "linux"],
-    blocks: config.platforms.map((platform) => {
+    defaultMachine: MACHINES[plan.platforms[0] ?? "linux"],
+    blocks: plan.platforms.map((platform) => {
       const prefix = `nix-ci-cache-${platform}-`;
       // `cache store` never replaces a key: a new key per job lets the grown cache
       // be saved; `cache restore` tries each comma-separated key exactly, then the

@@ -1,4 +1,4 @@
-import type { Config } from "../model.js";
+import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
 import type { Provider, TemplateContext } from "./types.js";
 
@@ -11,8 +11,8 @@ const MANIFEST = ".build.yml";
 const CD_PROJECT = 'for nix_ci_cache_dir in ~/*/.nix-ci-cache; do cd "$nix_ci_cache_dir/.." || exit; break; done';
 const RSYNC = 'rsync -a -e "ssh -o StrictHostKeyChecking=accept-new"';
 
-function context(config: Config): TemplateContext {
-  const cache = shellQuote(config.cacheDir);
+function context(plan: Plan): TemplateContext {
+  const cache = shellQuote(plan.cacheDir);
   return {
     signingKeyFile: "/home/build/.nix-ci-cache-signing-key",
     restoreScript: [
@@ -36,7 +36,7 @@ function context(config: Config): TemplateContext {
       "  fi",
       "}",
       "trap nix_ci_cache_save EXIT",
-      config.build.replace(/\n+$/, ""),
+      plan.build.replace(/\n+$/, ""),
     ].join("\n"),
   };
 }

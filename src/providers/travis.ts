@@ -1,4 +1,5 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".travis.yml";
@@ -12,9 +13,9 @@ const TRAVIS_OS: Record<Platform, string> = { linux: "linux", darwin: "osx" };
  */
 const CACHE_TIMEOUT = 1000;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
-    os: config.platforms.map((platform) => TRAVIS_OS[platform]),
+    os: plan.platforms.map((platform) => TRAVIS_OS[platform]),
     cacheTimeout: CACHE_TIMEOUT,
   };
 }

@@ -1,6 +1,10 @@
 import type { Config, Platform, Problem, ProviderId } from "../model.js";
+import type { Plan } from "../plan.js";
 
-/** What a provider's templates see besides the common plan. */
+/**
+ * A provider's own values for its templates, which see them as `ci.<name>` beside the
+ * plan's: under a key of their own they cannot replace a value of the plan's.
+ */
 export type TemplateContext = Record<string, unknown>;
 
 /**
@@ -69,8 +73,8 @@ export interface Provider {
   defaultBudget(platforms: Platform[]): Budget;
   /** Config combinations this provider cannot honour. */
   rules(config: Config): Problem[];
-  /** Values computed for this provider's templates. */
-  context(config: Config): TemplateContext;
+  /** Values computed for this provider's templates, which see them as `ci`. */
+  context(plan: Plan): TemplateContext;
   /** Files of the user's that we add our part to. */
   userFiles: UserFileEdit[];
   /** Platforms the repository's existing CI files already run on. */

@@ -1,4 +1,4 @@
-import type { Config } from "../model.js";
+import type { Plan } from "../plan.js";
 import {
   cacheDirInWorkspace,
   DRONE_CACHE_IMAGE,
@@ -15,7 +15,7 @@ const PIPELINE = ".woodpecker.yaml";
 const key = (branchVariable: string) =>
   `nix-ci-cache-${variable("CI_REPO_OWNER")}-${variable("CI_REPO_NAME")}-linux-${variable(branchVariable)}`;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
     cachePlugin: DRONE_CACHE_IMAGE,
     cacheVolume: `${HOST_CACHE_DIR}:${DRONE_CACHE_ROOT}`,
@@ -27,9 +27,9 @@ function context(config: Config): TemplateContext {
     // default branch's from a restore step before its own.
     defaultBranchCacheKey: key("CI_REPO_DEFAULT_BRANCH"),
     notDefaultBranch: "CI_COMMIT_BRANCH != CI_REPO_DEFAULT_BRANCH",
-    mount: escapeDollars(config.cacheDir),
+    mount: escapeDollars(plan.cacheDir),
     nixImage: "nixos/nix:latest",
-    buildCommand: escapeDollars(config.build),
+    buildCommand: escapeDollars(plan.build),
     saveOnExit: SAVE_ON_EXIT,
   };
 }
