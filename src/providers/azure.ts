@@ -1,6 +1,6 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "azure-pipelines.yml";
 const TEMPLATE = ".azure-pipelines/nix-ci-cache.yml";
@@ -73,12 +73,5 @@ export const azure: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/vmImage/.test(line) && /macos/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/vmImage/.test(line) && /ubuntu/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/vmImage/, /macos/i], linux: [/vmImage/, /ubuntu/i] },
 };

@@ -82,5 +82,4 @@ export const bitbucket: Provider = {
       : [],
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -1,7 +1,7 @@
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";
 const FRAGMENT = ".buildkite/nix-ci-cache.yml";
@@ -90,17 +90,5 @@ export const buildkite: Provider = {
   rules: () => [],
   context,
   userFiles: [{ path: PIPELINE, update: addUploadStep }],
-  detectPlatforms(readFile, listDir) {
-    const found: PlatformEvidence[] = [];
-    for (const name of listDir(".buildkite")) {
-      if (!/\.ya?ml$/.test(name)) continue;
-      const file = `.buildkite/${name}`;
-      for (const line of (readFile(file) ?? "").split("\n")) {
-        if (/macos|darwin/i.test(line) && /queue|os|image|agents/.test(line)) {
-          found.push({ platform: "darwin", file, line: line.trim() });
-        }
-      }
-    }
-    return found;
-  },
+  platformSigns: { path: ".buildkite", directory: true, darwin: [/macos|darwin/i, /queue|os|image|agents/] },
 };

@@ -1,7 +1,7 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { stepIds } from "./actions.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".circleci/config.yml";
 
@@ -75,11 +75,5 @@ export const circleci: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/^\s*macos:/.test(line) || /\bxcode:/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /^\s*macos:|\bxcode:/ },
 };

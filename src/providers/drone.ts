@@ -61,5 +61,4 @@ export const drone: Provider = {
   rules: (config) => cacheDirInWorkspace(config, "Drone"),
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -75,5 +75,4 @@ export const forgejo: Provider = {
     };
   },
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -102,9 +102,5 @@ export const github: Provider = {
     };
   },
   userFiles: [],
-  detectPlatforms(readFile, listDir) {
-    return listDir(WORKFLOWS)
-      .filter((name) => /\.ya?ml$/.test(name))
-      .flatMap((name) => workflowRunners(`${WORKFLOWS}/${name}`, readFile(`${WORKFLOWS}/${name}`) ?? ""));
-  },
+  platformSigns: { path: WORKFLOWS, directory: true, read: workflowRunners },
 };

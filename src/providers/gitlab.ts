@@ -3,7 +3,7 @@ import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy
 import { DEFAULT_CACHE_DIR, type Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
 const PIPELINE = ".gitlab-ci.yml";
@@ -169,13 +169,5 @@ export const gitlab: Provider = {
       update: addInclude,
     },
   ],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    const text = readFile(PIPELINE) ?? "";
-    for (const line of text.split("\n")) {
-      if (/macos/i.test(line) && /tags|saas-|image/.test(line))
-        found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/macos/i, /tags|saas-|image/] },
 };

@@ -1,6 +1,6 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";
 /** The reusable piece: loaded by the Jenkinsfile, kept up to date by generate. */
@@ -81,13 +81,5 @@ export const jenkins: Provider = {
       update: () => undefined,
     },
   ],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (!/label|agent/.test(line)) continue;
-      if (/mac|darwin/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/linux/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/label|agent/, /mac|darwin/i], linux: [/label|agent/, /linux/i] },
 };

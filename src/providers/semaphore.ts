@@ -1,7 +1,7 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".semaphore/semaphore.yml";
 
@@ -64,12 +64,5 @@ export const semaphore: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/os_image:\s*macos|type:\s*a\d-/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/os_image:\s*ubuntu/.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /os_image:\s*macos|type:\s*a\d-/, linux: /os_image:\s*ubuntu/ },
 };

@@ -63,5 +63,4 @@ export const sourcehut: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -1,6 +1,6 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".travis.yml";
 
@@ -41,11 +41,5 @@ export const travis: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/\bosx\b|osx_image/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /\bosx\b|osx_image/ },
 };

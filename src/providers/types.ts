@@ -34,6 +34,23 @@ export interface PlatformEvidence {
   runner?: string | string[];
 }
 
+/** A line shows a platform when it matches the pattern, or every pattern of the list. */
+export type LineSign = RegExp | RegExp[];
+
+/**
+ * Where a provider's CI files show the platforms they run on, read by one function
+ * (detect.ts): the file, or every YAML file of a directory, and either the line
+ * patterns of each platform or, where lines cannot tell (GitHub's matrices), a reader
+ * of the whole file.
+ */
+export interface PlatformSigns {
+  path: string;
+  directory?: boolean;
+  darwin?: LineSign;
+  linux?: LineSign;
+  read?: (file: string, text: string) => PlatformEvidence[];
+}
+
 /**
  * A CI provider is data plus the template folder `templates/providers/<id>/`,
  * whose files are rendered to the same relative paths (minus `.hbs`).
@@ -77,6 +94,6 @@ export interface Provider {
   context(plan: Plan): TemplateContext;
   /** Files of the user's that we add our part to. */
   userFiles: UserFileEdit[];
-  /** Platforms the repository's existing CI files already run on. */
-  detectPlatforms(readFile: (path: string) => string | undefined, listDir: (path: string) => string[]): PlatformEvidence[];
+  /** Where the repository's existing CI files show the platforms they run on; absent: nowhere we know. */
+  platformSigns?: PlatformSigns;
 }

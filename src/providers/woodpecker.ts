@@ -58,5 +58,4 @@ export const woodpecker: Provider = {
   rules: (config) => cacheDirInWorkspace(config, "Woodpecker"),
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };
