@@ -1,5 +1,6 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
+import { expr, installNixForLaterSteps, NIX_PROFILE_BIN } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "azure-pipelines.yml";
@@ -12,17 +13,7 @@ const VM_IMAGES: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "m
  * DeterminateSystems installer sets up a daemon install, which env.sh then
  * configures. Later steps find `nix` through the agent's prepend-path command.
  */
-const INSTALL_NIX = [
-  "set -e",
-  "if ! command -v nix >/dev/null 2>&1; then",
-  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
-  "    sh -s -- install --no-confirm",
-  '  echo "##vso[task.prependpath]/nix/var/nix/profiles/default/bin"',
-  "fi",
-].join("\n");
-
-/** Azure's template expressions, built here so templates never escape Handlebars braces. */
-const expr = (inner: string) => `\${{ ${inner} }}`;
+const INSTALL_NIX = `set -e\n${installNixForLaterSteps(`echo "##vso[task.prependpath]${NIX_PROFILE_BIN}"`)}`;
 
 /** Cache@2 key segments: quoted strings are literal, anything else that looks like a path is hashed. */
 const literal = (s: string) => `"${s}"`;

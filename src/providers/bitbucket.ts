@@ -1,6 +1,5 @@
-import { isAbsolute, normalize } from "node:path";
-import { DEFAULT_CACHE_DIR } from "../model.js";
 import type { Plan } from "../plan.js";
+import { cacheDirInside } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "bitbucket-pipelines.yml";
@@ -72,14 +71,10 @@ export const bitbucket: Provider = {
     why: "Bitbucket does not save a cache larger than 1 GB once compressed, and zstd NARs barely compress further",
   }),
   rules: (config) =>
-    isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
-      ? [
-          {
-            key: "/cacheDir",
-            message: `Bitbucket artifacts, which carry the cache to the step that saves it again in the refresh pipeline, take only files inside the clone directory, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
-          },
-        ]
-      : [],
+    cacheDirInside(
+      config,
+      "Bitbucket artifacts, which carry the cache to the step that saves it again in the refresh pipeline, take only files inside the clone directory",
+    ),
   context,
   userFiles: [],
 };

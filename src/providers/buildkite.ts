@@ -1,6 +1,7 @@
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
+import { INSTALL_NIX_HERE } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";
@@ -13,9 +14,6 @@ const UPLOAD = `buildkite-agent pipeline upload ${FRAGMENT}`;
  * (buildkite-plugins/cache-buildkite-plugin hooks/post-command @ v1.12.0).
  */
 const CACHE_PLUGIN = "cache#v1.12.0";
-/** Agents without Nix get it from the Determinate installer, in the step's own shell. */
-const INSTALL_NIX =
-  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
 
 function context(plan: Plan): TemplateContext {
   const several = plan.platforms.length > 1;
@@ -23,8 +21,9 @@ function context(plan: Plan): TemplateContext {
     fragment: FRAGMENT,
     upload: UPLOAD,
     cachePlugin: CACHE_PLUGIN,
-    // One script: env.sh's settings hold for the build and for save.sh after it.
-    command: [INSTALL_NIX, ". .nix-ci-cache/env.sh", plan.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
+    // One script: env.sh's settings hold for the build and for save.sh after it. Agents
+    // without Nix get it from the Determinate installer, in this same shell.
+    command: [INSTALL_NIX_HERE, ". .nix-ci-cache/env.sh", plan.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
     steps: plan.platforms.map((platform: Platform) => ({
       platform,
       key: `nix-ci-cache-${platform}`,

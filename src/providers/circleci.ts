@@ -1,6 +1,7 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { stepIds } from "./actions.js";
+import { installNixForLaterSteps, NIX_PROFILE_SCRIPT } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".circleci/config.yml";
@@ -19,13 +20,7 @@ const EXECUTORS: Record<Platform, { name: string; lines: string[] }> = {
 };
 
 /** Run steps are non-login bash: later steps find Nix through $BASH_ENV. */
-const INSTALL_NIX_DARWIN = [
-  "if ! command -v nix >/dev/null 2>&1; then",
-  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
-  "    sh -s -- install --no-confirm",
-  "  echo '. /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh' >>\"$BASH_ENV\"",
-  "fi",
-].join("\n");
+const INSTALL_NIX_DARWIN = installNixForLaterSteps(`echo '. ${NIX_PROFILE_SCRIPT}' >>"$BASH_ENV"`);
 
 function context(plan: Plan): TemplateContext {
   const checksums = plan.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");

@@ -1,16 +1,14 @@
 import { stringify } from "../lazy.js";
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
-import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
+import { actionsCacheKeys, type StepIds, saveWhenAdded, stepIds } from "./actions.js";
 import { workflowRunners } from "./github-runners.js";
+import { expr } from "./shared.js";
 import type { Budget, Provider } from "./types.js";
 
 /** The runners of the generated workflow unless `runners` names others. */
 export const RUNNERS: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
 const WORKFLOWS = ".github/workflows";
-
-/** `${{ … }}` built here, so templates never have to escape Handlebars braces. */
-const expr = (inner: string) => `\${{ ${inner} }}`;
 
 /**
  * Pinned majors (docs/versions.md). actions/cache@v5 and actions/checkout from v5 on
@@ -80,12 +78,6 @@ export const github: Provider = {
   defaultBudget: budget,
   rules: () => [],
   context(plan: Plan) {
-    const keyFilesHash = plan.keyFiles.length
-      ? `-${expr(`hashFiles(${plan.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)}`
-      : "";
-    // Keys are immutable: a new key every run lets the grown cache be saved,
-    // and the prefixes restore the newest earlier save.
-    const prefix = `nix-ci-cache-${expr("runner.os")}-${expr("runner.arch")}-`;
     return {
       checkoutAction: GITHUB_ACTIONS.checkout,
       restoreAction: GITHUB_ACTIONS.restore,
@@ -97,8 +89,7 @@ export const github: Provider = {
         runner: runnerLabel(plan.runners[platform] ?? RUNNERS[platform]),
       })),
       runsOn: expr("matrix.runner"),
-      key: `${prefix}${keyFilesHash ? `${keyFilesHash.slice(1)}-` : ""}${expr("github.run_id")}-${expr("github.run_attempt")}`,
-      restoreKeys: keyFilesHash ? [`${prefix}${keyFilesHash.slice(1)}-`, prefix] : [prefix],
+      ...actionsCacheKeys(plan.keyFiles),
     };
   },
   userFiles: [],

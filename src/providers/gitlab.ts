@@ -1,8 +1,9 @@
-import { isAbsolute, normalize } from "node:path";
+import { normalize } from "node:path";
 import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
-import { DEFAULT_CACHE_DIR, type Platform } from "../model.js";
+import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
+import { cacheDirInside, INSTALL_NIX_HERE_LINES, SOURCE_NIX_PROFILE } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
@@ -68,6 +69,10 @@ function context(plan: Plan): TemplateContext {
     afterScriptTimeout: AFTER_SCRIPT_TIMEOUT,
     saveOnExit: SAVE_ON_EXIT,
     saveIfNotSaved: SAVE_IF_NOT_SAVED,
+    // On macOS runners, which may not have Nix: before_script and script share its
+    // shell; after_script is a shell of its own.
+    installNix: INSTALL_NIX_HERE_LINES,
+    sourceNixProfile: SOURCE_NIX_PROFILE,
     jobs: plan.platforms.map((platform) => ({
       platform,
       name: hiddenJobName(platform),
@@ -152,16 +157,7 @@ export const gitlab: Provider = {
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
   defaultBudget: () => ({ size: "4G", why: "GitLab.com does not keep a cache archive over 5 GB" }),
-  rules(config) {
-    return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
-      ? [
-          {
-            key: "/cacheDir",
-            message: `GitLab only caches paths inside the project directory, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
-          },
-        ]
-      : [];
-  },
+  rules: (config) => cacheDirInside(config, "GitLab only caches paths inside the project directory"),
   context,
   userFiles: [
     {

@@ -1,5 +1,6 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
+import { INSTALL_NIX_UNLESS_PRESENT } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";
@@ -39,8 +40,7 @@ function context(plan: Plan): TemplateContext {
     // save.sh keeps it under maxSize, so this is only a backstop above it.
     maxCacheSizeMb: Math.ceil((plan.maxSizeBytes * 1.25) / MiB),
     defaultBranch: groovyString(DEFAULT_BRANCH),
-    installNix:
-      "command -v nix >/dev/null 2>&1 || curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm",
+    installNix: INSTALL_NIX_UNLESS_PRESENT,
     build: groovyScript(plan.build, 36),
     stages: plan.platforms.map((platform) => ({
       platform,

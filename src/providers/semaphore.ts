@@ -1,6 +1,7 @@
 import type { Platform } from "../model.js";
 import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
+import { INSTALL_NIX_HERE, SOURCE_NIX_PROFILE } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".semaphore/semaphore.yml";
@@ -10,10 +11,6 @@ const MACHINES: Record<Platform, { type: string; osImage: string }> = {
   linux: { type: "e1-standard-2", osImage: "ubuntu2204" },
   darwin: { type: "a1-standard-4", osImage: "macos-xcode15" },
 };
-
-/** Neither image has Nix: the Determinate installer, then its profile in this shell. */
-const INSTALL_NIX =
-  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
 
 function context(plan: Plan): TemplateContext {
   // The toolbox's `checksum` (md5 of one file) runs on Linux and macOS alike.
@@ -35,7 +32,10 @@ function context(plan: Plan): TemplateContext {
         store: `cache store "${prefix}${hash ? `${hash}-` : ""}$SEMAPHORE_JOB_ID" ${cacheDir}`,
       };
     }),
-    installNix: INSTALL_NIX,
+    // Neither image has Nix: the Determinate installer, then its profile in this shell;
+    // the epilogue is a shell of its own.
+    installNix: INSTALL_NIX_HERE,
+    sourceNixProfile: SOURCE_NIX_PROFILE,
   };
 }
 
