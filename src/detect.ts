@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_FILE_CANDIDATES, type Platform, PROVIDER_IDS, type ProjectFacts, type ProviderId } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
-import type { PlatformEvidence } from "./providers/types.js";
+import type { LineSign, PlatformEvidence, PlatformSigns } from "./providers/types.js";
 import { type Candidate, detectNixJobs } from "./wire/jobs.js";
 
 export interface Detection {
@@ -42,6 +42,37 @@ function envMatches(env: NodeJS.ProcessEnv, spec: string): boolean {
   return value === undefined ? Boolean(env[name]) : env[name] === value;
 }
 
+/** Darwin first: a line that shows both platforms is listed as evidence of each, in this order. */
+const SIGNED_PLATFORMS: Platform[] = ["darwin", "linux"];
+
+const shows = (line: string, sign: LineSign | undefined) =>
+  sign !== undefined && (Array.isArray(sign) ? sign : [sign]).every((pattern) => pattern.test(line));
+
+/** What a provider's CI files show of the platforms they run on, read as its signs say. */
+export function platformEvidence(
+  signs: PlatformSigns | undefined,
+  readFile: (path: string) => string | undefined,
+  listDir: (path: string) => string[],
+): PlatformEvidence[] {
+  if (!signs) return [];
+  const files = signs.directory
+    ? listDir(signs.path)
+        .filter((name) => /\.ya?ml$/.test(name))
+        .map((name) => `${signs.path}/${name}`)
+    : [signs.path];
+  return files.flatMap((file) => {
+    const text = readFile(file) ?? "";
+    if (signs.read) return signs.read(file, text);
+    return text.split("\n").flatMap((line) =>
+      SIGNED_PLATFORMS.filter((platform) => shows(line, signs[platform])).map((platform) => ({
+        platform,
+        file,
+        line: line.trim(),
+      })),
+    );
+  });
+}
+
 export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: NodeJS.Platform = process.platform): Detection {
   const readFile = (path: string) => readProjectFile(root, path);
   const listDir = (path: string) => {
@@ -64,7 +95,7 @@ export function detect(root: string, env: NodeJS.ProcessEnv = process.env, os: N
   return {
     localOs: localOs(os),
     providers,
-    platforms: PROVIDER_IDS.flatMap((id) => PROVIDERS[id].detectPlatforms(readFile, listDir)),
+    platforms: PROVIDER_IDS.flatMap((id) => platformEvidence(PROVIDERS[id].platformSigns, readFile, listDir)),
     facts: projectFacts(root),
     nixJobs: detectNixJobs(readFile, listDir),
   };

@@ -1,11 +1,19 @@
 import { isAbsolute, normalize } from "node:path";
-import { type Capture, type Compression, type Config, MARKER, type Mode, type Platform, type ProviderId } from "./model.js";
+import {
+  type Capture,
+  type Compression,
+  type Config,
+  MARKER,
+  type Mode,
+  type Platform,
+  type ProviderId,
+  type Runners,
+} from "./model.js";
 import { VERSION } from "./package.js";
 import { parseSize, shellQuote } from "./text.js";
 
 /** Everything the templates need, resolved once from the config. */
 export interface Plan {
-  config: Config;
   marker: string;
   version: string;
   mode: Mode;
@@ -35,6 +43,10 @@ export interface Plan {
   publicKey: string;
   /** The name part of publicKey: the `Sig:` lines save.sh looks for. */
   keyName: string;
+  /** Jobs of the user's pipelines that get our steps, as `file:job`. */
+  into: string[];
+  /** GitHub runner labels per platform, where the config names them. */
+  runners: Runners;
 }
 
 export function makePlan(config: Config): Plan {
@@ -45,7 +57,6 @@ export function makePlan(config: Config): Plan {
   if (cacheInside.startsWith(".nix-ci-cache/")) ignored.unshift(`/${cacheInside.slice(".nix-ci-cache/".length)}/`);
   else if (!cacheDirAbsolute && !normalize(cacheInside).startsWith("..")) rootIgnore = `/${normalize(cacheInside)}/`;
   return {
-    config,
     marker: MARKER,
     version: VERSION,
     mode: config.mode,
@@ -68,5 +79,7 @@ export function makePlan(config: Config): Plan {
     excludeCase: config.exclude.join(" | "),
     publicKey: config.publicKey ?? "",
     keyName: config.publicKey?.split(":")[0] ?? "",
+    into: config.into,
+    runners: config.runners,
   };
 }

@@ -6,7 +6,7 @@ import { handlebars, handlebarsRuntime, stringify } from "./lazy.js";
 import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { PROVIDERS } from "./providers/index.js";
-import type { UserFileEdit } from "./providers/types.js";
+import type { TemplateContext, UserFileEdit } from "./providers/types.js";
 import { shellQuote } from "./text.js";
 
 /** A generated file, whole, before anything touches the disk. */
@@ -177,6 +177,14 @@ export function everyTemplatePath(): string[] {
   return [...runtime, ...providers];
 }
 
+/**
+ * What a provider's templates see: the plan, and the provider's own values under `ci`,
+ * where they cannot replace one of the plan's.
+ */
+export function templateContext(plan: Plan, ci: TemplateContext): Plan & { ci: TemplateContext } {
+  return { ...plan, ci };
+}
+
 /** Renders every file for the plan, in memory. */
 export function render(plan: Plan, hb: Engine = createEngine()): Rendered {
   const files = runtimeFiles(hb, plan);
@@ -195,7 +203,7 @@ export function render(plan: Plan, hb: Engine = createEngine()): Rendered {
   }
   for (const provider of plan.providers.map((id) => PROVIDERS[id])) {
     const dir = packageFile(`templates/providers/${provider.id}`);
-    const context = { ...plan, ...provider.context(plan.config) };
+    const context = templateContext(plan, provider.context(plan));
     for (const name of listFiles(dir)) {
       if (!name.endsWith(".hbs") || name.endsWith(".seed.hbs")) continue;
       files.push({ path: name.slice(0, -".hbs".length), content: renderTemplate(hb, join(dir, name), context), mode: 0o644 });

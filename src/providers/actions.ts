@@ -1,5 +1,7 @@
 // What GitHub Actions and Forgejo Actions workflows share about saving the cache.
 
+import { expr } from "./shared.js";
+
 /** The id of the step that runs save.sh, whose `added` output (paths added) decides the save. */
 export const WRITE_STEP = "write";
 
@@ -44,5 +46,21 @@ export function stepIds(wired: boolean, restoreName = "Restore the Nix cache", r
       write: name("Write new store paths to the Nix cache"),
       save: name("Save the Nix cache"),
     },
+  };
+}
+
+/**
+ * The cache key and restore keys. Keys are immutable (on GitHub's cache service and on
+ * the Forgejo runner's cache server alike): a new key every run lets the grown cache be
+ * saved, and the prefixes restore the newest earlier save.
+ */
+export function actionsCacheKeys(keyFiles: string[]): { key: string; restoreKeys: string[] } {
+  const prefix = `nix-ci-cache-${expr("runner.os")}-${expr("runner.arch")}-`;
+  const withHash = keyFiles.length
+    ? `${prefix}${expr(`hashFiles(${keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)}-`
+    : prefix;
+  return {
+    key: `${withHash}${expr("github.run_id")}-${expr("github.run_attempt")}`,
+    restoreKeys: keyFiles.length ? [withHash, prefix] : [prefix],
   };
 }

@@ -1,5 +1,7 @@
-import type { Config, Platform } from "../model.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
+import { expr, installNixForLaterSteps, NIX_PROFILE_BIN } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "azure-pipelines.yml";
 const TEMPLATE = ".azure-pipelines/nix-ci-cache.yml";
@@ -11,35 +13,25 @@ const VM_IMAGES: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "m
  * DeterminateSystems installer sets up a daemon install, which env.sh then
  * configures. Later steps find `nix` through the agent's prepend-path command.
  */
-const INSTALL_NIX = [
-  "set -e",
-  "if ! command -v nix >/dev/null 2>&1; then",
-  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
-  "    sh -s -- install --no-confirm",
-  '  echo "##vso[task.prependpath]/nix/var/nix/profiles/default/bin"',
-  "fi",
-].join("\n");
-
-/** Azure's template expressions, built here so templates never escape Handlebars braces. */
-const expr = (inner: string) => `\${{ ${inner} }}`;
+const INSTALL_NIX = `set -e\n${installNixForLaterSteps(`echo "##vso[task.prependpath]${NIX_PROFILE_BIN}"`)}`;
 
 /** Cache@2 key segments: quoted strings are literal, anything else that looks like a path is hashed. */
 const literal = (s: string) => `"${s}"`;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   const base = [literal("nix-ci-cache"), literal("$(Agent.OS)"), literal("$(Agent.OSArchitecture)")];
-  const withFiles = [...base, ...config.keyFiles];
+  const withFiles = [...base, ...plan.keyFiles];
   // Keys are immutable on Azure: the build id makes every save a new key, and
   // restoreKeys take the newest cache whose key starts with the same segments.
   return {
     templateFile: TEMPLATE,
     key: [...withFiles, literal("$(Build.BuildId)")].join(" | "),
-    restoreKeys: config.keyFiles.length ? [withFiles.join(" | "), base.join(" | ")] : [base.join(" | ")],
+    restoreKeys: plan.keyFiles.length ? [withFiles.join(" | "), base.join(" | ")] : [base.join(" | ")],
     installNix: INSTALL_NIX,
     // Each script step is a new bash without -e; env.sh's settings do not reach
     // later steps, so it is sourced in the build's own script.
     buildScript: `set -e\n. .nix-ci-cache/env.sh\n${expr("parameters.build")}`,
-    matrix: config.platforms.map((platform) => ({
+    matrix: plan.platforms.map((platform) => ({
       name: platform === "linux" ? "linux" : "macos",
       vmImage: VM_IMAGES[platform],
     })),
@@ -51,8 +43,6 @@ export const azure: Provider = {
   name: "Azure Pipelines",
   pipelinePath: `${PIPELINE} (+ ${TEMPLATE})`,
   platforms: ["linux", "darwin"],
-  installsNix: "the DeterminateSystems installer on the hosted `ubuntu-latest` and `macos-latest` agents",
-  settingsReach: "none: env.sh is sourced in the same script as the build; save.sh needs nothing",
   signingKey:
     "a secret pipeline variable NIX_CI_CACHE_SIGNING_KEY, which the template maps into save.sh's environment (secret variables are never exported by themselves)",
   keyStrategy: 'immutable: `"nix-ci-cache" | OS | arch | keyFiles | build id`, restored by prefix (`restoreKeys`)',
@@ -62,7 +52,6 @@ export const azure: Provider = {
     "Azure Pipelines' JSON schema, the Cache@2 rules in a test, shellcheck; run on real Nix with the agent and Cache@2 emulated (failed, cold, warm)",
   detectEnv: "TF_BUILD",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   // Cache@2's post-job step skips the save unless the job status is Succeeded
   // (microsoft/azure-pipelines-agent src/Agent.Plugins/PipelineCache/SavePipelineCacheV0.cs).
   saveOnFailure: false,
@@ -75,12 +64,5 @@ export const azure: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/vmImage/.test(line) && /macos/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/vmImage/.test(line) && /ubuntu/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/vmImage/, /macos/i], linux: [/vmImage/, /ubuntu/i] },
 };

@@ -1,5 +1,5 @@
-import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR } from "../model.js";
+import type { Plan } from "../plan.js";
+import { cacheDirInside } from "./shared.js";
 import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "bitbucket-pipelines.yml";
@@ -32,22 +32,19 @@ function deleteCacheScript(): string {
   ].join("\n");
 }
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
     cacheName: CACHE_NAME,
-    // Bitbucket keys a custom cache by the hash of these files: a change of them
-    // starts a new cache version instead of waiting for the week to pass.
-    keyFiles: config.keyFiles,
     image: "nixos/nix:latest",
     // All script commands run in one shell, so env.sh's settings reach the build;
     // save.sh must be a script command too, because Bitbucket saves caches only
     // after a successful step.
-    script: [". .nix-ci-cache/env.sh", config.build, "sh .nix-ci-cache/save.sh"],
+    script: [". .nix-ci-cache/env.sh", plan.build, "sh .nix-ci-cache/save.sh"],
     refreshPipeline: REFRESH_PIPELINE,
     tokenVariable: TOKEN_VARIABLE,
     // Artifacts carry the grown directory from the build step to the step that saves
     // it, past the step that deletes the cache; they take files of the clone directory.
-    artifacts: `${config.cacheDir.replace(/^\.\//, "").replace(/\/+$/, "")}/**`,
+    artifacts: `${plan.cacheDir.replace(/^\.\//, "").replace(/\/+$/, "")}/**`,
     deleteCache: deleteCacheScript(),
   };
 }
@@ -59,8 +56,6 @@ export const bitbucket: Provider = {
   // Bitbucket Cloud's own runners are Linux containers; caches are a feature of them.
   platforms: ["linux"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image",
-  settingsReach: "one shell for all commands of a step's `script`",
   signingKey: "a secured repository variable NIX_CI_CACHE_SIGNING_KEY (every step sees it)",
   keyStrategy:
     "saved only when none exists for its name and the hash of `keyFiles`, never updated, deleted after a week; no fallback. So new store paths reach the cache only when it is saved again: after it expired, after a key file changed, or by the generated custom pipeline `nix-ci-cache-refresh` (schedule it; it needs a repository access token), which deletes it and saves it again with what a build added",
@@ -69,7 +64,6 @@ export const bitbucket: Provider = {
     "Bitbucket's cache and artifact rules in a test (no published schema or parser in npm), shellcheck; run on real Nix with Bitbucket's runner and those rules emulated, the refresh pipeline included (the REST call to a stub)",
   detectEnv: "BITBUCKET_BUILD_NUMBER",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   saveOnFailure: false,
   cacheLimit: "1 GB per cache once compressed (larger caches are not saved); saved only after a successful step; kept 1 week",
   defaultBudget: () => ({
@@ -77,15 +71,10 @@ export const bitbucket: Provider = {
     why: "Bitbucket does not save a cache larger than 1 GB once compressed, and zstd NARs barely compress further",
   }),
   rules: (config) =>
-    isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
-      ? [
-          {
-            key: "/cacheDir",
-            message: `Bitbucket artifacts, which carry the cache to the step that saves it again in the refresh pipeline, take only files inside the clone directory, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
-          },
-        ]
-      : [],
+    cacheDirInside(
+      config,
+      "Bitbucket artifacts, which carry the cache to the step that saves it again in the refresh pipeline, take only files inside the clone directory",
+    ),
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };

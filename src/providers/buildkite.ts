@@ -1,6 +1,8 @@
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from "../lazy.js";
-import type { Config, Platform } from "../model.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
+import { INSTALL_NIX_HERE } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";
 const FRAGMENT = ".buildkite/nix-ci-cache.yml";
@@ -12,22 +14,20 @@ const UPLOAD = `buildkite-agent pipeline upload ${FRAGMENT}`;
  * (buildkite-plugins/cache-buildkite-plugin hooks/post-command @ v1.12.0).
  */
 const CACHE_PLUGIN = "cache#v1.12.0";
-/** Agents without Nix get it from the Determinate installer, in the step's own shell. */
-const INSTALL_NIX =
-  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
 
-function context(config: Config): TemplateContext {
-  const several = config.platforms.length > 1;
+function context(plan: Plan): TemplateContext {
+  const several = plan.platforms.length > 1;
   return {
     fragment: FRAGMENT,
     upload: UPLOAD,
     cachePlugin: CACHE_PLUGIN,
-    // One script: env.sh's settings hold for the build and for save.sh after it.
-    command: [INSTALL_NIX, ". .nix-ci-cache/env.sh", config.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
-    steps: config.platforms.map((platform: Platform) => ({
+    // One script: env.sh's settings hold for the build and for save.sh after it. Agents
+    // without Nix get it from the Determinate installer, in this same shell.
+    command: [INSTALL_NIX_HERE, ". .nix-ci-cache/env.sh", plan.build.replace(/\n+$/, ""), "sh .nix-ci-cache/save.sh"].join("\n"),
+    steps: plan.platforms.map((platform: Platform) => ({
       platform,
       key: `nix-ci-cache-${platform}`,
-      label: `:nix: ${config.build.split("\n")[0]} (${platform})`,
+      label: `:nix: ${plan.build.split("\n")[0]} (${platform})`,
       // Agents carry only the tags their owners give them: with one platform any
       // agent will do; with several, the steps need tags to tell them apart.
       agentsOs: several ? platform : undefined,
@@ -71,8 +71,6 @@ export const buildkite: Provider = {
   pipelinePath: `${PIPELINE} (+ ${FRAGMENT})`,
   // Hosted agents offer Linux and macOS; self-hosted agents run anywhere.
   platforms: ["linux", "darwin"],
-  installsNix: "already on most self-hosted agents; the Determinate installer otherwise",
-  settingsReach: "a step's command is one script, so env.sh is sourced in it",
   signingKey:
     "not passed by the generated pipeline: export NIX_CI_CACHE_SIGNING_KEY from an agent `environment` hook or a secrets plugin",
   keyStrategy:
@@ -82,7 +80,6 @@ export const buildkite: Provider = {
     "Buildkite's pipeline schema, the cache plugin's options in a test, shellcheck; run on real Nix with the agent and the cache plugin's levels emulated (cold, new branch, failed build)",
   detectEnv: "BUILDKITE",
   detectFiles: [".buildkite"],
-  keysImmutable: false,
   // The cache plugin's post-command hook skips saving when the command failed, and has
   // no option to save anyway (hooks/post-command @ v1.12.0).
   saveOnFailure: false,
@@ -92,17 +89,5 @@ export const buildkite: Provider = {
   rules: () => [],
   context,
   userFiles: [{ path: PIPELINE, update: addUploadStep }],
-  detectPlatforms(readFile, listDir) {
-    const found: PlatformEvidence[] = [];
-    for (const name of listDir(".buildkite")) {
-      if (!/\.ya?ml$/.test(name)) continue;
-      const file = `.buildkite/${name}`;
-      for (const line of (readFile(file) ?? "").split("\n")) {
-        if (/macos|darwin/i.test(line) && /queue|os|image|agents/.test(line)) {
-          found.push({ platform: "darwin", file, line: line.trim() });
-        }
-      }
-    }
-    return found;
-  },
+  platformSigns: { path: ".buildkite", directory: true, darwin: [/macos|darwin/i, /queue|os|image|agents/] },
 };

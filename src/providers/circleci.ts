@@ -1,6 +1,8 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { stepIds } from "./actions.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import { installNixForLaterSteps, NIX_PROFILE_SCRIPT } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".circleci/config.yml";
 
@@ -18,16 +20,10 @@ const EXECUTORS: Record<Platform, { name: string; lines: string[] }> = {
 };
 
 /** Run steps are non-login bash: later steps find Nix through $BASH_ENV. */
-const INSTALL_NIX_DARWIN = [
-  "if ! command -v nix >/dev/null 2>&1; then",
-  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
-  "    sh -s -- install --no-confirm",
-  "  echo '. /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh' >>\"$BASH_ENV\"",
-  "fi",
-].join("\n");
+const INSTALL_NIX_DARWIN = installNixForLaterSteps(`echo '. ${NIX_PROFILE_SCRIPT}' >>"$BASH_ENV"`);
 
-function context(config: Config): TemplateContext {
-  const checksums = config.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");
+function context(plan: Plan): TemplateContext {
+  const checksums = plan.keyFiles.map((f) => tpl(`checksum ${JSON.stringify(f)}`)).join("-");
   // Keys are immutable on CircleCI: `epoch` makes every save a new key, and
   // restore_cache takes each listed key as a prefix, newest match first.
   const prefix = `nix-ci-cache-v1-${tpl("arch")}-`;
@@ -36,15 +32,15 @@ function context(config: Config): TemplateContext {
     names: stepIds(false).names,
     key: `${withHash}${tpl("epoch")}`,
     restoreKeys: checksums ? [withHash, prefix] : [prefix],
-    jobs: config.platforms.map((platform) => ({
+    jobs: plan.platforms.map((platform) => ({
       name: platform === "linux" ? "nix-build" : "nix-build-macos",
       executor: EXECUTORS[platform].name,
       installNix: platform === "darwin" ? INSTALL_NIX_DARWIN : "",
       // env.sh again in the build's own shell: bash started as /bin/sh (the
       // nixos/nix image has no /bin/bash) does not read $BASH_ENV.
-      buildScript: `. .nix-ci-cache/env.sh\n${config.build}`,
+      buildScript: `. .nix-ci-cache/env.sh\n${plan.build}`,
     })),
-    executors: config.platforms.map((platform) => ({
+    executors: plan.platforms.map((platform) => ({
       name: EXECUTORS[platform].name,
       body: EXECUTORS[platform].lines.map((line) => `    ${line}`).join("\n"),
     })),
@@ -57,8 +53,6 @@ export const circleci: Provider = {
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
   linuxContainer: "the `nixos/nix` Docker executor",
-  installsNix: "the `nixos/nix` Docker image; the DeterminateSystems installer on macOS",
-  settingsReach: "`$BASH_ENV`, which every later bash step reads first",
   signingKey:
     "a project environment variable or a context variable NIX_CI_CACHE_SIGNING_KEY (every job sees them); CircleCI gives none to pull requests from forks, which then save nothing",
   keyStrategy: "immutable: `nix-ci-cache-v1-<arch>-<checksums of keyFiles>-<epoch>`, restored by prefix, newest first",
@@ -67,7 +61,6 @@ export const circleci: Provider = {
     "`@circleci/circleci-config-parser`, CircleCI's JSON schema, shellcheck; run twice on real Nix with CircleCI's runner and cache emulated",
   detectEnv: "CIRCLECI",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "no size limit; caches are kept 15 days (storage is billed); each save is a new archive",
   defaultBudget: () => ({
@@ -77,11 +70,5 @@ export const circleci: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/^\s*macos:/.test(line) || /\bxcode:/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /^\s*macos:|\bxcode:/ },
 };

@@ -1,5 +1,6 @@
-import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../model.js";
+import type { Plan } from "../plan.js";
+import { cacheDirInside } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 /**
  * The drone-cache plugin, as Drone publishes it: `plugins/cache`, built from
@@ -14,26 +15,14 @@ import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../model.js";
  * or secret is needed (the repository must be trusted to mount it). An exact tag:
  * `docker/manifest.tmpl` publishes multi-arch `plugins/cache:<version>` for each tag.
  */
-export const DRONE_CACHE_IMAGE = "plugins/cache:1.10.9";
+const DRONE_CACHE_IMAGE = "plugins/cache:1.10.9";
 /** Where the filesystem backend reads and writes inside the plugin container (its default). */
 export const DRONE_CACHE_ROOT = "/tmp/cache";
 /** The host directory that outlives the pipeline. */
 export const HOST_CACHE_DIR = "/var/lib/nix-ci-cache";
 
 /** Drone and Woodpecker substitute `$VAR` and `${VAR}` in the whole file before running it; `$$` is a literal `$`. */
-export const escapeDollars = (text: string) => text.replaceAll("$", "$$$$");
-
-/** Steps are separate containers that share only the workspace, so the cache must live inside it. */
-export function cacheDirInWorkspace(config: Config, providerName: string): Problem[] {
-  return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
-    ? [
-        {
-          key: "/cacheDir",
-          message: `${providerName} steps share only the workspace, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
-        },
-      ]
-    : [];
-}
+const escapeDollars = (text: string) => text.replaceAll("$", "$$$$");
 
 /**
  * The build step's commands that run save.sh when its shell exits, also after a failed
@@ -43,11 +32,68 @@ export function cacheDirInWorkspace(config: Config, providerName: string): Probl
  * also keeps the project's directory, which the build may leave. `$` is doubled for
  * Drone's and Woodpecker's substitution.
  */
-export const SAVE_ON_EXIT = [
+const SAVE_ON_EXIT = [
   "nix_ci_cache_root=$PWD",
   'nix_ci_cache_save() { nix_ci_cache_status=$?; sh "$nix_ci_cache_root/.nix-ci-cache/save.sh" || true; exit "$nix_ci_cache_status"; }',
   "trap nix_ci_cache_save EXIT",
 ].map(escapeDollars);
 
 /** `${NAME}`, substituted by Drone or Woodpecker; built here so it reads as what it is. */
-export const variable = (name: string) => `\${${name}}`;
+const variable = (name: string) => `\${${name}}`;
+
+/** The variables that name the repository and branches, which the keys are made of. */
+interface KeyVariables {
+  owner: string;
+  repo: string;
+  /** The branch pushed to, and for pull requests their target branch. */
+  branch: string;
+  defaultBranch: string;
+}
+
+/** What Drone and Woodpecker, both running drone-cache on a host volume, do not share. */
+export type DroneCacheSpec = Pick<
+  Provider,
+  "id" | "name" | "pipelinePath" | "platforms" | "signingKey" | "scope" | "validatedBy" | "detectEnv" | "detectFiles"
+> & {
+  /** What runs the pipelines and holds the host volume: "runner" or "agent". */
+  host: string;
+  keyVariables: KeyVariables;
+  /** Values only this provider's template uses. */
+  context(): TemplateContext;
+};
+
+/** A provider whose pipeline keeps the cache with drone-cache's filesystem backend. */
+export function droneCacheProvider(spec: DroneCacheSpec): Provider {
+  const { host, keyVariables: vars, context, ...own } = spec;
+  const key = (branch: string) => `nix-ci-cache-${variable(vars.owner)}-${variable(vars.repo)}-linux-${variable(branch)}`;
+  return {
+    ...own,
+    linuxContainer: "the `nixos/nix` image",
+    keyStrategy:
+      "mutable (drone-cache, as `plugins/cache`): one key per branch, overwritten by each push; a new branch starts from the default branch's, a pull request from its target branch's",
+    saveOnFailure: true,
+    cacheLimit: `the ${host}'s disk (drone-cache filesystem backend on a host volume); no expiry`,
+    defaultBudget: () => ({
+      size: "4G",
+      why: `the archives live on the ${host}'s disk, one per branch, with no limit of their own`,
+    }),
+    // Steps are separate containers that share only the workspace, so the cache must live inside it.
+    rules: (config) => cacheDirInside(config, `${spec.name} steps share only the workspace`),
+    context: (plan: Plan) => ({
+      cachePlugin: DRONE_CACHE_IMAGE,
+      hostCacheDir: HOST_CACHE_DIR,
+      // The plugin overwrites a key on every save. For pull requests the branch
+      // variable holds the target branch, so they read that branch's cache.
+      cacheKey: key(vars.branch),
+      // drone-cache has no fallback keys: a branch without a cache of its own gets the
+      // default branch's from a restore step before its own.
+      defaultBranchCacheKey: key(vars.defaultBranch),
+      mount: escapeDollars(plan.cacheDir),
+      nixImage: "nixos/nix:latest",
+      buildCommand: escapeDollars(plan.build),
+      saveOnExit: SAVE_ON_EXIT,
+      ...context(),
+    }),
+    userFiles: [],
+  };
+}

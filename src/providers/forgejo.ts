@@ -1,24 +1,16 @@
-import type { Config } from "../model.js";
-import { SAVE_WHEN_ADDED, type StepIds, stepIds, WRITE_STEP } from "./actions.js";
+import type { Plan } from "../plan.js";
+import { actionsCacheKeys, SAVE_WHEN_ADDED, type StepIds, stepIds, WRITE_STEP } from "./actions.js";
+import { expr, installNixForLaterSteps, NIX_PROFILE_BIN } from "./shared.js";
 import type { Provider } from "./types.js";
 
 const WORKFLOWS = ".forgejo/workflows";
 const ACTIONS = ".forgejo/actions/nix-ci-cache";
 
-/** `${{ … }}` built here, so templates never have to escape Handlebars braces. */
-const expr = (inner: string) => `\${{ ${inner} }}`;
-
 /**
  * The DeterminateSystems installer is the one that works as root in the runner's
  * default container (no systemd: `--init none`); a runner that has Nix skips it.
  */
-const INSTALL_NIX = [
-  "if ! command -v nix >/dev/null 2>&1; then",
-  "  curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix |",
-  "    sh -s -- install linux --init none --no-confirm",
-  '  echo /nix/var/nix/profiles/default/bin >>"$GITHUB_PATH"',
-  "fi",
-].join("\n");
+const INSTALL_NIX = installNixForLaterSteps(`echo ${NIX_PROFILE_BIN} >>"$GITHUB_PATH"`, "install linux --init none --no-confirm");
 
 export const RESTORE_NAME = "Restore the Nix cache and use it in this job";
 
@@ -35,8 +27,6 @@ export const forgejo: Provider = {
   // and most instances offer nothing else.
   platforms: ["linux"],
   linuxContainer: "the runner's job container",
-  installsNix: "the DeterminateSystems installer (`--init none`) in the runner's default `docker` container",
-  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH` (the Forgejo runner implements both)",
   signingKey:
     "a repository secret NIX_CI_CACHE_SIGNING_KEY (Settings → Actions → Secrets), which the workflow passes to the save action; pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
@@ -47,7 +37,6 @@ export const forgejo: Provider = {
   detectEnv: "FORGEJO_ACTIONS",
   supersedes: ["github"],
   detectFiles: [WORKFLOWS],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit: "set by the runner's administrator (the cache server keeps entries on the runner's disk)",
   defaultBudget: () => ({
@@ -55,21 +44,12 @@ export const forgejo: Provider = {
     why: "the runner's administrator sets the cache server's limit, and every run that saves keeps a new entry",
   }),
   rules: () => [],
-  context(config: Config) {
-    const keyFilesHash = config.keyFiles.length
-      ? expr(`hashFiles(${config.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)
-      : "";
-    // Keys are immutable on the runner's cache server, as on GitHub: a new key
-    // every run lets the grown cache be saved, and the prefixes restore the
-    // newest earlier save.
-    const prefix = `nix-ci-cache-${expr("runner.os")}-${expr("runner.arch")}-`;
-    const withHash = keyFilesHash ? `${prefix}${keyFilesHash}-` : prefix;
+  context(plan: Plan) {
     return {
       actionsDir: ACTIONS,
       runsOn: "docker",
       installNix: INSTALL_NIX,
-      key: `${withHash}${expr("github.run_id")}-${expr("github.run_attempt")}`,
-      restoreKeys: keyFilesHash ? [withHash, prefix] : [prefix],
+      ...actionsCacheKeys(plan.keyFiles),
       savedKey: expr("steps.restore.outputs.cache-primary-key"),
       ...forgejoStepContext(stepIds(false, RESTORE_NAME, "nix-cache")),
       keyInput: expr("inputs.key"),
@@ -78,5 +58,4 @@ export const forgejo: Provider = {
     };
   },
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -1,15 +1,14 @@
 import { stringify } from "../lazy.js";
-import type { Config, Platform } from "../model.js";
-import { type StepIds, saveWhenAdded, stepIds } from "./actions.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
+import { actionsCacheKeys, type StepIds, saveWhenAdded, stepIds } from "./actions.js";
 import { workflowRunners } from "./github-runners.js";
+import { expr } from "./shared.js";
 import type { Budget, Provider } from "./types.js";
 
 /** The runners of the generated workflow unless `runners` names others. */
 export const RUNNERS: Record<Platform, string> = { linux: "ubuntu-latest", darwin: "macos-latest" };
 const WORKFLOWS = ".github/workflows";
-
-/** `${{ … }}` built here, so templates never have to escape Handlebars braces. */
-const expr = (inner: string) => `\${{ ${inner} }}`;
 
 /**
  * Pinned majors (docs/versions.md). actions/cache@v5 and actions/checkout from v5 on
@@ -65,8 +64,6 @@ export const github: Provider = {
   name: "GitHub Actions",
   pipelinePath: ".github/workflows/nix.yml",
   platforms: ["linux", "darwin"],
-  installsNix: "cachix/install-nix-action",
-  settingsReach: "`$GITHUB_ENV` and `$GITHUB_PATH`",
   signingKey:
     "a repository secret NIX_CI_CACHE_SIGNING_KEY, which the workflow passes to save.sh (`gh secret set NIX_CI_CACHE_SIGNING_KEY`); pull requests from forks get none and save nothing",
   keyStrategy: "immutable: `nix-ci-cache-<os>-<arch>-<hash of keyFiles>-<run id>-<attempt>`, restored by prefix",
@@ -75,38 +72,26 @@ export const github: Provider = {
     "actionlint, `@actions/workflow-parser`, shellcheck; run on real Nix with GitHub's runner and cache emulated and every `if:` evaluated by `@actions/expressions` (cold, warm without a save, failed save.sh)",
   detectEnv: "GITHUB_ACTIONS",
   detectFiles: [WORKFLOWS],
-  keysImmutable: true,
   saveOnFailure: true,
   cacheLimit:
     "10 GB per repository by default (owners can raise it; usage beyond 10 GB is billed), shared by all its caches; least recently used entries are evicted when over, and entries unused for 7 days; at most 200 uploads a minute; each save is a new entry, made only when save.sh added paths",
   defaultBudget: budget,
   rules: () => [],
-  context(config: Config) {
-    const keyFilesHash = config.keyFiles.length
-      ? `-${expr(`hashFiles(${config.keyFiles.map((f) => `'${f.replaceAll("'", "''")}'`).join(", ")})`)}`
-      : "";
-    // Keys are immutable: a new key every run lets the grown cache be saved,
-    // and the prefixes restore the newest earlier save.
-    const prefix = `nix-ci-cache-${expr("runner.os")}-${expr("runner.arch")}-`;
+  context(plan: Plan) {
     return {
       checkoutAction: GITHUB_ACTIONS.checkout,
       restoreAction: GITHUB_ACTIONS.restore,
       saveAction: GITHUB_ACTIONS.save,
       installNixAction: GITHUB_ACTIONS.installNix,
       ...githubStepContext(stepIds(false)),
-      matrix: config.platforms.map((platform) => ({
+      matrix: plan.platforms.map((platform) => ({
         platform,
-        runner: runnerLabel(config.runners[platform] ?? RUNNERS[platform]),
+        runner: runnerLabel(plan.runners[platform] ?? RUNNERS[platform]),
       })),
       runsOn: expr("matrix.runner"),
-      key: `${prefix}${keyFilesHash ? `${keyFilesHash.slice(1)}-` : ""}${expr("github.run_id")}-${expr("github.run_attempt")}`,
-      restoreKeys: keyFilesHash ? [`${prefix}${keyFilesHash.slice(1)}-`, prefix] : [prefix],
+      ...actionsCacheKeys(plan.keyFiles),
     };
   },
   userFiles: [],
-  detectPlatforms(readFile, listDir) {
-    return listDir(WORKFLOWS)
-      .filter((name) => /\.ya?ml$/.test(name))
-      .flatMap((name) => workflowRunners(`${WORKFLOWS}/${name}`, readFile(`${WORKFLOWS}/${name}`) ?? ""));
-  },
+  platformSigns: { path: WORKFLOWS, directory: true, read: workflowRunners },
 };

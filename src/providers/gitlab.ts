@@ -1,8 +1,10 @@
-import { isAbsolute, normalize } from "node:path";
+import { normalize } from "node:path";
 import { isMap, isScalar, type Node, parseDocument, type YAMLMap } from "../lazy.js";
-import { type Config, DEFAULT_CACHE_DIR, type Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { appendItem, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import { cacheDirInside, INSTALL_NIX_HERE_LINES, SOURCE_NIX_PROFILE } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const INCLUDE_FILE = ".gitlab/nix-ci-cache.yml";
 const PIPELINE = ".gitlab-ci.yml";
@@ -55,19 +57,23 @@ const SAVE_IF_NOT_SAVED = [
   "}",
 ].join("\n");
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   // Signed, protected and unprotected branches share one cache: unprotected jobs can
   // write it, but every job accepts only entries signed by the key, which only
   // protected branches get (a protected CI/CD variable). Unsigned, GitLab's default
   // separation stays, so that no unprotected job writes what protected jobs restore.
-  const unprotect = config.publicKey !== undefined;
+  const unprotect = plan.publicKey !== "";
   return {
     includeFile: INCLUDE_FILE,
     unprotect,
     afterScriptTimeout: AFTER_SCRIPT_TIMEOUT,
     saveOnExit: SAVE_ON_EXIT,
     saveIfNotSaved: SAVE_IF_NOT_SAVED,
-    jobs: config.platforms.map((platform) => ({
+    // On macOS runners, which may not have Nix: before_script and script share its
+    // shell; after_script is a shell of its own.
+    installNix: INSTALL_NIX_HERE_LINES,
+    sourceNixProfile: SOURCE_NIX_PROFILE,
+    jobs: plan.platforms.map((platform) => ({
       platform,
       name: hiddenJobName(platform),
       buildJob: platform === "linux" ? "nix-build" : "nix-build-darwin",
@@ -138,8 +144,6 @@ export const gitlab: Provider = {
   pipelinePath: ".gitlab-ci.yml (+ .gitlab/nix-ci-cache.yml)",
   platforms: ["linux", "darwin"],
   linuxContainer: "the `nixos/nix` image",
-  installsNix: "the `nixos/nix` image; the installer on macOS runners",
-  settingsReach: "one shell for before_script and script, which also runs save.sh from an EXIT trap; save.sh needs nothing",
   signingKey:
     "a CI/CD variable NIX_CI_CACHE_SIGNING_KEY, masked and protected: signed, the generated file shares one cache between protected and unprotected branches (`cache:unprotect`), and only protected branches get the key to sign what it holds",
   keyStrategy:
@@ -150,20 +154,10 @@ export const gitlab: Provider = {
     "GitLab's JSON schema (gitlab-ci-local), shellcheck; jobs run by gitlab-ci-local on real Nix, with its own cache on one branch (cold, warm, failed) and in place (failed, killed, failed save); across branches GitLab's key rules emulated (protected suffix, `fallback_keys`, `unprotect`; unsigned and signed)",
   detectEnv: "GITLAB_CI",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit: "5 GB per cache archive on GitLab.com, kept 14 days; paths must be inside the project",
   defaultBudget: () => ({ size: "4G", why: "GitLab.com does not keep a cache archive over 5 GB" }),
-  rules(config) {
-    return isAbsolute(config.cacheDir) || normalize(config.cacheDir).startsWith("..")
-      ? [
-          {
-            key: "/cacheDir",
-            message: `GitLab only caches paths inside the project directory, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
-          },
-        ]
-      : [];
-  },
+  rules: (config) => cacheDirInside(config, "GitLab only caches paths inside the project directory"),
   context,
   userFiles: [
     {
@@ -171,13 +165,5 @@ export const gitlab: Provider = {
       update: addInclude,
     },
   ],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    const text = readFile(PIPELINE) ?? "";
-    for (const line of text.split("\n")) {
-      if (/macos/i.test(line) && /tags|saas-|image/.test(line))
-        found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/macos/i, /tags|saas-|image/] },
 };

@@ -1,6 +1,7 @@
-import { type Config, MARKER, type Platform } from "../model.js";
-import { parseSize } from "../text.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
+import { INSTALL_NIX_UNLESS_PRESENT } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = "Jenkinsfile";
 /** The reusable piece: loaded by the Jenkinsfile, kept up to date by generate. */
@@ -28,21 +29,20 @@ const groovyScript = (text: string, indent: number) =>
     .map((line) => (line ? " ".repeat(indent) + line : ""))
     .join("\n");
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   const MiB = 1024 * 1024;
   return {
     // The library is Groovy: the marker is a `//` comment.
-    marker: MARKER.replace(/^#/, "//"),
+    marker: plan.marker.replace(/^#/, "//"),
     libraryPath: LIBRARY,
-    cachePath: groovyString(config.cacheDir),
+    cachePath: groovyString(plan.cacheDir),
     // Job Cacher deletes the whole cache once it is larger than maxCacheSize (MB);
     // save.sh keeps it under maxSize, so this is only a backstop above it.
-    maxCacheSizeMb: Math.ceil((parseSize(config.maxSize) * 1.25) / MiB),
+    maxCacheSizeMb: Math.ceil((plan.maxSizeBytes * 1.25) / MiB),
     defaultBranch: groovyString(DEFAULT_BRANCH),
-    installNix:
-      "command -v nix >/dev/null 2>&1 || curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm",
-    build: groovyScript(config.build, 36),
-    stages: config.platforms.map((platform) => ({
+    installNix: INSTALL_NIX_UNLESS_PRESENT,
+    build: groovyScript(plan.build, 36),
+    stages: plan.platforms.map((platform) => ({
       platform,
       label: groovyString(LABELS[platform]),
     })),
@@ -54,8 +54,6 @@ export const jenkins: Provider = {
   name: "Jenkins",
   pipelinePath: `${PIPELINE} (+ ${LIBRARY})`,
   platforms: ["linux", "darwin"],
-  installsNix: "already on the agent, else the Determinate Systems installer (needs sudo)",
-  settingsReach: "none: every `sh` step is a new shell, so env.sh is sourced in the build's own `sh` step",
   signingKey:
     "your Jenkinsfile's: bind a secret-text credential as NIX_CI_CACHE_SIGNING_KEY around the build (`withCredentials`), or a secret file as NIX_CI_CACHE_SIGNING_KEY_FILE",
   keyStrategy:
@@ -66,7 +64,6 @@ export const jenkins: Provider = {
     "Job Cacher's step syntax and the declarative structure checked by a test, shellcheck; run on real Nix with the agent and Job Cacher emulated (branch, pull request, failed build)",
   detectEnv: "JENKINS_URL",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   saveOnFailure: true,
   cacheLimit:
     "the controller's disk (or S3), per job and branch; no expiry; above `maxCacheSize` Job Cacher deletes the whole cache",
@@ -84,13 +81,5 @@ export const jenkins: Provider = {
       update: () => undefined,
     },
   ],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (!/label|agent/.test(line)) continue;
-      if (/mac|darwin/i.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/linux/i.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: [/label|agent/, /mac|darwin/i], linux: [/label|agent/, /linux/i] },
 };

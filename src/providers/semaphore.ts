@@ -1,6 +1,8 @@
-import type { Config, Platform } from "../model.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import { INSTALL_NIX_HERE, SOURCE_NIX_PROFILE } from "./shared.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".semaphore/semaphore.yml";
 
@@ -10,18 +12,14 @@ const MACHINES: Record<Platform, { type: string; osImage: string }> = {
   darwin: { type: "a1-standard-4", osImage: "macos-xcode15" },
 };
 
-/** Neither image has Nix: the Determinate installer, then its profile in this shell. */
-const INSTALL_NIX =
-  "command -v nix >/dev/null 2>&1 || { curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix | sh -s -- install --no-confirm && . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh; }";
-
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   // The toolbox's `checksum` (md5 of one file) runs on Linux and macOS alike.
-  const hash = config.keyFiles.map((f) => `$(checksum ${shellQuote(f)})`).join("");
-  const cacheDir = shellQuote(config.cacheDir);
+  const hash = plan.keyFiles.map((f) => `$(checksum ${shellQuote(f)})`).join("");
+  const cacheDir = shellQuote(plan.cacheDir);
   return {
     // The pipeline must name an agent; each block names its own.
-    defaultMachine: MACHINES[config.platforms[0] ?? "linux"],
-    blocks: config.platforms.map((platform) => {
+    defaultMachine: MACHINES[plan.platforms[0] ?? "linux"],
+    blocks: plan.platforms.map((platform) => {
       const prefix = `nix-ci-cache-${platform}-`;
       // `cache store` never replaces a key: a new key per job lets the grown cache
       // be saved; `cache restore` tries each comma-separated key exactly, then the
@@ -34,7 +32,10 @@ function context(config: Config): TemplateContext {
         store: `cache store "${prefix}${hash ? `${hash}-` : ""}$SEMAPHORE_JOB_ID" ${cacheDir}`,
       };
     }),
-    installNix: INSTALL_NIX,
+    // Neither image has Nix: the Determinate installer, then its profile in this shell;
+    // the epilogue is a shell of its own.
+    installNix: INSTALL_NIX_HERE,
+    sourceNixProfile: SOURCE_NIX_PROFILE,
   };
 }
 
@@ -43,8 +44,6 @@ export const semaphore: Provider = {
   name: "Semaphore",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
-  installsNix: "the Determinate installer (no Semaphore image has Nix)",
-  settingsReach: "a job's commands run in one shell; the epilogue needs nothing from it",
   signingKey:
     "not passed by the generated pipeline yet: attach a secret that defines NIX_CI_CACHE_SIGNING_KEY at the organization or project level; until then save.sh saves nothing",
   keyStrategy:
@@ -54,7 +53,6 @@ export const semaphore: Provider = {
     "the pipeline reference's rules in a test, shellcheck; run twice on real Nix with Semaphore's agent and cache emulated",
   detectEnv: "SEMAPHORE",
   detectFiles: [PIPELINE],
-  keysImmutable: true,
   // epilogue.always runs after failed commands too.
   saveOnFailure: true,
   cacheLimit: "9.6 GB per project on Semaphore Cloud, oldest entries deleted when full or after 30 days",
@@ -66,12 +64,5 @@ export const semaphore: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/os_image:\s*macos|type:\s*a\d-/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-      if (/os_image:\s*ubuntu/.test(line)) found.push({ platform: "linux", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /os_image:\s*macos|type:\s*a\d-/, linux: /os_image:\s*ubuntu/ },
 };

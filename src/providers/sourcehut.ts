@@ -1,4 +1,4 @@
-import type { Config } from "../model.js";
+import type { Plan } from "../plan.js";
 import { shellQuote } from "../text.js";
 import type { Provider, TemplateContext } from "./types.js";
 
@@ -11,8 +11,8 @@ const MANIFEST = ".build.yml";
 const CD_PROJECT = 'for nix_ci_cache_dir in ~/*/.nix-ci-cache; do cd "$nix_ci_cache_dir/.." || exit; break; done';
 const RSYNC = 'rsync -a -e "ssh -o StrictHostKeyChecking=accept-new"';
 
-function context(config: Config): TemplateContext {
-  const cache = shellQuote(config.cacheDir);
+function context(plan: Plan): TemplateContext {
+  const cache = shellQuote(plan.cacheDir);
   return {
     signingKeyFile: "/home/build/.nix-ci-cache-signing-key",
     restoreScript: [
@@ -36,7 +36,7 @@ function context(config: Config): TemplateContext {
       "  fi",
       "}",
       "trap nix_ci_cache_save EXIT",
-      config.build.replace(/\n+$/, ""),
+      plan.build.replace(/\n+$/, ""),
     ].join("\n"),
   };
 }
@@ -47,8 +47,6 @@ export const sourcehut: Provider = {
   pipelinePath: MANIFEST,
   // builds.sr.ht runs Linux and BSD virtual machines, no macOS.
   platforms: ["linux"],
-  installsNix: "the `nixos/latest` image",
-  settingsReach: "every task is a new login session: env.sh is sourced in the task that builds",
   signingKey:
     "a file secret (builds.sr.ht secrets) at /home/build/.nix-ci-cache-signing-key, whose UUID you add under `secrets:`; the manifest names it in NIX_CI_CACHE_SIGNING_KEY_FILE, and builds without it save nothing",
   keyStrategy:
@@ -58,7 +56,6 @@ export const sourcehut: Provider = {
     "SchemaStore's builds.sr.ht schema, shellcheck; run twice on real Nix with the builds.sr.ht runner emulated and a local directory as the remote",
   detectEnv: "CI_NAME=sourcehut",
   detectFiles: [MANIFEST, ".builds"],
-  keysImmutable: false,
   // The build task saves on its way out (trap), also after a failed build.
   saveOnFailure: true,
   cacheLimit: "no cache feature: the remote's space is yours; the remote only grows (save.sh prunes the local copy)",
@@ -66,5 +63,4 @@ export const sourcehut: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms: () => [],
 };

@@ -1,5 +1,6 @@
-import type { Config, Platform } from "../model.js";
-import type { PlatformEvidence, Provider, TemplateContext } from "./types.js";
+import type { Platform } from "../model.js";
+import type { Plan } from "../plan.js";
+import type { Provider, TemplateContext } from "./types.js";
 
 const PIPELINE = ".travis.yml";
 
@@ -12,9 +13,9 @@ const TRAVIS_OS: Record<Platform, string> = { linux: "linux", darwin: "osx" };
  */
 const CACHE_TIMEOUT = 1000;
 
-function context(config: Config): TemplateContext {
+function context(plan: Plan): TemplateContext {
   return {
-    os: config.platforms.map((platform) => TRAVIS_OS[platform]),
+    os: plan.platforms.map((platform) => TRAVIS_OS[platform]),
     cacheTimeout: CACHE_TIMEOUT,
   };
 }
@@ -24,8 +25,6 @@ export const travis: Provider = {
   name: "Travis CI",
   pipelinePath: PIPELINE,
   platforms: ["linux", "darwin"],
-  installsNix: "`language: nix` (Travis installs Nix on Linux and macOS)",
-  settingsReach: "all phases of a job run in one bash session",
   signingKey:
     "a repository environment variable NIX_CI_CACHE_SIGNING_KEY, not shown in the build log (every job sees it); pull requests from forks get none and save nothing",
   keyStrategy:
@@ -35,7 +34,6 @@ export const travis: Provider = {
     "SchemaStore's Travis schema, the phase rules in a test, shellcheck; run twice on real Nix with Travis's runner and branch caches emulated",
   detectEnv: "TRAVIS",
   detectFiles: [PIPELINE],
-  keysImmutable: false,
   // Travis uploads the cache after the script phase, whatever its result.
   saveOnFailure: true,
   cacheLimit: `no size limit, but the upload must finish within \`cache.timeout\` (default 180 s, ${CACHE_TIMEOUT} s here); archives are gzipped again`,
@@ -43,11 +41,5 @@ export const travis: Provider = {
   rules: () => [],
   context,
   userFiles: [],
-  detectPlatforms(readFile) {
-    const found: PlatformEvidence[] = [];
-    for (const line of (readFile(PIPELINE) ?? "").split("\n")) {
-      if (/\bosx\b|osx_image/.test(line)) found.push({ platform: "darwin", file: PIPELINE, line: line.trim() });
-    }
-    return found;
-  },
+  platformSigns: { path: PIPELINE, darwin: /\bosx\b|osx_image/ },
 };

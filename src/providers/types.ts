@@ -1,6 +1,10 @@
-import type { Config, Platform, Problem } from "../model.js";
+import type { Config, Platform, Problem, ProviderId } from "../model.js";
+import type { Plan } from "../plan.js";
 
-/** What a provider's templates see besides the common plan. */
+/**
+ * A provider's own values for its templates, which see them as `ci.<name>` beside the
+ * plan's: under a key of their own they cannot replace a value of the plan's.
+ */
 export type TemplateContext = Record<string, unknown>;
 
 /**
@@ -30,12 +34,29 @@ export interface PlatformEvidence {
   runner?: string | string[];
 }
 
+/** A line shows a platform when it matches the pattern, or every pattern of the list. */
+export type LineSign = RegExp | RegExp[];
+
+/**
+ * Where a provider's CI files show the platforms they run on, read by one function
+ * (detect.ts): the file, or every YAML file of a directory, and either the line
+ * patterns of each platform or, where lines cannot tell (GitHub's matrices), a reader
+ * of the whole file.
+ */
+export interface PlatformSigns {
+  path: string;
+  directory?: boolean;
+  darwin?: LineSign;
+  linux?: LineSign;
+  read?: (file: string, text: string) => PlatformEvidence[];
+}
+
 /**
  * A CI provider is data plus the template folder `templates/providers/<id>/`,
  * whose files are rendered to the same relative paths (minus `.hbs`).
  */
 export interface Provider {
-  id: string;
+  id: ProviderId;
   name: string;
   /** The pipeline file we generate or add our part to. */
   pipelinePath: string;
@@ -47,10 +68,6 @@ export interface Provider {
    * absent where they run on a VM.
    */
   linuxContainer?: string;
-  /** How Nix usually gets onto the runner, in words. */
-  installsNix: string;
-  /** How env.sh's settings reach the steps after it, in words. */
-  settingsReach: string;
   /** How the secret key for a signed cache (publicKey) reaches save.sh, in words. */
   signingKey: string;
   /** The key strategy, in words. */
@@ -62,11 +79,9 @@ export interface Provider {
   /** Environment variable the provider sets in every job: `NAME` (set) or `NAME=value`. */
   detectEnv: string;
   /** Providers whose detection variables this one also sets, so they must not be detected with it. */
-  supersedes?: string[];
+  supersedes?: ProviderId[];
   /** Files whose presence shows that a repository uses this provider. */
   detectFiles: string[];
-  /** Saved cache keys cannot be overwritten, so each run saves under a new key. */
-  keysImmutable: boolean;
   /** The cache can be saved after a failed job. */
   saveOnFailure: boolean;
   /** What the provider allows, in words, for messages and the README. */
@@ -75,10 +90,10 @@ export interface Provider {
   defaultBudget(platforms: Platform[]): Budget;
   /** Config combinations this provider cannot honour. */
   rules(config: Config): Problem[];
-  /** Values computed for this provider's templates. */
-  context(config: Config): TemplateContext;
+  /** Values computed for this provider's templates, which see them as `ci`. */
+  context(plan: Plan): TemplateContext;
   /** Files of the user's that we add our part to. */
   userFiles: UserFileEdit[];
-  /** Platforms the repository's existing CI files already run on. */
-  detectPlatforms(readFile: (path: string) => string | undefined, listDir: (path: string) => string[]): PlatformEvidence[];
+  /** Where the repository's existing CI files show the platforms they run on; absent: nowhere we know. */
+  platformSigns?: PlatformSigns;
 }

@@ -8,7 +8,7 @@ import { stepIds } from "../providers/actions.js";
 import { forgejoStepContext, RESTORE_NAME } from "../providers/forgejo.js";
 import { githubStepContext } from "../providers/github.js";
 import { PROVIDERS } from "../providers/index.js";
-import { chainEdit, type Rendered } from "../render.js";
+import { chainEdit, type Rendered, templateContext } from "../render.js";
 import { CIRCLECI_RULES } from "./circleci.js";
 import { unwireGitlabJob, wireGitlabJob } from "./gitlab.js";
 import { providerOfPath, type WiredProvider } from "./jobs.js";
@@ -30,13 +30,13 @@ const PARTIALS: Record<Exclude<WiredProvider, "gitlab">, { before: string[]; aft
 
 /** Our steps for a job of the user's, from the partials the generated pipelines use. */
 export function stepLines(hb: typeof Handlebars, plan: Plan, provider: Exclude<WiredProvider, "gitlab">): StepLines {
-  const context = {
-    ...plan,
-    ...PROVIDERS[provider].context(plan.config),
+  // The generated pipeline's values, with the step ids and names of a wired job instead.
+  const context = templateContext(plan, {
+    ...PROVIDERS[provider].context(plan),
     ...(provider === "github" ? githubStepContext(stepIds(true)) : {}),
     ...(provider === "forgejo" ? forgejoStepContext(stepIds(true, RESTORE_NAME)) : {}),
     ...(provider === "circleci" ? { names: stepIds(true).names } : {}),
-  };
+  });
   // The partials are called as registered: the commands' engine is Handlebars' runtime,
   // which has no compiler (render.ts).
   const lines = (names: string[]) =>
@@ -112,7 +112,7 @@ export function pasteLines(provider: WiredProvider | "jenkins", lines?: StepLine
 
 /** Rendered files with the wired jobs: their files edited, the separate pipelines they replace left out. */
 export function withWiring(rendered: Rendered, plan: Plan, hb: typeof Handlebars): Rendered {
-  const entries = plan.config.into.map((entry) => ({ ...splitInto(entry), entry }));
+  const entries = plan.into.map((entry) => ({ ...splitInto(entry), entry }));
   if (entries.length === 0) return rendered;
   const replaced = new Set(entries.map((e) => REPLACED[providerOfPath(e.file) as WiredProvider]));
   let userFiles = rendered.userFiles;

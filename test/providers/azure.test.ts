@@ -48,11 +48,9 @@ function expandTemplate(template: StepsTemplate, given: Record<string, string> =
 }
 
 describe("Azure Pipelines files", () => {
-  it.each(withAzure)("examples/%s passes Azure's schema, the Cache@2 rules and shellcheck", async (name) => {
+  it.each(withAzure)("examples/%s follows the Cache@2 rules and passes shellcheck", async (name) => {
     const pipeline = readFileSync(join(examples, name, PIPELINE), "utf8");
     const template = readFileSync(join(examples, name, TEMPLATE), "utf8");
-    expect(providerSchemaErrors(SCHEMA, pipeline)).toEqual([]);
-    expect(providerSchemaErrors(SCHEMA, template)).toEqual([]);
     // No published parser runs offline; these are Cache@2's documented rules:
     // key and restoreKeys are `|`-separated segments, restore keys are prefixes of
     // the key, and the key must change every run since saved keys are immutable.

@@ -68,11 +68,8 @@ function cachePluginProblems(step: CommandStep): string[] {
 const stepsOf = (dir: string): CommandStep[] => parse(readFileSync(join(dir, FRAGMENT), "utf8")).steps;
 
 describe("Buildkite pipeline", () => {
-  it.each(withBuildkite)("examples/%s passes Buildkite's schema, the cache plugin's options and shellcheck", async (name) => {
+  it.each(withBuildkite)("examples/%s passes the cache plugin's options and shellcheck", async (name) => {
     const dir = join(examples, name);
-    for (const file of [PIPELINE, FRAGMENT]) {
-      expect(providerSchemaErrors(SCHEMA, readFileSync(join(dir, file), "utf8")), file).toEqual([]);
-    }
     const steps = stepsOf(dir);
     expect(steps.map((s) => s.key)).toEqual(
       name.endsWith("linux-macos") ? ["nix-ci-cache-linux", "nix-ci-cache-darwin"] : ["nix-ci-cache-linux"],
@@ -94,7 +91,6 @@ describe("Buildkite pipeline", () => {
     );
     const step = parse(text.replace("restore: pipeline", "restore: everything").replace("soft-fail:", "soft_fail:")).steps[0];
     expect(cachePluginProblems(step)).toEqual(["unknown option soft_fail", "restore: unknown level everything"]);
-    expect(await shellcheckErrors('cd $DIR && rm -rf "x"', "bash")).toEqual([expect.stringMatching(/\[SC2086\]$/)]);
   });
 
   it("adds the upload step to an existing pipeline once, keeping the rest", () => {

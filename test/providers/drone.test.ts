@@ -58,12 +58,6 @@ function stepRuns(step: DroneStep, event: string): { runs: boolean; always: bool
 }
 
 describe("Drone pipeline", () => {
-  it("there is an example to check", () => expect(withDrone).toEqual(["drone/linux", "drone/signed"]));
-
-  it.each(withDrone)("examples/%s passes SchemaStore's Drone schema", (name) => {
-    expect(providerSchemaErrors("drone.json", readFileSync(join(examples, name, PIPELINE), "utf8"))).toEqual([]);
-  });
-
   it.each(withDrone)("examples/%s: the build step's commands pass shellcheck as one sh script", async (name) => {
     const steps: DroneStep[] = parse(readFileSync(join(examples, name, PIPELINE), "utf8")).steps;
     const build = steps.filter((s) => s.commands);
@@ -73,12 +67,11 @@ describe("Drone pipeline", () => {
     expect(await shellcheckErrors(script, "sh", ["SC1091"])).toEqual([]);
   });
 
-  it("the validators can fail: a broken pipeline and a broken script are reported", async () => {
+  it("the schema check can fail: a broken pipeline is reported", () => {
     const text = readFileSync(join(examples, "drone/linux", PIPELINE), "utf8").replace("type: docker", "type: podman");
     expect(providerSchemaErrors("drone.json", text)).toContainEqual(
       expect.stringMatching(/^\/type: must be equal to one of the allowed values \("docker"/),
     );
-    expect(await shellcheckErrors('trap "sh $1" EXIT', "sh")).toEqual([expect.stringMatching(/\[SC2064\]$/)]);
   });
 
   it("runs on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache, a new branch the default branch's, and both build nothing; a failed build still saves (emulated Drone runner and drone-cache)", async () => {

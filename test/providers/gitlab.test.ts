@@ -30,13 +30,7 @@ function minutes(duration: string): number {
 }
 
 describe("GitLab CI files", () => {
-  it("there are examples to check", () =>
-    expect(withGitlab).toEqual(["demo", "gitlab/linux", "gitlab/linux-macos", "gitlab/signed"]));
-
-  it.each(withGitlab)("examples/%s passes GitLab's schema and shellcheck", async (name) => {
-    for (const file of [INCLUDE, ".gitlab-ci.yml"]) {
-      expect(gitlabSchemaErrors(readFileSync(join(examples, name, file), "utf8")), file).toEqual([]);
-    }
+  it.each(withGitlab)("examples/%s: the hidden jobs always save, give after_script time, and pass shellcheck", async (name) => {
     for (const job of Object.values(hiddenJobs(join(examples, name)))) {
       expect(job.cache.when).toBe("always");
       // after_script only saves for cancelled jobs, but then it must be able to finish

@@ -119,7 +119,6 @@ describe("Semaphore pipeline", () => {
       "/blocks/0: cache store needs a key unique per job",
       "/blocks/0: every restore key must be a prefix of the stored key",
     ]);
-    expect(await shellcheckErrors('cd $DIR && rm -rf "x"', "bash")).toEqual([expect.stringMatching(/\[SC2086\]$/)]);
   });
 
   it("runs twice on real Nix with the cache restored from the newest matching key; the second run builds nothing (emulated Semaphore agent and cache)", async () => {

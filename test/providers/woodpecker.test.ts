@@ -67,12 +67,6 @@ function stepRuns(step: WoodpeckerStep, event: string, vars: Record<string, stri
 }
 
 describe("Woodpecker pipeline", () => {
-  it("there is an example to check", () => expect(withWoodpecker).toEqual(["woodpecker/linux"]));
-
-  it.each(withWoodpecker)("examples/%s passes Woodpecker's JSON schema", (name) => {
-    expect(providerSchemaErrors("woodpecker.json", readFileSync(join(examples, name, PIPELINE), "utf8"))).toEqual([]);
-  });
-
   it.each(withWoodpecker)("examples/%s: the build step's commands pass shellcheck as one sh script", async (name) => {
     const steps: WoodpeckerStep[] = parse(readFileSync(join(examples, name, PIPELINE), "utf8")).steps;
     const build = steps.filter((s) => s.commands);
@@ -82,7 +76,7 @@ describe("Woodpecker pipeline", () => {
     expect(await shellcheckErrors(script, "sh", ["SC1091"])).toEqual([]);
   });
 
-  it("the validators can fail: a broken pipeline and a broken script are reported", async () => {
+  it("the schema check can fail: a broken pipeline is reported", () => {
     const text = readFileSync(join(examples, "woodpecker/linux", PIPELINE), "utf8").replace(
       "status: [success, failure]",
       "status: [always]",
@@ -90,7 +84,6 @@ describe("Woodpecker pipeline", () => {
     expect(providerSchemaErrors("woodpecker.json", text)).toContainEqual(
       expect.stringMatching(/\/when\/0\/status\/0: must be equal to one of the allowed values/),
     );
-    expect(await shellcheckErrors('trap "sh $1" EXIT', "sh")).toEqual([expect.stringMatching(/\[SC2064\]$/)]);
   });
 
   it("runs on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache, a new branch the default branch's, and both build nothing; a failed build still saves (emulated Woodpecker runner and drone-cache)", async () => {
