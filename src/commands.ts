@@ -6,8 +6,9 @@ import { budgetLine, ConfigError, parseConfigText, validateConfig } from "./conf
 import { projectFacts } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { generateKeyPair, KEY_NAME_PATTERN, nextKeyName, withPublicKey } from "./keygen.js";
-import { CONFIG_PATH, type Config, DEFAULT_CACHE_DIR, type ProjectFacts } from "./model.js";
+import { CONFIG_PATH, type Config, type ProjectFacts } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
+import { schemaDefaults } from "./schema.js";
 import { cacheStats, formatStats } from "./stats.js";
 import { type Changes, changesFor, synth } from "./synth.js";
 import { shellQuote } from "./text.js";
@@ -111,7 +112,7 @@ export function check(root: string, io: Io): number {
 }
 
 export function stats(root: string, dirArg: string | undefined, io: Io): number {
-  const configured = existsSync(join(root, CONFIG_PATH)) ? readConfig(root).cacheDir : DEFAULT_CACHE_DIR;
+  const configured = existsSync(join(root, CONFIG_PATH)) ? readConfig(root).cacheDir : schemaDefaults().cacheDir;
   const dir = resolve(root, dirArg ?? configured);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(

@@ -1,8 +1,9 @@
 // The rules a config must follow that its JSON Schema cannot express: combinations of
 // keys, and of keys and providers, that cannot work at run time.
 import { normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR, type Platform, type Problem, type ProviderId } from "./model.js";
+import type { Config, Platform, Problem, ProviderId } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
+import { schemaDefaults } from "./schema.js";
 import { intoProblems } from "./wire/rules.js";
 
 /**
@@ -47,7 +48,7 @@ const RULES: Array<(config: Config) => Problem[]> = [
       return [
         {
           key: "/cacheDir",
-          message: `"${config.cacheDir}" would hold the project or the generated files; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+          message: `"${config.cacheDir}" would hold the project or the generated files; use a directory of its own (e.g. ${schemaDefaults().cacheDir})`,
         },
       ];
     }
@@ -55,7 +56,7 @@ const RULES: Array<(config: Config) => Problem[]> = [
       return [
         {
           key: "/cacheDir",
-          message: `"${config.cacheDir}" is used by git or by nix-ci-cache itself; use a directory of its own (e.g. ${DEFAULT_CACHE_DIR})`,
+          message: `"${config.cacheDir}" is used by git or by nix-ci-cache itself; use a directory of its own (e.g. ${schemaDefaults().cacheDir})`,
         },
       ];
     }
@@ -87,7 +88,7 @@ const RULES: Array<(config: Config) => Problem[]> = [
       ? [
           {
             key: "/cacheDir",
-            message: `"${config.cacheDir}" is used as written, without expanding $ or ~; use a path relative to the project (e.g. ${DEFAULT_CACHE_DIR}) or an absolute one`,
+            message: `"${config.cacheDir}" is used as written, without expanding $ or ~; use a path relative to the project (e.g. ${schemaDefaults().cacheDir}) or an absolute one`,
           },
         ]
       : [],

@@ -2,7 +2,8 @@
 // the rule that the cache directory lies inside the project.
 
 import { isAbsolute, normalize } from "node:path";
-import { type Config, DEFAULT_CACHE_DIR, type Problem } from "../model.js";
+import type { Config, Problem } from "../model.js";
+import { schemaDefaults } from "../schema.js";
 
 /** `${{ … }}` (GitHub, Forgejo, Azure), built here so templates never escape Handlebars braces. */
 export const expr = (inner: string) => `\${{ ${inner} }}`;
@@ -53,7 +54,7 @@ export function cacheDirInside(config: Config, why: string): Problem[] {
     ? [
         {
           key: "/cacheDir",
-          message: `${why}, and "${config.cacheDir}" is outside it; use a relative path such as ${DEFAULT_CACHE_DIR}`,
+          message: `${why}, and "${config.cacheDir}" is outside it; use a relative path such as ${schemaDefaults().cacheDir}`,
         },
       ]
     : [];
