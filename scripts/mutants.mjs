@@ -140,9 +140,9 @@ const MUTANTS = [
   },
   {
     name: "env.sh leaves out fallback = true (a damaged entry fails the build)",
-    file: ENV,
-    from: "  printf 'fallback = true\\n'\n",
-    to: "",
+    file: "src/nix-settings.ts",
+    from: '  settings.push({\n    name: "fallback",',
+    to: '  [].push({\n    name: "fallback",',
     tests: [SAVE_TESTS],
     only: "truncated NAR",
   },

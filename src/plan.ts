@@ -1,5 +1,6 @@
 import { isAbsolute, normalize } from "node:path";
 import { type Capture, type Compression, type Config, type Mode, type Platform, parseSize } from "./config.js";
+import { type NixSetting, nixSettings } from "./nix-settings.js";
 import { VERSION } from "./package.js";
 import { PROVIDERS } from "./providers/index.js";
 import type { Provider } from "./providers/types.js";
@@ -39,6 +40,8 @@ export interface Plan {
   publicKey: string;
   /** The name part of publicKey: the `Sig:` lines save.sh looks for. */
   keyName: string;
+  /** The Nix settings every job gets: nix.conf writes them, env.sh prints them. */
+  nixSettings: NixSetting[];
 }
 
 /** One single-quoted shell word, safe for any path (spaces, `$`, quotes). */
@@ -53,7 +56,7 @@ export function makePlan(config: Config): Plan {
   let rootIgnore: string | undefined;
   if (cacheInside.startsWith(".nix-ci-cache/")) ignored.unshift(`/${cacheInside.slice(".nix-ci-cache/".length)}/`);
   else if (!cacheDirAbsolute && !normalize(cacheInside).startsWith("..")) rootIgnore = `/${normalize(cacheInside)}/`;
-  return {
+  const plan: Omit<Plan, "nixSettings"> = {
     config,
     marker: MARKER,
     version: VERSION,
@@ -78,4 +81,5 @@ export function makePlan(config: Config): Plan {
     publicKey: config.publicKey ?? "",
     keyName: config.publicKey?.split(":")[0] ?? "",
   };
+  return { ...plan, nixSettings: nixSettings(plan) };
 }
