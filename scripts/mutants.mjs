@@ -16,10 +16,13 @@ import { fileURLToPath } from "node:url";
 
 const SAVE = "templates/runtime/save.sh.hbs";
 const SAVE_FILE = "templates/partials/runtime/save-file.hbs";
+const SAVE_LOCK = "templates/partials/runtime/save-lock.hbs";
+const SAVE_REPORT = "templates/partials/runtime/save-report.hbs";
 const PRUNE = "templates/partials/runtime/save-prune.hbs";
 const SAVE_TESTS = "test/runtime-save.test.ts";
 const ENV = "templates/runtime/env.sh.hbs";
 const ENV_FILE = "templates/partials/runtime/env-file.hbs";
+const ENV_DAEMON = "templates/partials/runtime/env-daemon.hbs";
 const ENV_CHROOT = "templates/partials/runtime/env-chroot.hbs";
 const NIX_VERSION = "templates/partials/runtime/nix-version.hbs";
 const STORE_PROBE = "templates/partials/runtime/store-probe.hbs";
@@ -51,7 +54,7 @@ const MUTANTS = [
   },
   {
     name: "a stale lock's age: 60 → 6000 minutes (owner line)",
-    file: SAVE,
+    file: SAVE_LOCK,
     from: "-gt 3600 ]",
     to: "-gt 360000 ]",
     tests: [SAVE_TESTS],
@@ -59,7 +62,7 @@ const MUTANTS = [
   },
   {
     name: "a stale lock's age: 60 → 6000 minutes (no owner line)",
-    file: SAVE,
+    file: SAVE_LOCK,
     from: "-mmin +60",
     to: "-mmin +6000",
     tests: [SAVE_TESTS],
@@ -67,7 +70,7 @@ const MUTANTS = [
   },
   {
     name: "a stale lock's age: 60 → 58 minutes",
-    file: SAVE,
+    file: SAVE_LOCK,
     from: "-gt 3600 ]",
     to: "-gt 3480 ]",
     tests: [SAVE_TESTS],
@@ -75,7 +78,7 @@ const MUTANTS = [
   },
   {
     name: "a live lock is waited for 150 minutes, not 15",
-    file: SAVE,
+    file: SAVE_LOCK,
     from: '[ "$waited" -ge 900 ]',
     to: '[ "$waited" -ge 9000 ]',
     tests: [SAVE_TESTS],
@@ -83,7 +86,7 @@ const MUTANTS = [
   },
   {
     name: "a lock of this host whose process is gone is not stale",
-    file: SAVE,
+    file: SAVE_LOCK,
     from: 'kill -0 "$pid" 2>/dev/null || stale=',
     to: 'true || stale=',
     tests: [SAVE_TESTS],
@@ -140,9 +143,9 @@ const MUTANTS = [
   },
   {
     name: "env.sh leaves out fallback = true (a damaged entry fails the build)",
-    file: ENV,
-    from: "  printf 'fallback = true\\n'\n",
-    to: "",
+    file: "src/nix-settings.ts",
+    from: '  settings.push({\n    name: "fallback",',
+    to: '  [].push({\n    name: "fallback",',
     tests: [SAVE_TESTS],
     only: "truncated NAR",
   },
@@ -156,7 +159,7 @@ const MUTANTS = [
   },
   {
     name: "save.sh tells GitHub nothing of what it added (the provider saves every time)",
-    file: SAVE,
+    file: SAVE_REPORT,
     from: "  printf 'added=%s\\n' \"$1\" >>\"$GITHUB_OUTPUT\"",
     to: "  printf '' >>\"$GITHUB_OUTPUT\"",
     tests: ["test/runtime-e2e.test.ts", "test/providers/github.test.ts"],
@@ -260,7 +263,7 @@ const MUTANTS = [
   },
   {
     name: "the daemon's settings are written without sudo",
-    file: ENV_FILE,
+    file: ENV_DAEMON,
     from: '    sudo "$@"',
     to: '    "$@"',
     tests: [DAEMON_TESTS],
@@ -268,7 +271,7 @@ const MUTANTS = [
   },
   {
     name: "the daemon is restarted without sudo",
-    file: ENV_FILE,
+    file: ENV_DAEMON,
     from: 'if _ncc_as_root sh -c "$_ncc_restart" >&2; then',
     to: 'if sh -c "$_ncc_restart" >&2; then',
     tests: [DAEMON_TESTS],

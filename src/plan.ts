@@ -9,6 +9,7 @@ import {
   type ProviderId,
   type Runners,
 } from "./model.js";
+import { type NixSetting, nixSettings } from "./nix-settings.js";
 import { VERSION } from "./package.js";
 import { parseSize, shellQuote } from "./text.js";
 
@@ -47,6 +48,8 @@ export interface Plan {
   into: string[];
   /** GitHub runner labels per platform, where the config names them. */
   runners: Runners;
+  /** The Nix settings every job gets: nix.conf writes them, env.sh prints them. */
+  nixSettings: NixSetting[];
 }
 
 export function makePlan(config: Config): Plan {
@@ -56,7 +59,7 @@ export function makePlan(config: Config): Plan {
   let rootIgnore: string | undefined;
   if (cacheInside.startsWith(".nix-ci-cache/")) ignored.unshift(`/${cacheInside.slice(".nix-ci-cache/".length)}/`);
   else if (!cacheDirAbsolute && !normalize(cacheInside).startsWith("..")) rootIgnore = `/${normalize(cacheInside)}/`;
-  return {
+  const plan: Omit<Plan, "nixSettings"> = {
     marker: MARKER,
     version: VERSION,
     mode: config.mode,
@@ -82,4 +85,5 @@ export function makePlan(config: Config): Plan {
     into: config.into,
     runners: config.runners,
   };
+  return { ...plan, nixSettings: nixSettings(plan) };
 }

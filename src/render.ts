@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { handlebars, handlebarsRuntime, stringify } from "./lazy.js";
+import { type NixPlaces, type NixSetting, nixConfLine, nixPrintf } from "./nix-settings.js";
 import { packageFile } from "./package.js";
 import type { Plan } from "./plan.js";
 import { PROVIDERS } from "./providers/index.js";
@@ -123,6 +124,9 @@ export function createEngine() {
       .map((line) => (line ? pad + line : ""))
       .join("\n")}`;
   });
+  // A setting of plan.nixSettings with its places filled in, given as hash arguments.
+  hb.registerHelper("nixConf", (setting: NixSetting, options: { hash: NixPlaces }) => nixConfLine(setting, options.hash));
+  hb.registerHelper("nixPrintf", (setting: NixSetting, options: { hash: NixPlaces }) => nixPrintf(setting, options.hash));
   const partials = packageFile("templates/partials");
   for (const name of listFiles(partials)) {
     hb.registerPartial(name.slice(0, -".hbs".length), compileTemplate(hb, join(partials, name)));

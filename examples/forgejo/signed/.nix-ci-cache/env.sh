@@ -73,11 +73,20 @@ _ncc_check_build_users() {
   _ncc_say "the group '$_ncc_group' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =). To build as unprivileged users, create them: apt-get install nix-setup-systemd on Debian, else groupadd --system $_ncc_group and useradd --system -g $_ncc_group -G $_ncc_group ${_ncc_group}1 (and more)"
 }
 
-# Prints the settings, one per line.
+# Prints the settings, one per line: the config's (nix.conf holds the same), then
+# those this machine needs, found at run time.
 _ncc_settings() {
-  _ncc_mode_settings
+  # A file:// cache without "Priority:" in nix-cache-info is asked before
+  # cache.nixos.org (40). Its path must not contain spaces or other characters that are
+  # not plain in a URL (Nix does not decode %20): env.sh links to the cache from a plain
+  # path when it does; by hand, use a symlink.
+  printf 'extra-substituters = file://%s\n' "$_ncc_cache_url_path"
+  # Signed: Nix's require-sigs (true by default) refuses any entry that this key did
+  # not sign, and fallback builds it instead.
+  printf 'extra-trusted-public-keys = %s\n' 'example-1:RMdhQI1tiHmeGn/giQa8uHq18OOSSmfpXtYuC+r09l0='
   # A corrupt or partial cache entry must not fail the job: build instead.
   printf 'fallback = true\n'
+  _ncc_mode_settings
   if [ -n "$_ncc_no_build_users" ]; then
     printf 'build-users-group =\n'
   fi
@@ -257,13 +266,9 @@ _ncc_plain_link() {
   printf '%s\n' "$_ncc_link"
 }
 
-# Prints the mode's settings, one per line.
+# File mode needs no settings beyond the config's and build-users-group (env.sh).
 _ncc_mode_settings() {
-  # Signed: Nix's require-sigs (true by default) refuses any entry that this key did
-  # not sign, and fallback builds it instead. A file:// cache without "Priority:" in
-  # nix-cache-info is asked before cache.nixos.org (40).
-  printf 'extra-substituters = file://%s\n' "$_ncc_cache_url_path"
-  printf 'extra-trusted-public-keys = %s\n' 'example-1:RMdhQI1tiHmeGn/giQa8uHq18OOSSmfpXtYuC+r09l0='
+  :
 }
 
 # Writes the store's valid paths, sorted, to file $1. A path another process deletes

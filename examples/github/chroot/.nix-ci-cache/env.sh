@@ -73,11 +73,20 @@ _ncc_check_build_users() {
   _ncc_say "the group '$_ncc_group' that Nix's build-users-group names does not exist, and Nix would stop every build; this job is root with a store of its own, so it builds as root (build-users-group =). To build as unprivileged users, create them: apt-get install nix-setup-systemd on Debian, else groupadd --system $_ncc_group and useradd --system -g $_ncc_group -G $_ncc_group ${_ncc_group}1 (and more)"
 }
 
-# Prints the settings, one per line.
+# Prints the settings, one per line: the config's (nix.conf holds the same), then
+# those this machine needs, found at run time.
 _ncc_settings() {
-  _ncc_mode_settings
+  # The cache directory is the store (Linux only).
+  printf 'store = %s\n' "$_ncc_cache/root"
+  # Nix builds in a chroot store only inside its sandbox; a sandbox it cannot set up
+  # would make it build outside one, where the chroot store's paths do not exist
+  # ("executing '/nix/store/...': No such file or directory", NixOS/nix#16291): an
+  # error that says why is better. env.sh makes a trial build first
+  # (docs/where-it-runs.md).
+  printf 'sandbox-fallback = false\n'
   # A corrupt or partial cache entry must not fail the job: build instead.
   printf 'fallback = true\n'
+  _ncc_mode_settings
   if [ -n "$_ncc_no_build_users" ]; then
     printf 'build-users-group =\n'
   fi
@@ -160,14 +169,8 @@ _ncc_check_platform() {
   _ncc_fail "mode \"chroot\" does not work on $_ncc_os: Nix refuses with \"building using a diverted store is not supported on this platform\" (chroot stores need Linux namespaces). Set \"mode: file\" in .nix-ci-cache/config.yaml and run \"npx nix-ci-cache generate\"." || return 1
 }
 
-# Prints the mode's settings, one per line.
+# Prints the settings the trial build found this machine needs, one per line.
 _ncc_mode_settings() {
-  # The cache directory is the store. Nix builds in it only inside its sandbox, and
-  # without sandbox-fallback = false a sandbox it cannot set up makes it build outside
-  # one, where the chroot store's paths do not exist ("executing '/nix/store/...': No
-  # such file or directory", NixOS/nix#16291): an error that says why is better.
-  printf 'store = %s\n' "$_ncc_cache/root"
-  printf 'sandbox-fallback = false\n'
   if [ -n "$_ncc_chroot_settings" ]; then
     printf '%s\n' "$_ncc_chroot_settings"
   fi
