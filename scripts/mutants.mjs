@@ -439,7 +439,7 @@ const MUTANTS = [
   },
   {
     name: "cli: an unknown value gets no suggestion",
-    file: "src/args.ts",
+    file: "src/suggest.ts",
     from: "return best && best.d <= Math.max(1, Math.floor(best.choice.length / 3)) ? best.choice : undefined;",
     to: "return undefined;",
     tests: [NEWCOMER_TESTS],
@@ -487,9 +487,9 @@ const MUTANTS = [
   },
   {
     name: "cli: no Nix expression, and the job runs nix-build",
-    file: "src/questions.ts",
-    from: "build = { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION };",
-    to: 'build = { value: "nix-build", why: NO_EXPRESSION };',
+    file: "src/config.ts",
+    from: "return { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION, found: false };",
+    to: 'return { value: "nix-build", why: NO_EXPRESSION, found: false };',
     tests: [NEWCOMER_TESTS],
     only: "what to fill in",
   },

@@ -107,14 +107,16 @@ function modeDefault(flags: InitFlags, previous: Partial<RawConfig>, forced: str
   };
 }
 
-/** The build command: from --build, kept, or what the repository's Nix files call for (config.ts). */
-function buildDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<string> | undefined {
-  if (flags.build !== undefined) return { value: flags.build, why: "from --build" };
+/**
+ * The build command: from --build, kept, or what the repository's Nix files call for
+ * (config.ts); `found` is false when they call for nothing and the placeholder stands.
+ */
+function buildDefault(detection: Detection, flags: InitFlags, previous: Partial<RawConfig>): Choice<string> & { found: boolean } {
+  if (flags.build !== undefined) return { value: flags.build, why: "from --build", found: true };
   if (previous.build !== undefined && previous.build !== BUILD_PLACEHOLDER) {
-    return { value: previous.build, why: "kept from the existing config" };
+    return { value: previous.build, why: "kept from the existing config", found: true };
   }
-  const found = buildFor(detection.facts.expression);
-  return found.found ? found : undefined;
+  return buildFor(detection.facts.expression);
 }
 
 const chosen = <T>(picked: T, choice: Choice<T>, same: (a: T, b: T) => boolean): Choice<T> =>
@@ -192,9 +194,10 @@ export async function chooseConfig(
     })) as string;
     cacheDir = chosen(picked.trim(), cacheDir, (a, b) => a === b);
   }
-  let build = buildDefault(detection, flags, previous);
+  const found = buildDefault(detection, flags, previous);
+  let build: Choice<string> = found;
   let missingBuild: string | undefined;
-  if (build === undefined) {
+  if (!found.found) {
     if (ask) {
       hint(`Build command: ${NO_EXPRESSION}.`);
       const picked = (await ask({
@@ -204,7 +207,6 @@ export async function chooseConfig(
       })) as string;
       build = { value: picked.trim(), why: "your choice" };
     } else {
-      build = { value: BUILD_PLACEHOLDER, why: NO_EXPRESSION };
       missingBuild = `build: ${NO_EXPRESSION}. The generated job stops with a message until you set build: in .nix-ci-cache/config.yaml (or run init with --build "<command>").`;
     }
   }
