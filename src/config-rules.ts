@@ -102,7 +102,7 @@ const RULES: Array<(config: Config) => Problem[]> = [
 export function ruleProblems(config: Config, readFile: (path: string) => string | undefined): Problem[] {
   return [
     ...RULES.flatMap((rule) => rule(config)),
-    ...config.providers.flatMap((id) => PROVIDERS[id].rules(config)),
+    ...config.providers.flatMap((id) => PROVIDERS[id].rules?.(config) ?? []),
     ...intoProblems(config, readFile),
   ];
 }

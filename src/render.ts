@@ -212,7 +212,7 @@ export function render(plan: Plan, hb: Engine = createEngine()): Rendered {
       if (!name.endsWith(".hbs") || name.endsWith(".seed.hbs")) continue;
       files.push({ path: name.slice(0, -".hbs".length), content: renderTemplate(hb, join(dir, name), context), mode: 0o644 });
     }
-    for (const edit of provider.userFiles) {
+    for (const edit of provider.userFiles ?? []) {
       userFiles.push({ ...edit, seed: renderTemplate(hb, join(dir, `${edit.path}.seed.hbs`), context) });
     }
   }

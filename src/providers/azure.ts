@@ -61,8 +61,6 @@ export const azure: Provider = {
     size: "4G",
     why: "Azure documents no size limit for caches; 4G keeps each entry's upload and restore short",
   }),
-  rules: () => [],
   context,
-  userFiles: [],
   platformSigns: { path: PIPELINE, darwin: [/vmImage/, /macos/i], linux: [/vmImage/, /ubuntu/i] },
 };

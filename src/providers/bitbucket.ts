@@ -76,5 +76,4 @@ export const bitbucket: Provider = {
       "Bitbucket artifacts, which carry the cache to the step that saves it again in the refresh pipeline, take only files inside the clone directory",
     ),
   context,
-  userFiles: [],
 };

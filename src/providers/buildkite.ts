@@ -86,7 +86,6 @@ export const buildkite: Provider = {
   cacheLimit:
     "the plugin's backend (agent disk, S3, GCS, Azure) sets it; hosted cache volumes keep 14 days from last use; the plugin saves only after the command succeeded, so a failed build keeps nothing",
   defaultBudget: () => ({ size: "4G", why: "the cache plugin's backend sets the limit; 4G keeps each upload and restore short" }),
-  rules: () => [],
   context,
   userFiles: [{ path: PIPELINE, update: addUploadStep }],
   platformSigns: { path: ".buildkite", directory: true, darwin: [/macos|darwin/i, /queue|os|image|agents/] },

@@ -67,8 +67,6 @@ export const circleci: Provider = {
     size: "4G",
     why: "CircleCI has no size limit but bills storage, and every run that saves keeps a new archive for 15 days",
   }),
-  rules: () => [],
   context,
-  userFiles: [],
   platformSigns: { path: PIPELINE, darwin: /^\s*macos:|\bxcode:/ },
 };

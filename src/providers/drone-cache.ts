@@ -94,6 +94,5 @@ export function droneCacheProvider(spec: DroneCacheSpec): Provider {
       saveOnExit: SAVE_ON_EXIT,
       ...context(),
     }),
-    userFiles: [],
   };
 }

@@ -43,7 +43,6 @@ export const forgejo: Provider = {
     size: "4G",
     why: "the runner's administrator sets the cache server's limit, and every run that saves keeps a new entry",
   }),
-  rules: () => [],
   context(plan: Plan) {
     return {
       actionsDir: ACTIONS,
@@ -57,5 +56,4 @@ export const forgejo: Provider = {
       saveCondition: `always() && (${SAVE_WHEN_ADDED})`,
     };
   },
-  userFiles: [],
 };

@@ -76,7 +76,6 @@ export const github: Provider = {
   cacheLimit:
     "10 GB per repository by default (owners can raise it; usage beyond 10 GB is billed), shared by all its caches; least recently used entries are evicted when over, and entries unused for 7 days; at most 200 uploads a minute; each save is a new entry, made only when save.sh added paths",
   defaultBudget: budget,
-  rules: () => [],
   context(plan: Plan) {
     return {
       checkoutAction: GITHUB_ACTIONS.checkout,
@@ -92,6 +91,5 @@ export const github: Provider = {
       ...actionsCacheKeys(plan.keyFiles),
     };
   },
-  userFiles: [],
   platformSigns: { path: WORKFLOWS, directory: true, read: workflowRunners },
 };

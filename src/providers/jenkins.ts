@@ -71,7 +71,6 @@ export const jenkins: Provider = {
     size: "2G",
     why: "Job Cacher keeps one copy per job and branch on the controller's disk, and deletes all of it above maxCacheSize",
   }),
-  rules: () => [],
   context,
   userFiles: [
     {

@@ -61,8 +61,6 @@ export const semaphore: Provider = {
     size: "4G",
     why: "Semaphore Cloud keeps 9.6 GB per project, and every job stores a new archive: two of 4G fit",
   }),
-  rules: () => [],
   context,
-  userFiles: [],
   platformSigns: { path: PIPELINE, darwin: /os_image:\s*macos|type:\s*a\d-/, linux: /os_image:\s*ubuntu/ },
 };

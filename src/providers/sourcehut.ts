@@ -60,7 +60,5 @@ export const sourcehut: Provider = {
   saveOnFailure: true,
   cacheLimit: "no cache feature: the remote's space is yours; the remote only grows (save.sh prunes the local copy)",
   defaultBudget: () => ({ size: "4G", why: "the remote is yours and only grows; 4G keeps each build's copy short" }),
-  rules: () => [],
   context,
-  userFiles: [],
 };

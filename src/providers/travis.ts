@@ -38,8 +38,6 @@ export const travis: Provider = {
   saveOnFailure: true,
   cacheLimit: `no size limit, but the upload must finish within \`cache.timeout\` (default 180 s, ${CACHE_TIMEOUT} s here); archives are gzipped again`,
   defaultBudget: () => ({ size: "2G", why: "Travis must upload the cache within cache.timeout (1000 s in the generated file)" }),
-  rules: () => [],
   context,
-  userFiles: [],
   platformSigns: { path: PIPELINE, darwin: /\bosx\b|osx_image/ },
 };

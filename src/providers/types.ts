@@ -88,12 +88,12 @@ export interface Provider {
   cacheLimit: string;
   /** Default prune budget for these platforms: safely below the provider's limit. */
   defaultBudget(platforms: Platform[]): Budget;
-  /** Config combinations this provider cannot honour. */
-  rules(config: Config): Problem[];
+  /** Config combinations this provider cannot honour; absent: none. */
+  rules?(config: Config): Problem[];
   /** Values computed for this provider's templates, which see them as `ci`. */
   context(plan: Plan): TemplateContext;
-  /** Files of the user's that we add our part to. */
-  userFiles: UserFileEdit[];
+  /** Files of the user's that we add our part to; absent: none. */
+  userFiles?: UserFileEdit[];
   /** Where the repository's existing CI files show the platforms they run on; absent: nowhere we know. */
   platformSigns?: PlatformSigns;
 }

@@ -94,7 +94,7 @@ describe("Buildkite pipeline", () => {
   });
 
   it("adds the upload step to an existing pipeline once, keeping the rest", () => {
-    const edit = buildkite.userFiles[0];
+    const edit = (buildkite.userFiles ?? [])[0];
     const existing = "# ours\nsteps:\n  - label: test # keep\n    command: make test\n";
     const updated = edit?.update(existing) ?? "";
     expect(updated).toContain("# ours\n");
