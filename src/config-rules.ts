@@ -2,9 +2,9 @@
 // keys, and of keys and providers, that cannot work at run time.
 import { normalize } from "node:path";
 import type { Config, Platform, Problem, ProviderId } from "./model.js";
+import { intoProblems } from "./pipelines/into.js";
 import { PROVIDERS } from "./providers/index.js";
 import { schemaDefaults } from "./schema.js";
-import { intoProblems } from "./wire/rules.js";
 
 /**
  * Why chroot stores cannot work for these providers and platforms: they need Linux

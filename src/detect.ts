@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_FILE_CANDIDATES, type Platform, PROVIDER_IDS, type ProjectFacts, type ProviderId } from "./model.js";
+import { type Candidate, detectNixJobs } from "./pipelines/jobs.js";
 import { PROVIDERS } from "./providers/index.js";
 import type { LineSign, PlatformEvidence, PlatformSigns } from "./providers/types.js";
-import { type Candidate, detectNixJobs } from "./wire/jobs.js";
 
 export interface Detection {
   /** The OS `init` runs on. */

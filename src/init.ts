@@ -6,13 +6,13 @@ import { gitAddLines, type Io, parseAndValidate, writeOrShow } from "./commands.
 import { applyDefaults, budgetLine, ConfigError, parseConfigText } from "./config.js";
 import { detect } from "./detect.js";
 import { UsageError } from "./errors.js";
+import { chooseInto, wiredKeys, wiringReport } from "./into-choice.js";
 import { stringify } from "./lazy.js";
 import { CONFIG_PATH, type Config, PROVIDER_IDS, type ProjectFacts, type RawConfig } from "./model.js";
 import { VERSION } from "./package.js";
 import { PROVIDERS } from "./providers/index.js";
 import { chooseConfig, type Decided, type InitChoices, type InitFlags, promptsAsker } from "./questions.js";
 import { changesFor, synth } from "./synth.js";
-import { chooseInto, wiredKeys, wiringReport } from "./wire/choose.js";
 import type { Change } from "./write.js";
 
 export interface InitOptions extends InitFlags {

@@ -2,11 +2,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, MARKER } from "./model.js";
+import { splitInto } from "./pipelines/into.js";
+import { providerOfPath } from "./pipelines/jobs.js";
 import { makePlan } from "./plan.js";
 import { chainEdit, createEngine, everyTemplatePath, type Rendered, render } from "./render.js";
 import { unwireJob, withWiring } from "./wire/index.js";
-import { providerOfPath } from "./wire/jobs.js";
-import { splitInto } from "./wire/rules.js";
 import { type Change, changesOnDisk, staleChanges } from "./write.js";
 
 /** Lists what we generated, so that a later config's generate can remove what it no longer wants. */

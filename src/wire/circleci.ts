@@ -1,8 +1,8 @@
 // How CircleCI steps look: `- checkout`, `- run: <command>` or `- <step>: {…}`.
 
 import { isMap, isScalar, type Node } from "../lazy.js";
+import { NIX_EVIDENCE } from "../pipelines/jobs.js";
 import { WIRED_PREFIX } from "../providers/actions.js";
-import { NIX_EVIDENCE } from "./jobs.js";
 import { INSTALLS_NIX, type StepRules } from "./steps.js";
 
 function stepName(step: unknown): string {

@@ -9,15 +9,12 @@
 // extended job gives it. Those jobs are left alone, and init prints the lines to paste.
 
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap, type YAMLSeq } from "../lazy.js";
+import { hiddenJobFor, jobsOf, parsePipeline } from "../pipelines/jobs.js";
 import { afterNode, appendItem, eolOf, indentLines, insertAt, keyColumn, lineStart } from "../yaml-splice.js";
-import { jobsOf, parsePipeline } from "./jobs.js";
 import { PlacementError } from "./steps.js";
 
 /** The keys of the hidden job that a job's, a parent's or `default:`'s own would fight with. */
 const OURS = ["before_script", "after_script", "cache"] as const;
-
-export const hiddenJobFor = (job: YAMLMap) =>
-  /macos/i.test(JSON.stringify((job.toJSON() as { tags?: unknown }).tags ?? "")) ? ".nix-ci-cache-darwin" : ".nix-ci-cache";
 
 function extendsList(job: YAMLMap): string[] {
   const value = job.toJSON().extends as unknown;

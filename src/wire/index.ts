@@ -3,6 +3,8 @@
 import type Handlebars from "handlebars";
 import { UsageError } from "../errors.js";
 import { CONFIG_PATH } from "../model.js";
+import { splitInto } from "../pipelines/into.js";
+import { providerOfPath, type WiredProvider } from "../pipelines/jobs.js";
 import type { Plan } from "../plan.js";
 import { stepIds } from "../providers/actions.js";
 import { forgejoStepContext, RESTORE_NAME } from "../providers/forgejo.js";
@@ -11,8 +13,6 @@ import { PROVIDERS } from "../providers/index.js";
 import { chainEdit, type Rendered, templateContext } from "../render.js";
 import { CIRCLECI_RULES } from "./circleci.js";
 import { unwireGitlabJob, wireGitlabJob } from "./gitlab.js";
-import { providerOfPath, type WiredProvider } from "./jobs.js";
-import { splitInto } from "./rules.js";
 import { ACTIONS_RULES, PlacementError, type StepLines, wireStepsJob, withoutOurSteps } from "./steps.js";
 
 /** The file each provider generates that a wired job replaces: one pipeline per provider is enough. */

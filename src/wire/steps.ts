@@ -1,9 +1,9 @@
 // Our steps in a GitHub, Forgejo or CircleCI job of the user's, spliced into the file's text.
 
 import { isMap, type Node, type YAMLMap, type YAMLSeq } from "../lazy.js";
+import { jobsOf, NIX_EVIDENCE, parsePipeline, stepText } from "../pipelines/jobs.js";
 import { WIRED_PREFIX } from "../providers/actions.js";
 import { afterNode, dashColumn, eolOf, indentLines, insertAt, lineStart } from "../yaml-splice.js";
-import { jobsOf, NIX_EVIDENCE, parsePipeline, stepText } from "./jobs.js";
 
 /** Our steps, rendered at column 0: those that go before the job's own Nix steps, and those at its end. */
 export interface StepLines {

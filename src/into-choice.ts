@@ -2,17 +2,17 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../errors.js";
-import type { Config, Platform, Runners } from "../model.js";
-import { makePlan } from "../plan.js";
-import { RUNNERS } from "../providers/github.js";
-import type { PlatformEvidence } from "../providers/types.js";
-import type { Ask } from "../questions.js";
-import { createEngine } from "../render.js";
-import { pasteFor, pasteLines, REPLACED, wireJob } from "./index.js";
-import { type Candidate, jobsOf, providerOfPath, type WiredProvider } from "./jobs.js";
-import { splitInto } from "./rules.js";
-import { PlacementError } from "./steps.js";
+import { UsageError } from "./errors.js";
+import type { Config, Platform, Runners } from "./model.js";
+import { splitInto } from "./pipelines/into.js";
+import { type Candidate, jobsOf, providerOfPath, type WiredProvider } from "./pipelines/jobs.js";
+import { makePlan } from "./plan.js";
+import { RUNNERS } from "./providers/github.js";
+import type { PlatformEvidence } from "./providers/types.js";
+import type { Ask } from "./questions.js";
+import { createEngine } from "./render.js";
+import { pasteFor, pasteLines, REPLACED, wireJob } from "./wire/index.js";
+import { PlacementError } from "./wire/steps.js";
 
 export interface IntoChoice {
   /** `file:job` entries for the config. */

@@ -128,3 +128,7 @@ export function stepText(step: unknown, key: "uses" | "run"): string {
   const value = step.get(key);
   return typeof value === "string" ? value : "";
 }
+
+/** The hidden job of ours a GitLab job extends: the macOS one when its tags ask for macOS runners. */
+export const hiddenJobFor = (job: YAMLMap) =>
+  /macos/i.test(JSON.stringify((job.toJSON() as { tags?: unknown }).tags ?? "")) ? ".nix-ci-cache-darwin" : ".nix-ci-cache";

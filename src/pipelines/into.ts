@@ -1,6 +1,7 @@
+// The config key `into` checked against the pipelines it names: the file is one we can
+// wire, of a configured provider, and the job is in it.
 import type { Config, Problem } from "../model.js";
-import { hiddenJobFor } from "./gitlab.js";
-import { jobsOf, providerOfPath } from "./jobs.js";
+import { hiddenJobFor, jobsOf, providerOfPath } from "./jobs.js";
 
 const WIREABLE =
   ".github/workflows/*.yml, .forgejo/workflows/*.yml, .gitea/workflows/*.yml, .gitlab-ci.yml or .circleci/config.yml";
