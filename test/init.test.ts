@@ -26,6 +26,21 @@ describe("init's questions", () => {
     expect(choices.raw).toMatchObject({ providers: ["github"], platforms: ["linux"], mode: "chroot" });
   });
 
+  it("ask only what no flag answered", async () => {
+    const flags = { providers: ["gitlab" as const], platforms: ["linux" as const], cacheDir: "ci-cache", build: "make" };
+    const none = answering([]);
+    const all = await chooseConfig(nothing, { ...flags, mode: "file" }, none);
+    expect(none.asked).toEqual([]);
+    expect(all.raw).toEqual({ ...flags, mode: "file" });
+    // Without --mode the mode is still not asked: GitLab's containers leave file mode only.
+    const some = answering([]);
+    await chooseConfig(nothing, flags, some);
+    expect(some.asked).toEqual([]);
+    const github = answering(["chroot"]);
+    await chooseConfig(nothing, { ...flags, providers: ["github"] }, github);
+    expect(github.asked).toEqual(["Mode"]);
+  });
+
   it("do not offer chroot with a provider whose jobs run in containers", async () => {
     const ask = answering([["github", "gitlab"], ["linux"], "c"]);
     const choices = await chooseConfig(nothing, {}, ask);
