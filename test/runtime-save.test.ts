@@ -37,7 +37,16 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { CACHE, cachedNames, dropResults, expectClosureComplete, job, lastSave, project } from "./support/save.js";
+import {
+  CACHE,
+  cachedNames,
+  dropResults,
+  expectClosureComplete,
+  job,
+  lastSave,
+  project,
+  withGraphProject,
+} from "./support/save.js";
 
 const cleanup: Array<() => void> = [];
 afterAll(() => {
@@ -94,16 +103,12 @@ describe("save.sh capture policies (real Nix)", () => {
     }
   });
 
-  it("build-closure: a name in the store that is not a valid path fails the head-start copy, and the copy after the queries takes everything", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("partial");
-    // What a build killed halfway, or another job's build in progress, leaves in the store directory.
-    const partial = `/nix/store/${"0".repeat(32)}-partial-${tag}`;
-    cleanup.push(() => rmSync(partial, { recursive: true, force: true }));
-    try {
-      const g = writeGraph(dir, tag, 4);
-      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link && mkdir "${partial}"`);
+  it("build-closure: a name in the store that is not a valid path fails the head-start copy, and the copy after the queries takes everything", async () => {
+    await withGraphProject("partial", {}, 4, ({ dir, tag, g, build }) => {
+      // What a build killed halfway, or another job's build in progress, leaves in the store directory.
+      const partial = `/nix/store/${"0".repeat(32)}-partial-${tag}`;
+      cleanup.push(() => rmSync(partial, { recursive: true, force: true }));
+      const r = job(dir, `${build} && mkdir "${partial}"`);
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(5);
       expect(cachedNames(join(dir, CACHE))).toEqual(
@@ -112,26 +117,18 @@ describe("save.sh capture policies (real Nix)", () => {
       expectClosureComplete(join(dir, CACHE));
       expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "failed" });
       expect(r.stderr).not.toMatch(/is not valid/);
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
-  it("build-closure: what a killed build left in the store directory before the job does not stop the head-start copy", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("leftover");
-    const leftover = `/nix/store/${"1".repeat(32)}-leftover-${tag}`;
-    mkdirSync(leftover);
-    cleanup.push(() => rmSync(leftover, { recursive: true, force: true }));
-    try {
-      const g = writeGraph(dir, tag, 4);
-      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+  it("build-closure: what a killed build left in the store directory before the job does not stop the head-start copy", async () => {
+    await withGraphProject("leftover", {}, 4, ({ dir, tag, build }) => {
+      const leftover = `/nix/store/${"1".repeat(32)}-leftover-${tag}`;
+      mkdirSync(leftover);
+      cleanup.push(() => rmSync(leftover, { recursive: true, force: true }));
+      const r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
       expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "ok" });
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
   it("runtime-closure caches only the results' run-time closure; extraRoots and exclude apply", () => {
