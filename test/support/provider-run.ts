@@ -299,6 +299,54 @@ export function coldThenWarmWithImmutableKeys(
   forgetGraph(project, second);
 }
 
+/**
+ * runSteps with no handover, after a first step, `restoreStep`, that restores the
+ * cache by `restore`: the key it restored (if any) is the result's `restored`.
+ */
+export function runAfterRestore(
+  dir: string,
+  restoreStep: string,
+  restore: () => string | undefined,
+  steps: Step[],
+): StepsResult & { restored: string | undefined } {
+  let restored: string | undefined;
+  const first: Step = {
+    name: restoreStep,
+    action: () => {
+      restored = restore();
+    },
+  };
+  const result = runSteps(dir, [first, ...steps], "none");
+  return { ...result, restored };
+}
+
+/**
+ * Where a new branch starts from a cache it did not write: run 1, on main on an empty
+ * cache, builds the whole graph; run 2, on the new branch "topic" in a fresh checkout on
+ * an emptied store, restores `restored` and builds nothing. The cache then holds `keys`.
+ */
+export function coldThenNewBranch(
+  project: Project,
+  store: CacheStore,
+  job: (dir: string, branch: string) => StepsResult & { restored: string | undefined },
+  expected: { restored: string; keys: string[] },
+): void {
+  const first = checkout(project, "run 1");
+  const cold = job(first, "main");
+  expect(cold.status, cold.log).toBe(0);
+  expect(cold.restored).toBeUndefined();
+  expect(cold.built).toBe(project.graph.packages.length + 1);
+  forgetGraph(project, first);
+
+  const second = checkout(project, "run 2");
+  const warm = job(second, "topic");
+  expect(warm.status, warm.log).toBe(0);
+  expect(warm.restored).toBe(expected.restored);
+  expect(warm.built, warm.log).toBe(0);
+  expect(store.keys).toEqual(expected.keys);
+  forgetGraph(project, second);
+}
+
 /** What the tests read of a drone-cache plugin step (Woodpecker and Drone). */
 export interface DroneCacheStep {
   name: string;
