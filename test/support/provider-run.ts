@@ -4,6 +4,7 @@
 // its documentation states them. Each provider test supplies the steps (extracted from
 // the generated file) and a cache store with the provider's semantics; this file does the
 // rest. Tests that use it say "emulated" in their names.
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // GitHub's own expression language, as the workflow parser uses it (a dependency of
@@ -93,6 +94,37 @@ export function actionsCondition(condition: string, failed: boolean, steps: Reco
     default:
       return true;
   }
+}
+
+/** A step of a GitHub or Forgejo workflow, or of a composite action, as the tests read it. */
+export interface WorkflowStep {
+  name?: string;
+  id?: string;
+  if?: string;
+  uses?: string;
+  run?: string;
+  shell?: string;
+  with?: Record<string, string>;
+}
+
+/**
+ * `${{ … }}` in `text` as GitHub's and Forgejo's runners expand it, for what our files
+ * use: `hashFiles(…)` (one SHA-256 over the named files of `dir`) and the values in
+ * `known`; any other expression is an error.
+ */
+export function expandExpressions(text: string, dir: string, known: Record<string, string>): string {
+  return text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
+    const files = /^hashFiles\((.*)\)$/.exec(expr);
+    if (files) {
+      const hash = createHash("sha256");
+      for (const f of (files[1] ?? "").split(",").map((s) => s.trim().replace(/^'|'$/g, ""))) {
+        hash.update(readFileSync(join(dir, f)));
+      }
+      return hash.digest("hex");
+    }
+    if (!(expr in known)) throw new Error(`unexpected expression ${expr}`);
+    return known[expr] as string;
+  });
 }
 
 /** Where a provider lets one step hand variables to the next. */
