@@ -61,8 +61,13 @@ function wholeJob(p: Project, env: Record<string, string>, build: string) {
   return run(`. .nix-ci-cache/env.sh && ${build} && .nix-ci-cache/save.sh`, { cwd: p.dir, env });
 }
 
-/** What the cache holds after a job that built p0 alone: p0 and the toolchain it was built with. */
-const p0Only = (p: Project) => [`busybox-src-${p.tag}`, `p0-${p.tag}`, `toolchain-${p.tag}`];
+/** A whole job that builds p0 alone: it passes, and the cache holds p0 and the toolchain it was built with. */
+function p0Job(p: Project, env: Record<string, string>) {
+  const r = wholeJob(p, env, "nix-build graph.nix -A p0 --no-out-link");
+  expect(r.status, r.stderr).toBe(0);
+  expect(cachedNames(join(p.dir, CACHE))).toEqual([`busybox-src-${p.tag}`, `p0-${p.tag}`, `toolchain-${p.tag}`]);
+  return r;
+}
 
 describe("a store other jobs use at the same time (real Nix, private daemon)", () => {
   it("two projects' jobs overlap on one daemon: neither fails, and neither caches the other's paths", () => {
@@ -100,10 +105,8 @@ describe("a store other jobs use at the same time (real Nix, private daemon)", (
     for (const p of [a, b]) for (const n of readdirSync(p.dir)) if (n.startsWith("result")) rmSync(join(p.dir, n));
     deleteGraph(a.tag);
     rmSync(join(a.dir, CACHE), { recursive: true });
-    const alone = wholeJob(a, env, "nix-build graph.nix -A p0 --no-out-link");
-    expect(alone.status, alone.stderr).toBe(0);
+    const alone = p0Job(a, env);
     expect(alone.stderr).not.toContain("other projects");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual(p0Only(a));
   });
 
   it("jobs of one project may share a cache: their marks do not narrow what is saved", () => {
@@ -112,10 +115,8 @@ describe("a store other jobs use at the same time (real Nix, private daemon)", (
     // Another job of the same project (the same cache directory) started and never saved.
     const other = run(". .nix-ci-cache/env.sh", { cwd: a.dir, env: cleanEnv() });
     expect(other.status, other.stderr).toBe(0);
-    const r = wholeJob(a, cleanEnv(), "nix-build graph.nix -A p0 --no-out-link");
-    expect(r.status, r.stderr).toBe(0);
+    const r = p0Job(a, cleanEnv());
     expect(r.stderr).not.toContain("other projects");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual(p0Only(a));
   });
 });
 
@@ -149,10 +150,8 @@ exec ${real} "$@"
     requireNix();
     const a = project("flaky2");
     const env = flakyNix(2);
-    const r = wholeJob(a, env, "nix-build graph.nix -A p0 --no-out-link");
-    expect(r.status, r.stderr).toBe(0);
+    const r = p0Job(a, env);
     expect(r.stderr).not.toContain("note:");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual(p0Only(a));
   });
 
   it("env.sh never fails the job: after three failures it records the store directory's names, and save.sh caches what the results need", () => {
