@@ -37,7 +37,8 @@ export interface GraphProject {
 
 /**
  * A project (as `project`) with a graph of `packages` packages under a new tag, for
- * `body`; the graph's store paths are deleted afterwards, whatever happened.
+ * `body`; the project's result links and the graph's store paths are deleted
+ * afterwards, whatever happened.
  */
 export async function withGraphProject(
   label: string,
@@ -52,6 +53,7 @@ export async function withGraphProject(
     const g = writeGraph(dir, tag, packages);
     await body({ dir, tag, g, build: `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link` });
   } finally {
+    dropResults(dir);
     deleteGraph(tag);
   }
 }
