@@ -37,7 +37,16 @@ import {
   writeRuntime,
 } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { CACHE, cachedNames, dropResults, expectClosureComplete, job, lastSave, project } from "./support/save.js";
+import {
+  CACHE,
+  cachedNames,
+  dropResults,
+  expectClosureComplete,
+  job,
+  lastSave,
+  project,
+  withGraphProject,
+} from "./support/save.js";
 
 const cleanup: Array<() => void> = [];
 afterAll(() => {
@@ -94,16 +103,12 @@ describe("save.sh capture policies (real Nix)", () => {
     }
   });
 
-  it("build-closure: a name in the store that is not a valid path fails the head-start copy, and the copy after the queries takes everything", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("partial");
-    // What a build killed halfway, or another job's build in progress, leaves in the store directory.
-    const partial = `/nix/store/${"0".repeat(32)}-partial-${tag}`;
-    cleanup.push(() => rmSync(partial, { recursive: true, force: true }));
-    try {
-      const g = writeGraph(dir, tag, 4);
-      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link && mkdir "${partial}"`);
+  it("build-closure: a name in the store that is not a valid path fails the head-start copy, and the copy after the queries takes everything", async () => {
+    await withGraphProject("partial", {}, 4, ({ dir, tag, g, build }) => {
+      // What a build killed halfway, or another job's build in progress, leaves in the store directory.
+      const partial = `/nix/store/${"0".repeat(32)}-partial-${tag}`;
+      cleanup.push(() => rmSync(partial, { recursive: true, force: true }));
+      const r = job(dir, `${build} && mkdir "${partial}"`);
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(5);
       expect(cachedNames(join(dir, CACHE))).toEqual(
@@ -112,26 +117,18 @@ describe("save.sh capture policies (real Nix)", () => {
       expectClosureComplete(join(dir, CACHE));
       expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "failed" });
       expect(r.stderr).not.toMatch(/is not valid/);
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
-  it("build-closure: what a killed build left in the store directory before the job does not stop the head-start copy", () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("leftover");
-    const leftover = `/nix/store/${"1".repeat(32)}-leftover-${tag}`;
-    mkdirSync(leftover);
-    cleanup.push(() => rmSync(leftover, { recursive: true, force: true }));
-    try {
-      const g = writeGraph(dir, tag, 4);
-      const r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+  it("build-closure: what a killed build left in the store directory before the job does not stop the head-start copy", async () => {
+    await withGraphProject("leftover", {}, 4, ({ dir, tag, build }) => {
+      const leftover = `/nix/store/${"1".repeat(32)}-leftover-${tag}`;
+      mkdirSync(leftover);
+      cleanup.push(() => rmSync(leftover, { recursive: true, force: true }));
+      const r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
       expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "ok" });
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
   it("runtime-closure caches only the results' run-time closure; extraRoots and exclude apply", () => {
@@ -173,15 +170,8 @@ function narinfoOf(cache: string, name: string): string {
   return join(cache, n);
 }
 
-/** A project with a graph of six packages; `names` gives their cached names. */
-function graphProject(label: string) {
-  requireNix();
-  const tag = uniqueTag();
-  const dir = project(label);
-  const g = writeGraph(dir, tag, 6);
-  const names = (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
-  return { tag, dir, cache: join(dir, CACHE), g, names };
-}
+/** `names(ps)`: the cached names of the packages `ps` of the graph `tag`, sorted. */
+const namesIn = (tag: string) => (ps: string[]) => ps.map((p) => `${p}-${tag}`).sort();
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -252,10 +242,11 @@ describe("save.sh prune (real Nix)", () => {
     }
   });
 
-  it("evicts an entry together with everything that refers to it, although they were used later; what is left is closure-complete", () => {
-    const { tag, dir, cache, g, names } = graphProject("prune-refs");
-    try {
-      let r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`);
+  it("evicts an entry together with everything that refers to it, although they were used later; what is left is closure-complete", async () => {
+    await withGraphProject("prune-refs", {}, 6, ({ dir, tag, g, build }) => {
+      const cache = join(dir, CACHE);
+      const names = namesIn(tag);
+      let r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
       const size = Number(lastSave(cache).size);
       // p0 last used long ago, all that refers to it (p1, p3, and through them p2,
@@ -278,9 +269,7 @@ describe("save.sh prune (real Nix)", () => {
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(6);
       expect(r.stderr).toMatch(new RegExp(`copying path '[^']*-toolchain-${tag}' from 'file://`));
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
   it.each(["dash", "bash", "busybox sh"])("%s: evicts an entry together with what refers to it, oldest first", (shell) => {
@@ -405,9 +394,10 @@ describe("save.sh under real conditions (real Nix)", () => {
     expect(readdirSync(cache).sort()).toEqual(before);
   });
 
-  it("an entry whose reference left the cache goes, with all that refers to it; the next job rebuilds exactly those", () => {
-    const { tag, dir, cache, g, names } = graphProject("refs-gone");
-    try {
+  it("an entry whose reference left the cache goes, with all that refers to it; the next job rebuilds exactly those", async () => {
+    await withGraphProject("refs-gone", {}, 6, ({ dir, tag, g }) => {
+      const cache = join(dir, CACHE);
+      const names = namesIn(tag);
       const build = `nix-build graph.nix ${graphBuildArgs(g)} -o result`;
       let r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
@@ -430,10 +420,7 @@ describe("save.sh under real conditions (real Nix)", () => {
       expect(countBuilt(r.stderr)).toBe(4);
       expect(cachedNames(cache)).toEqual(names(["busybox-src", "p0", "p1", "p2", "p3", "p4", "p5", "toolchain"]));
       expectClosureComplete(cache);
-    } finally {
-      dropResults(dir);
-      deleteGraph(tag);
-    }
+    });
   });
 
   it("two saves into one cache directory at once: both complete, nothing lost, nothing corrupt", async () => {
@@ -476,12 +463,8 @@ describe("save.sh under real conditions (real Nix)", () => {
   });
 
   it("a save killed halfway, a truncated NAR and a garbage narinfo: the build falls back, the next save repairs", async () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("damage");
-    const cache = join(dir, CACHE);
-    try {
-      const g = writeGraph(dir, tag, 6);
+    await withGraphProject("damage", {}, 6, async ({ dir, tag, g }) => {
+      const cache = join(dir, CACHE);
       const build = `nix-build graph.nix ${graphBuildArgs(g)} -o result`;
       let r = run(`. .nix-ci-cache/env.sh && ${build}`, { cwd: dir });
       expect(r.status, r.stderr).toBe(0);
@@ -520,10 +503,7 @@ describe("save.sh under real conditions (real Nix)", () => {
       r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(0);
-    } finally {
-      dropResults(dir);
-      deleteGraph(tag);
-    }
+    });
   });
 });
 
@@ -564,17 +544,13 @@ describe("save.sh prune in chroot mode (real Nix)", () => {
 
 describe("save.sh with busybox sh and busybox's tools (as a stand-in for BSD/macOS tools)", () => {
   it("captures, prunes and serves a warm run", async () => {
-    requireNix();
-    const tag = uniqueTag();
-    const dir = project("busybox");
-    const bin = join(dirname(dir), "busybox-bin");
-    mkdirSync(bin);
-    const tools =
-      "awk sort find ls sed grep xargs tail head wc tr du mktemp cat mv rm mkdir date readlink uname sleep cp ln id kill";
-    for (const t of tools.split(" ")) symlinkSync("/bin/busybox", join(bin, t));
-    const env = cleanEnv({ PATH: `${bin}:${process.env.PATH}` });
-    try {
-      const g = writeGraph(dir, tag, 4);
+    await withGraphProject("busybox", {}, 4, async ({ dir, tag, g }) => {
+      const bin = join(dirname(dir), "busybox-bin");
+      mkdirSync(bin);
+      const tools =
+        "awk sort find ls sed grep xargs tail head wc tr du mktemp cat mv rm mkdir date readlink uname sleep cp ln id kill";
+      for (const t of tools.split(" ")) symlinkSync("/bin/busybox", join(bin, t));
+      const env = cleanEnv({ PATH: `${bin}:${process.env.PATH}` });
       let r = run(
         `. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result && busybox sh .nix-ci-cache/save.sh`,
         { cwd: dir, env },
@@ -595,9 +571,6 @@ describe("save.sh with busybox sh and busybox's tools (as a stand-in for BSD/mac
       r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`, { cwd: dir, env });
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(0);
-    } finally {
-      dropResults(dir);
-      deleteGraph(tag);
-    }
+    });
   });
 });

@@ -56,6 +56,19 @@ function step(p: Project, env: Record<string, string>, cmd: string) {
   });
 }
 
+/** A whole job in one shell: env.sh sourced, `build`, then save.sh. */
+function wholeJob(p: Project, env: Record<string, string>, build: string) {
+  return run(`. .nix-ci-cache/env.sh && ${build} && .nix-ci-cache/save.sh`, { cwd: p.dir, env });
+}
+
+/** A whole job that builds p0 alone: it passes, and the cache holds p0 and the toolchain it was built with. */
+function p0Job(p: Project, env: Record<string, string>) {
+  const r = wholeJob(p, env, "nix-build graph.nix -A p0 --no-out-link");
+  expect(r.status, r.stderr).toBe(0);
+  expect(cachedNames(join(p.dir, CACHE))).toEqual([`busybox-src-${p.tag}`, `p0-${p.tag}`, `toolchain-${p.tag}`]);
+  return r;
+}
+
 describe("a store other jobs use at the same time (real Nix, private daemon)", () => {
   it("two projects' jobs overlap on one daemon: neither fails, and neither caches the other's paths", () => {
     requireNix();
@@ -92,13 +105,8 @@ describe("a store other jobs use at the same time (real Nix, private daemon)", (
     for (const p of [a, b]) for (const n of readdirSync(p.dir)) if (n.startsWith("result")) rmSync(join(p.dir, n));
     deleteGraph(a.tag);
     rmSync(join(a.dir, CACHE), { recursive: true });
-    const alone = run(`. .nix-ci-cache/env.sh && nix-build graph.nix -A p0 --no-out-link && .nix-ci-cache/save.sh`, {
-      cwd: a.dir,
-      env,
-    });
-    expect(alone.status, alone.stderr).toBe(0);
+    const alone = p0Job(a, env);
     expect(alone.stderr).not.toContain("other projects");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual([`busybox-src-${a.tag}`, `p0-${a.tag}`, `toolchain-${a.tag}`]);
   });
 
   it("jobs of one project may share a cache: their marks do not narrow what is saved", () => {
@@ -107,13 +115,8 @@ describe("a store other jobs use at the same time (real Nix, private daemon)", (
     // Another job of the same project (the same cache directory) started and never saved.
     const other = run(". .nix-ci-cache/env.sh", { cwd: a.dir, env: cleanEnv() });
     expect(other.status, other.stderr).toBe(0);
-    const r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix -A p0 --no-out-link && .nix-ci-cache/save.sh`, {
-      cwd: a.dir,
-      env: cleanEnv(),
-    });
-    expect(r.status, r.stderr).toBe(0);
+    const r = p0Job(a, cleanEnv());
     expect(r.stderr).not.toContain("other projects");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual([`busybox-src-${a.tag}`, `p0-${a.tag}`, `toolchain-${a.tag}`]);
   });
 });
 
@@ -147,23 +150,15 @@ exec ${real} "$@"
     requireNix();
     const a = project("flaky2");
     const env = flakyNix(2);
-    const r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix -A p0 --no-out-link && .nix-ci-cache/save.sh`, {
-      cwd: a.dir,
-      env,
-    });
-    expect(r.status, r.stderr).toBe(0);
+    const r = p0Job(a, env);
     expect(r.stderr).not.toContain("note:");
-    expect(cachedNames(join(a.dir, CACHE))).toEqual([`busybox-src-${a.tag}`, `p0-${a.tag}`, `toolchain-${a.tag}`]);
   });
 
   it("env.sh never fails the job: after three failures it records the store directory's names, and save.sh caches what the results need", () => {
     requireNix();
     const a = project("flaky9");
     const env = flakyNix(99);
-    const r = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(a.g)} -o result && .nix-ci-cache/save.sh`, {
-      cwd: a.dir,
-      env,
-    });
+    const r = wholeJob(a, env, `nix-build graph.nix ${graphBuildArgs(a.g)} -o result`);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(
       'nix-ci-cache: note: "nix path-info --all" failed three times (another process is changing the store)',

@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MARKER } from "../src/model.js";
+import { MARKER, type Mode } from "../src/model.js";
 import {
   cleanEnv,
   countBuilt,
@@ -29,6 +29,14 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) removeDir(dirname(d));
 });
+
+/** A new project directory, removed after this file's tests, with the runtime of `mode` rendered into it. */
+function projectWithRuntime(label: string, mode: Mode = "file"): string {
+  const dir = makeProjectDir(label);
+  dirs.push(dir);
+  writeRuntime(dir, runtimeContext(mode));
+  return dir;
+}
 
 const scenarios = [
   runtimeContext("file"),
@@ -75,9 +83,7 @@ describe("rendered shell files", () => {
     for (const [name, shell] of Object.entries({ ...SHELLS, zsh: ["/usr/bin/zsh"] })) {
       it(`${mode}: env.sh sourced by ${name} (under set -eu) sets NIX_CONFIG and keeps the old one`, () => {
         requireNix();
-        const dir = makeProjectDir(`src-${mode}`);
-        dirs.push(dir);
-        writeRuntime(dir, runtimeContext(mode));
+        const dir = projectWithRuntime(`src-${mode}`, mode);
         const script =
           'set -eu; . ./.nix-ci-cache/env.sh; printf "%s\\n--\\n%s\\n--\\n%s\\n--\\n" "$NIX_CONFIG" "$NIX_CI_CACHE_DIR" "$PATH"; ' +
           // Sourcing twice in one job must not repeat the settings.
@@ -108,9 +114,7 @@ describe("rendered shell files", () => {
   ] as const) {
     it(`file: env.sh sourced by ${name} records the store's valid paths, and prints no job notice`, () => {
       requireNix();
-      const dir = makeProjectDir("listing");
-      dirs.push(dir);
-      writeRuntime(dir, runtimeContext("file"));
+      const dir = projectWithRuntime("listing");
       const r = run(source, { cwd: dir, env: cleanEnv() });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/sourced/);
@@ -130,9 +134,7 @@ describe("rendered shell files", () => {
   it("dash -e: env.sh sourced twice where the cache needs a symlink in /tmp, whose directory then exists", () => {
     requireNix();
     // A checkout path with a space needs a plain link; a HOME with one sends it to /tmp.
-    const dir = makeProjectDir("dash-e");
-    dirs.push(dir);
-    writeRuntime(dir, runtimeContext("file"));
+    const dir = projectWithRuntime("dash-e");
     const home = join(dirname(dir), "a home");
     mkdirSync(home);
     const r = run(
@@ -148,30 +150,26 @@ describe("rendered shell files", () => {
   it("zsh, with BSD awk (original-awk) as awk: env.sh sourced and save.sh run by zsh round-trip a cache", () => {
     requireNix();
     const tag = uniqueTag();
-    const dir = makeProjectDir("zsh");
-    dirs.push(dir);
-    writeRuntime(dir, runtimeContext("file"));
+    const dir = projectWithRuntime("zsh");
     const g = writeGraph(dir, tag, 3);
     const bin = join(dirname(dir), "bsd-awk");
     mkdirSync(bin);
     symlinkSync("/usr/bin/original-awk", join(bin, "awk"));
     const env = cleanEnv({ PATH: `${bin}:${process.env.PATH}` });
-    const zsh = ["/usr/bin/zsh"];
-    try {
-      let r = run(`. ./.nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result && zsh .nix-ci-cache/save.sh`, {
+    /** A job in zsh: env.sh sourced, the build with `out` (its result links), save.sh run by zsh. */
+    const zshJob = (out: string) =>
+      run(`. ./.nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} ${out} && zsh .nix-ci-cache/save.sh`, {
         cwd: dir,
-        shell: zsh,
+        shell: ["/usr/bin/zsh"],
         env,
       });
+    try {
+      let r = zshJob("-o result");
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/saved 5 new paths/);
       for (const n of readdirSync(dir)) if (n.startsWith("result")) rmSync(join(dir, n));
       deleteGraph(tag);
-      r = run(`. ./.nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} --no-out-link && zsh .nix-ci-cache/save.sh`, {
-        cwd: dir,
-        shell: zsh,
-        env,
-      });
+      r = zshJob("--no-out-link");
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(0);
       expect(r.stderr).toMatch(/saved 0 new paths/);
@@ -183,9 +181,7 @@ describe("rendered shell files", () => {
 
   it("env.sh hands later CircleCI steps its settings through $BASH_ENV, quoted for sh whatever they hold", () => {
     requireNix();
-    const dir = makeProjectDir("circle");
-    dirs.push(dir);
-    writeRuntime(dir, runtimeContext("file"));
+    const dir = projectWithRuntime("circle");
     const bashEnv = join(dirname(dir), "bash env");
     writeFileSync(bashEnv, "");
     const odd = `substituters =\nextra-x = it's "quoted" $HOME \\ \`x\``;
@@ -202,9 +198,7 @@ describe("rendered shell files", () => {
 
   it("env.sh writes NIX_CONFIG to $GITHUB_ENV with the multiline syntax", () => {
     requireNix();
-    const dir = makeProjectDir("gh");
-    dirs.push(dir);
-    writeRuntime(dir, runtimeContext("chroot"));
+    const dir = projectWithRuntime("gh", "chroot");
     const ghEnv = join(dirname(dir), "github_env");
     const ghPath = join(dirname(dir), "github_path");
     writeFileSync(ghEnv, "");

@@ -5,19 +5,9 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../src/keygen.js";
-import {
-  cleanEnv,
-  countBuilt,
-  deleteGraph,
-  graphBuildArgs,
-  requireNix,
-  run,
-  uniqueTag,
-  writeGraph,
-  writeRuntime,
-} from "./support/nix.js";
+import { cleanEnv, countBuilt, deleteGraph, run, writeRuntime } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
-import { CACHE, cachedNames, expectClosureComplete, job, lastSave, project } from "./support/save.js";
+import { CACHE, cachedNames, expectClosureComplete, job, lastSave, withGraphProject } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
 
 /** The narinfo texts of a cache, by store path name. */
@@ -33,14 +23,9 @@ function narinfos(cache: string): Map<string, string> {
 const withKey = (secret: string) => cleanEnv({ NIX_CI_CACHE_SIGNING_KEY: secret });
 
 describe("signed cache (real Nix)", () => {
-  it("saves signed entries, a warm job takes them through trusted-public-keys alone, and a forged signature is refused, built and replaced", () => {
-    requireNix();
-    const tag = uniqueTag();
+  it("saves signed entries, a warm job takes them through trusted-public-keys alone, and a forged signature is refused, built and replaced", async () => {
     const pair = generateKeyPair("ci-test-1");
-    const dir = project("signed", { publicKey: pair.public });
-    try {
-      const g = writeGraph(dir, tag, 4);
-      const build = `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`;
+    await withGraphProject("signed", { publicKey: pair.public }, 4, ({ dir, tag, build }) => {
       let r = job(dir, `${build} && printf '%s\\n' "$NIX_CONFIG" >nix-config`, withKey(pair.secret));
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(5);
@@ -91,19 +76,12 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, withKey(pair.secret));
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(0);
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
-  it("without the secret key a job saves nothing and passes; with a key of another pair, save fails and names both", () => {
-    requireNix();
-    const tag = uniqueTag();
+  it("without the secret key a job saves nothing and passes; with a key of another pair, save fails and names both", async () => {
     const pair = generateKeyPair("ci-test-1");
-    const dir = project("nokey", { publicKey: pair.public });
-    try {
-      const g = writeGraph(dir, tag, 2);
-      const build = `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`;
+    await withGraphProject("nokey", { publicKey: pair.public }, 2, ({ dir, tag, build }) => {
       const summary = join(dir, "step-summary.md");
       let r = job(dir, build, cleanEnv({ GITHUB_STEP_SUMMARY: summary }));
       expect(r.status, r.stderr).toBe(0);
@@ -142,19 +120,12 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, cleanEnv({ NIX_CI_CACHE_SIGNING_KEY_FILE: join(dir, "key-file") }));
       expect(r.status, r.stderr).toBe(0);
       expect(cachedNames(join(dir, CACHE)).length).toBe(4);
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 
-  it("an unsigned cache is signed by the first save with a key, and then serves a warm job", () => {
-    requireNix();
-    const tag = uniqueTag();
+  it("an unsigned cache is signed by the first save with a key, and then serves a warm job", async () => {
     const pair = generateKeyPair("ci-test-2");
-    const dir = project("migrate");
-    try {
-      const g = writeGraph(dir, tag, 3);
-      const build = `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link`;
+    await withGraphProject("migrate", {}, 3, ({ dir, tag, build }) => {
       let r = job(dir, build);
       expect(r.status, r.stderr).toBe(0);
       const cache = join(dir, CACHE);
@@ -176,8 +147,6 @@ describe("signed cache (real Nix)", () => {
       r = job(dir, build, withKey(pair.secret));
       expect(r.status, r.stderr).toBe(0);
       expect(countBuilt(r.stderr)).toBe(0);
-    } finally {
-      deleteGraph(tag);
-    }
+    });
   });
 });

@@ -47,16 +47,21 @@ function checkout(dir: string, mode: Mode, tag: string): Graph {
   return writeGraph(dir, tag, 6);
 }
 
+/** One step of a job: `script` in a new shell of the toolset, in `dir` at `site`, with the job's environment. */
+function step(script: string, site: Site, tools: Toolset, dir: string, more: Record<string, string> = {}) {
+  return run(script, { cwd: dir, env: { ...jobEnv(tools), ...more }, shell: tools.shell, site });
+}
+
 function job(site: Site, tools: Toolset, dir: string, g: Graph, more: Record<string, string> = {}) {
-  const env = { ...jobEnv(tools), ...more };
-  const build = run(`. .nix-ci-cache/env.sh || exit 90\nnix-build graph.nix ${graphBuildArgs(g)} -o result || exit 91`, {
-    cwd: dir,
-    env,
-    shell: tools.shell,
+  const build = step(
+    `. .nix-ci-cache/env.sh || exit 90\nnix-build graph.nix ${graphBuildArgs(g)} -o result || exit 91`,
     site,
-  });
+    tools,
+    dir,
+    more,
+  );
   // A later step of the job: a new shell.
-  const save = run("sh .nix-ci-cache/save.sh", { cwd: dir, env, shell: tools.shell, site });
+  const save = step("sh .nix-ci-cache/save.sh", site, tools, dir, more);
   return { build, save };
 }
 
@@ -118,12 +123,7 @@ describe("chroot mode where namespaces are missing (real Nix in Debian roots, bw
       const tag = uniqueTag();
       const dir = makeProjectDir("restricted");
       const g = checkout(dir, "chroot", tag);
-      const r = run(`. .nix-ci-cache/env.sh; echo "rc=$?"; printf '%s' "\${NIX_CONFIG:-}"`, {
-        cwd: dir,
-        env: jobEnv(tools),
-        shell: tools.shell,
-        site: at,
-      });
+      const r = step(`. .nix-ci-cache/env.sh; echo "rc=$?"; printf '%s' "\${NIX_CONFIG:-}"`, at, tools, dir);
       expect(r.stdout.split("\n")[0], r.stderr).toBe("rc=1");
       // The caller's environment is as it was.
       expect(r.stdout.split("\n").slice(1).join("\n")).toBe(BASE_NIX_CONFIG);
@@ -287,12 +287,7 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       // Without the key the job passes and leaves the cache as it was, its log of saves too.
       const saves = () => readFileSync(join(warm, CACHE, "nix-ci-cache", "saves"), "utf8");
       const before = { names: cachedNames(join(warm, CACHE)), saves: saves() };
-      const nokey = run(". .nix-ci-cache/env.sh && sh .nix-ci-cache/save.sh", {
-        cwd: warm,
-        env: jobEnv(tools),
-        shell: tools.shell,
-        site: at,
-      });
+      const nokey = step(". .nix-ci-cache/env.sh && sh .nix-ci-cache/save.sh", at, tools, warm);
       expect(nokey.status, nokey.stderr).toBe(0);
       expect(nokey.stderr).toContain("not saving: the cache is signed");
       expect({ names: cachedNames(join(warm, CACHE)), saves: saves() }).toEqual(before);
@@ -308,12 +303,7 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       writeLeafGraph(dir, tag, "v1");
       const leaf = (variant: string) => {
         writeLeafGraph(dir, tag, variant);
-        return run(". .nix-ci-cache/env.sh && nix-build leaf.nix -o result && sh .nix-ci-cache/save.sh", {
-          cwd: dir,
-          env: jobEnv(tools),
-          shell: tools.shell,
-          site: at,
-        });
+        return step(". .nix-ci-cache/env.sh && nix-build leaf.nix -o result && sh .nix-ci-cache/save.sh", at, tools, dir);
       };
       let r = leaf("v1");
       expect(r.status, r.stderr).toBe(0);
@@ -331,12 +321,7 @@ describe("signing and prune on every Nix (real Nix in Debian roots, the nixos/ni
       // A new machine: the latest result comes from the cache alone.
       const fresh = withNewStore(rootSite(suite), scratchDir("ncc-nix-"));
       rmSync(join(dir, "result"));
-      const w = run(". .nix-ci-cache/env.sh && nix-build leaf.nix --no-out-link", {
-        cwd: dir,
-        env: jobEnv(tools),
-        shell: tools.shell,
-        site: fresh,
-      });
+      const w = step(". .nix-ci-cache/env.sh && nix-build leaf.nix --no-out-link", fresh, tools, dir);
       expect(w.status, w.stderr).toBe(0);
       expect(countBuilt(w.stderr), w.stderr).toBe(0);
     });
@@ -351,12 +336,7 @@ describe("a save killed midway (GitLab's after_script limit, a cancelled job), r
     const cold = makeProjectDir("killed");
     const warm = join(dirname(cold), "warm");
     const g = checkout(cold, "file", tag);
-    const b = run(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result`, {
-      cwd: cold,
-      env: jobEnv(tools),
-      shell: tools.shell,
-      site: at,
-    });
+    const b = step(`. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result`, at, tools, cold);
     expect(b.status, b.stderr).toBe(0);
     // SIGKILL (no trap runs) once some NARs are written.
     const [program, args] = atSite(at, [...tools.shell, "-c", "exec sh .nix-ci-cache/save.sh"], cold);

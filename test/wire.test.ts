@@ -35,6 +35,14 @@ function wired(text: string, provider: WiredProvider, job: string, providers = [
   return wireJob(text, provider, job, () => stepLines(hb, plan, provider as Exclude<WiredProvider, "gitlab">));
 }
 
+/** `text` wired: every line of it kept, and wiring the result again changes nothing. */
+function wiredOnce(text: string, provider: WiredProvider, job: string): string {
+  const after = wired(text, provider, job);
+  keepsEveryLine(text, after);
+  expect(wired(after, provider, job)).toBe(after);
+  return after;
+}
+
 async function circleciParserErrors(text: string): Promise<string[]> {
   const parser = await import("@circleci/circleci-config-parser");
   try {
@@ -82,12 +90,10 @@ describe("our steps in a GitHub job", () => {
 
   it("go after checkout and the Nix install, and to the end; every other byte stays; valid; a second run changes nothing", async () => {
     expect(await actionlintErrors(original, path)).toEqual([]);
-    const after = wired(original, "github", "build");
-    keepsEveryLine(original, after);
+    const after = wiredOnce(original, "github", "build");
     expect(after.split("\n").length - original.split("\n").length).toBe(23);
     expect(await actionlintErrors(after, path)).toEqual([]);
     expect(await workflowParserErrors(after, path)).toEqual([]);
-    expect(wired(after, "github", "build")).toBe(after);
     const steps = parse(after).jobs.build.steps as Array<Record<string, string>>;
     expect(steps.map((s) => s.name ?? s.uses)).toEqual([
       "actions/checkout@v4",
@@ -146,10 +152,8 @@ describe("our steps in a GitHub job", () => {
 describe("our steps in a Forgejo job", () => {
   it("use the local actions after checkout; valid; a second run changes nothing", async () => {
     const original = fixture("forgejo-ci.yml");
-    const after = wired(original, "forgejo", "test");
-    keepsEveryLine(original, after);
+    const after = wiredOnce(original, "forgejo", "test");
     expect(await workflowParserErrors(after, ".forgejo/workflows/ci.yml")).toEqual([]);
-    expect(wired(after, "forgejo", "test")).toBe(after);
     const steps = parse(after).jobs.test.steps as Array<Record<string, string>>;
     expect(steps.map((s) => s.uses ?? s.run)).toEqual([
       "https://data.forgejo.org/actions/checkout@v4",
@@ -199,11 +203,9 @@ describe("a GitLab job extends .nix-ci-cache", () => {
 describe("our steps in a CircleCI job", () => {
   it("go after checkout and to the end; every other byte stays; valid; a second run changes nothing", async () => {
     const original = fixture("circleci.yml");
-    const after = wired(original, "circleci", "build");
-    keepsEveryLine(original, after);
+    const after = wiredOnce(original, "circleci", "build");
     expect(await circleciParserErrors(after)).toEqual([]);
     expect(providerSchemaErrors("circleciconfig.json", after)).toEqual([]);
-    expect(wired(after, "circleci", "build")).toBe(after);
     const steps = parse(after).jobs.build.steps as Array<string | Record<string, { name?: string }>>;
     expect(steps.map((s) => (typeof s === "string" ? s : Object.values(s)[0]?.name))).toEqual([
       "checkout",

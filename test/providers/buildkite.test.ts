@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { buildkite } from "../../src/providers/buildkite.js";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps } from "../support/provider-run.js";
+import { CacheStore, checkout, coldThenNewBranch, projectWithGraph, runAfterRestore } from "../support/provider-run.js";
 import { providerSchemaErrors, shellcheckErrors } from "../support/validators.js";
 
 const PIPELINE = ".buildkite/pipeline.yml";
@@ -121,46 +121,25 @@ describe("Buildkite pipeline", () => {
       level === "branch" ? `branch-${branch}-${options["key-extra"]}` : `${level}-${options["key-extra"]}`;
 
     function job(dir: string, branch: string) {
-      let restored: string | undefined;
-      const result = runSteps(
-        dir,
-        [
-          {
-            // pre-command hook: the first level that exists, up to `restore`.
-            name: "cache plugin restore",
-            action: () => {
-              restored = store.restoreExact(dir, [key("branch", branch), key("pipeline", branch)]);
-            },
+      // pre-command hook: the first level that exists, up to `restore`.
+      const restore = () => store.restoreExact(dir, [key("branch", branch), key("pipeline", branch)]);
+      return runAfterRestore(dir, "cache plugin restore", restore, [
+        // The install part of the command is skipped by its own `command -v nix`.
+        { name: step?.label ?? "command", script: step?.command ?? "", shell: ["bash", "-e"] },
+        {
+          // post-command hook: only after a successful command; `force` overwrites.
+          name: "cache plugin save",
+          action: () => {
+            for (const level of [options.save ?? []].flat()) store.save(dir, options.path, key(level, branch), !options.force);
           },
-          // The install part of the command is skipped by its own `command -v nix`.
-          { name: step?.label ?? "command", script: step?.command ?? "", shell: ["bash", "-e"] },
-          {
-            // post-command hook: only after a successful command; `force` overwrites.
-            name: "cache plugin save",
-            action: () => {
-              for (const level of [options.save ?? []].flat()) store.save(dir, options.path, key(level, branch), !options.force);
-            },
-          },
-        ],
-        "none",
-      );
-      return { ...result, restored };
+        },
+      ]);
     }
 
-    const first = checkout(project, "run 1");
-    const cold = job(first, "main");
-    expect(cold.status, cold.log).toBe(0);
-    expect(cold.restored).toBeUndefined();
-    expect(cold.built).toBe(project.graph.packages.length + 1);
-    forgetGraph(project, first);
-
-    const second = checkout(project, "run 2");
-    const warm = job(second, "topic");
-    expect(warm.status, warm.log).toBe(0);
-    expect(warm.restored).toBe(key("pipeline", "topic"));
-    expect(warm.built, warm.log).toBe(0);
-    expect(store.keys).toEqual([key("branch", "main"), key("branch", "topic"), key("pipeline", "topic")]);
-    forgetGraph(project, second);
+    coldThenNewBranch(project, store, job, {
+      restored: key("pipeline", "topic"),
+      keys: [key("branch", "main"), key("branch", "topic"), key("pipeline", "topic")],
+    });
 
     // A failed command: the agent's bash -e stops before save.sh, and the plugin's
     // post-command hook skips the save. The cache stays as it was.

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import { CacheStore, coldThenWarmWithImmutableKeys, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
 import { providerSchemaErrors, shellcheckErrors } from "../support/validators.js";
 
 const PIPELINE = ".circleci/config.yml";
@@ -134,21 +134,6 @@ describe("CircleCI config", () => {
       return { ...runSteps(dir, steps, "bash-env", { CIRCLECI: "true" }), restoredKey: () => restoredKey };
     }
 
-    const first = checkout(project, "run 1");
-    const cold = job(first, 1);
-    expect(cold.status, cold.log).toBe(0);
-    expect(cold.built).toBe(project.graph.packages.length + 1);
-    expect(cold.restoredKey()).toBeUndefined();
-    expect(store.keys).toHaveLength(1);
-    forgetGraph(project, first);
-
-    const second = checkout(project, "run 2");
-    const warm = job(second, 2);
-    expect(warm.status, warm.log).toBe(0);
-    expect(warm.restoredKey()).toBe(store.keys[0]);
-    expect(warm.built, warm.log).toBe(0);
-    // Keys are immutable: the second run saved under its own key.
-    expect(store.keys).toHaveLength(2);
-    forgetGraph(project, second);
+    coldThenWarmWithImmutableKeys(project, store, job, { savesUnchanged: true });
   });
 });

@@ -1,51 +1,17 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { droneCacheRoundTrip, expectBuildStepPassesShellcheck, type PipelineStep } from "../support/drone-cache.js";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import {
-  CacheStore,
-  checkout,
-  droneCacheStep,
-  forgetGraph,
-  projectWithGraph,
-  runSteps,
-  type Step,
-} from "../support/provider-run.js";
-import { providerSchemaErrors, shellcheckErrors } from "../support/validators.js";
+import { providerSchemaErrors } from "../support/validators.js";
 
 const PIPELINE = ".drone.yml";
 const withDrone = exampleDirs(PIPELINE);
 
-interface WhenCondition {
-  event?: string[];
-  status?: string[];
-}
-
-interface DroneStep {
-  name: string;
-  image: string;
-  commands?: string[];
+interface DroneStep extends PipelineStep {
   volumes?: { name: string; path: string }[];
-  settings?: {
-    backend?: string;
-    restore?: boolean;
-    rebuild?: boolean;
-    cache_key?: string;
-    archive_format?: string;
-    mount?: string[];
-  };
-  when?: WhenCondition;
-}
-
-/** What Drone does to the file before running it: `${DRONE_*}` substituted, `$$` a literal `$`. */
-function substitute(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\$|\$\{([A-Z_]+)\}/g, (match, name?: string) => {
-    if (match === "$$") return "$";
-    if (name === undefined || !(name in vars)) throw new Error(`unexpected variable ${match}`);
-    return vars[name] as string;
-  });
+  when?: { event?: string[]; status?: string[] };
 }
 
 /**
@@ -58,13 +24,9 @@ function stepRuns(step: DroneStep, event: string): { runs: boolean; always: bool
 }
 
 describe("Drone pipeline", () => {
+  // Drone runs a step's commands as one script under `sh -e`.
   it.each(withDrone)("examples/%s: the build step's commands pass shellcheck as one sh script", async (name) => {
-    const steps: DroneStep[] = parse(readFileSync(join(examples, name, PIPELINE), "utf8")).steps;
-    const build = steps.filter((s) => s.commands);
-    expect(build).toHaveLength(1);
-    // Drone runs a step's commands as one script under `sh -e`.
-    const script = substitute((build[0]?.commands ?? []).join("\n"), {});
-    expect(await shellcheckErrors(script, "sh", ["SC1091"])).toEqual([]);
+    await expectBuildStepPassesShellcheck(join(examples, name, PIPELINE));
   });
 
   it("the schema check can fail: a broken pipeline is reported", () => {
@@ -76,85 +38,26 @@ describe("Drone pipeline", () => {
 
   it("runs on real Nix with the cache carried by drone-cache's branch key; a pull request reads its target branch's cache, a new branch the default branch's, and both build nothing; a failed build still saves (emulated Drone runner and drone-cache)", async () => {
     requireNix();
-    const project = await projectWithGraph(["init", "--provider", "drone"]);
-    const file = parse(readFileSync(join(project.source, PIPELINE), "utf8"));
-    const steps: DroneStep[] = file.steps;
-    // The plugin's archives live in a host volume, which is what outlives the build.
-    const hostVolumes = (file.volumes as { name: string; host?: { path: string } }[]).filter((v) => v.host).map((v) => v.name);
-    const cacheDir = ".nix-ci-cache/cache";
-    const store = new CacheStore();
-
-    /** `build` replaces the build step's last command, the build. */
-    function pipeline(dir: string, event: string, branch: string, build?: string) {
+    await droneCacheRoundTrip<DroneStep>({
+      provider: "drone",
+      pipeline: PIPELINE,
       // For pull requests DRONE_COMMIT_BRANCH is the target branch.
-      const vars = {
+      vars: (branch) => ({
         DRONE_REPO_NAMESPACE: "owner",
         DRONE_REPO_NAME: "repo",
         DRONE_COMMIT_BRANCH: branch,
         DRONE_REPO_BRANCH: "main",
-      };
-      const restored: string[] = [];
-      const run: Step[] = steps.flatMap((s): Step[] => {
-        const { runs, always } = stepRuns(s, event);
-        if (!runs) return [];
-        if (s.settings) {
-          expect(s.volumes?.map((v) => v.name)).toEqual(hostVolumes);
-          const key = substitute(String(s.settings.cache_key ?? ""), vars);
-          return [droneCacheStep({ ...s, settings: s.settings }, { store, dir, cacheDir, key, always, restored })];
-        }
-        // The nixos/nix image: this machine has Nix, so the commands run here.
-        const commands = build ? [...(s.commands ?? []).slice(0, -1), build] : (s.commands ?? []);
-        return [{ name: s.name, always, script: substitute(commands.join("\n"), vars), shell: ["sh", "-e"] }];
-      });
-      return { ...runSteps(dir, run, "none"), restored };
-    }
-
-    const main = "nix-ci-cache-owner-repo-linux-main";
-    const first = checkout(project, "run 1");
-    const cold = pipeline(first, "push", "main");
-    expect(cold.status, cold.log).toBe(0);
-    expect(cold.restored).toEqual([]);
-    expect(cold.built).toBe(project.graph.packages.length + 1);
-    expect(cold.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toEqual([main]);
-    forgetGraph(project, first);
-
-    const second = checkout(project, "run 2");
-    const pr = pipeline(second, "pull_request", "main");
-    expect(pr.status, pr.log).toBe(0);
-    expect(pr.restored).toEqual(["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-main"]);
-    expect(pr.built, pr.log).toBe(0);
-    // The pull request did not save: it cannot write its target branch's cache.
-    expect(store.keys).toEqual([main]);
-    forgetGraph(project, second);
-
-    // A new branch has no cache of its own: it starts from the default branch's.
-    const third = checkout(project, "run 3");
-    const topic = pipeline(third, "push", "topic");
-    expect(topic.status, topic.log).toBe(0);
-    expect(topic.restored).toEqual([main]);
-    expect(topic.built, topic.log).toBe(0);
-    expect(store.keys).toEqual([main, "nix-ci-cache-owner-repo-linux-topic"]);
-    forgetGraph(project, third);
-
-    // A failing build on a pushed branch: save.sh runs on exit and the plugin still saves.
-    const fourth = checkout(project, "run 4");
-    rmSync(join(fourth, "default.nix"));
-    const failed = pipeline(fourth, "push", "broken");
-    expect(failed.status, failed.log).not.toBe(0);
-    expect(failed.log).toMatch(/nix-ci-cache: saved \d+ new paths/);
-    expect(store.keys).toContain("nix-ci-cache-owner-repo-linux-broken");
-    forgetGraph(project, fourth);
-
-    // A build that leaves the shell elsewhere, then a save that fails: the trap still
-    // finds save.sh, and the step keeps the build's status (0).
-    const fifth = checkout(project, "run 5");
-    writeFileSync(join(fifth, ".nix-ci-cache/save.sh"), "echo 'nix-ci-cache: save failed: disk full' >&2\nexit 1\n");
-    writeFileSync(join(fifth, "default.nix"), "import ../graph.nix\n");
-    mkdirSync(join(fifth, "sub"));
-    renameSync(join(fifth, "default.nix"), join(fifth, "sub", "default.nix"));
-    const elsewhere = pipeline(fifth, "push", "elsewhere", "cd sub && nix-build --no-out-link");
-    expect(elsewhere.status, elsewhere.log).toBe(0);
-    expect(elsewhere.log).toContain("save failed: disk full");
+      }),
+      stepRuns,
+      // The plugin's archives live in a host volume, which is what outlives the build.
+      checkPluginStep: (step, file) => {
+        const hostVolumes = (file.volumes as { name: string; host?: { path: string } }[])
+          .filter((v) => v.host)
+          .map((v) => v.name);
+        expect(step.volumes?.map((v) => v.name)).toEqual(hostVolumes);
+      },
+      // Both restore steps run, and for a pull request both name the target branch.
+      pullRequestRestores: ["nix-ci-cache-owner-repo-linux-main", "nix-ci-cache-owner-repo-linux-main"],
+    });
   });
 });

@@ -1,27 +1,24 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, coldThenWarmWithImmutableKeys, projectWithGraph, runSteps, type Step } from "../support/provider-run.js";
+import {
+  CacheStore,
+  coldThenWarmWithImmutableKeys,
+  expandExpressions,
+  projectWithGraph,
+  runSteps,
+  type Step,
+  type WorkflowStep,
+} from "../support/provider-run.js";
 import { actionlintErrors, providerSchemaErrors, shellcheckErrors, workflowParserErrors } from "../support/validators.js";
 
 const WORKFLOW = ".forgejo/workflows/nix.yml";
 const ACTIONS = ".forgejo/actions/nix-ci-cache";
 const ACTION_FILES = [`${ACTIONS}/restore/action.yml`, `${ACTIONS}/save/action.yml`];
 const withForgejo = exampleDirs(WORKFLOW);
-
-interface WorkflowStep {
-  name?: string;
-  id?: string;
-  if?: string;
-  uses?: string;
-  run?: string;
-  shell?: string;
-  with?: Record<string, string>;
-}
 
 /**
  * actionlint only knows GitHub's hosted runner labels; Forgejo runners are
@@ -88,19 +85,7 @@ describe("Forgejo Actions workflow and composite actions", () => {
         "github.run_id": String(runId),
         "github.run_attempt": "1",
       };
-      const evaluate = (text: string) =>
-        text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
-          const files = /^hashFiles\((.*)\)$/.exec(expr);
-          if (files) {
-            const hash = createHash("sha256");
-            for (const f of (files[1] ?? "").split(",").map((s) => s.trim().replace(/^'|'$/g, ""))) {
-              hash.update(readFileSync(join(dir, f)));
-            }
-            return hash.digest("hex");
-          }
-          if (!(expr in known)) throw new Error(`unexpected expression ${expr}`);
-          return known[expr] as string;
-        });
+      const evaluate = (text: string) => expandExpressions(text, dir, known);
 
       // `gate`: whether the composite action a step belongs to runs at all.
       const expand = (s: WorkflowStep, gate?: () => boolean): Step[] => {

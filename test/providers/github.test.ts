@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,24 +9,17 @@ import {
   CacheStore,
   checkout,
   coldThenWarmWithImmutableKeys,
+  expandExpressions,
   forgetGraph,
   projectWithGraph,
   runSteps,
   type Step,
+  type WorkflowStep,
 } from "../support/provider-run.js";
 import { actionlintErrors, shellcheckErrors, workflowParserErrors } from "../support/validators.js";
 
 const WORKFLOW = ".github/workflows/nix.yml";
 const withGithub = exampleDirs(WORKFLOW);
-
-interface WorkflowStep {
-  name?: string;
-  id?: string;
-  if?: string;
-  uses?: string;
-  run?: string;
-  with?: Record<string, string>;
-}
 
 describe("GitHub Actions workflow", () => {
   it.each(withGithub)("examples/%s passes actionlint, GitHub's parser and shellcheck", async (name) => {
@@ -52,24 +44,12 @@ describe("GitHub Actions workflow", () => {
   describe("runs on real Nix with the cache restored by key prefix and saved only when save.sh added paths (the `if:` conditions evaluated by @actions/expressions)", () => {
     // GitHub evaluates these expressions; a runner on Linux x64.
     const evaluate = (text: string, dir: string, runId: number) =>
-      text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
-        const files = /^hashFiles\((.*)\)$/.exec(expr);
-        if (files) {
-          const hash = createHash("sha256");
-          for (const f of (files[1] ?? "").split(",").map((s) => s.trim().replace(/^'|'$/g, ""))) {
-            hash.update(readFileSync(join(dir, f)));
-          }
-          return hash.digest("hex");
-        }
-        const known: Record<string, string> = {
-          "runner.os": "Linux",
-          "runner.arch": "X64",
-          "github.run_id": String(runId),
-          "github.run_attempt": "1",
-          "matrix.runner": "ubuntu-latest",
-        };
-        if (!(expr in known)) throw new Error(`unexpected expression ${expr}`);
-        return known[expr] as string;
+      expandExpressions(text, dir, {
+        "runner.os": "Linux",
+        "runner.arch": "X64",
+        "github.run_id": String(runId),
+        "github.run_attempt": "1",
+        "matrix.runner": "ubuntu-latest",
       });
 
     /** The workflow's job as the runner runs it; `text` is the workflow file. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleDirs, EXAMPLES_DIR as examples } from "../support/examples.js";
 import { requireNix } from "../support/nix.js";
-import { CacheStore, checkout, forgetGraph, projectWithGraph, runSteps } from "../support/provider-run.js";
+import { CacheStore, coldThenNewBranch, projectWithGraph, runAfterRestore } from "../support/provider-run.js";
 import { providerSchemaErrors, shellcheckErrors } from "../support/validators.js";
 
 const PIPELINE = ".travis.yml";
@@ -75,39 +75,14 @@ describe("Travis CI pipeline", () => {
     const key = (branch: string) => `linux-${branch}`;
 
     function build(dir: string, branch: string) {
-      let restored: string | undefined;
-      const result = runSteps(
-        dir,
-        [
-          {
-            name: "fetch cache",
-            action: () => {
-              restored = store.restoreExact(dir, [key(branch), key("main")]);
-            },
-          },
-          // Checkout and Nix (`language: nix`) are the machine's own here.
-          { name: "job", script: travisScript(job), shell: ["bash"] },
-          // Uploaded after the script phase, failed or not; replaces the branch's cache.
-          { name: "store cache", always: true, action: () => void store.save(dir, cacheDir, key(branch), false) },
-        ],
-        "none",
-      );
-      return { ...result, restored };
+      return runAfterRestore(dir, "fetch cache", () => store.restoreExact(dir, [key(branch), key("main")]), [
+        // Checkout and Nix (`language: nix`) are the machine's own here.
+        { name: "job", script: travisScript(job), shell: ["bash"] },
+        // Uploaded after the script phase, failed or not; replaces the branch's cache.
+        { name: "store cache", always: true, action: () => void store.save(dir, cacheDir, key(branch), false) },
+      ]);
     }
 
-    const first = checkout(project, "run 1");
-    const cold = build(first, "main");
-    expect(cold.status, cold.log).toBe(0);
-    expect(cold.restored).toBeUndefined();
-    expect(cold.built).toBe(project.graph.packages.length + 1);
-    forgetGraph(project, first);
-
-    const second = checkout(project, "run 2");
-    const warm = build(second, "topic");
-    expect(warm.status, warm.log).toBe(0);
-    expect(warm.restored).toBe(key("main"));
-    expect(warm.built, warm.log).toBe(0);
-    expect(store.keys).toEqual([key("main"), key("topic")]);
-    forgetGraph(project, second);
+    coldThenNewBranch(project, store, build, { restored: key("main"), keys: [key("main"), key("topic")] });
   });
 });

@@ -4,6 +4,7 @@
 // its documentation states them. Each provider test supplies the steps (extracted from
 // the generated file) and a cache store with the provider's semantics; this file does the
 // rest. Tests that use it say "emulated" in their names.
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // GitHub's own expression language, as the workflow parser uses it (a dependency of
@@ -93,6 +94,37 @@ export function actionsCondition(condition: string, failed: boolean, steps: Reco
     default:
       return true;
   }
+}
+
+/** A step of a GitHub or Forgejo workflow, or of a composite action, as the tests read it. */
+export interface WorkflowStep {
+  name?: string;
+  id?: string;
+  if?: string;
+  uses?: string;
+  run?: string;
+  shell?: string;
+  with?: Record<string, string>;
+}
+
+/**
+ * `${{ … }}` in `text` as GitHub's and Forgejo's runners expand it, for what our files
+ * use: `hashFiles(…)` (one SHA-256 over the named files of `dir`) and the values in
+ * `known`; any other expression is an error.
+ */
+export function expandExpressions(text: string, dir: string, known: Record<string, string>): string {
+  return text.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_, expr: string) => {
+    const files = /^hashFiles\((.*)\)$/.exec(expr);
+    if (files) {
+      const hash = createHash("sha256");
+      for (const f of (files[1] ?? "").split(",").map((s) => s.trim().replace(/^'|'$/g, ""))) {
+        hash.update(readFileSync(join(dir, f)));
+      }
+      return hash.digest("hex");
+    }
+    if (!(expr in known)) throw new Error(`unexpected expression ${expr}`);
+    return known[expr] as string;
+  });
 }
 
 /** Where a provider lets one step hand variables to the next. */
@@ -296,6 +328,54 @@ export function coldThenWarmWithImmutableKeys(
   expect(warm.built, warm.log).toBe(0);
   // Keys are immutable: a second save is a key of its own.
   expect(store.keys).toHaveLength(savesUnchanged ? 2 : 1);
+  forgetGraph(project, second);
+}
+
+/**
+ * runSteps with no handover, after a first step, `restoreStep`, that restores the
+ * cache by `restore`: the key it restored (if any) is the result's `restored`.
+ */
+export function runAfterRestore(
+  dir: string,
+  restoreStep: string,
+  restore: () => string | undefined,
+  steps: Step[],
+): StepsResult & { restored: string | undefined } {
+  let restored: string | undefined;
+  const first: Step = {
+    name: restoreStep,
+    action: () => {
+      restored = restore();
+    },
+  };
+  const result = runSteps(dir, [first, ...steps], "none");
+  return { ...result, restored };
+}
+
+/**
+ * Where a new branch starts from a cache it did not write: run 1, on main on an empty
+ * cache, builds the whole graph; run 2, on the new branch "topic" in a fresh checkout on
+ * an emptied store, restores `restored` and builds nothing. The cache then holds `keys`.
+ */
+export function coldThenNewBranch(
+  project: Project,
+  store: CacheStore,
+  job: (dir: string, branch: string) => StepsResult & { restored: string | undefined },
+  expected: { restored: string; keys: string[] },
+): void {
+  const first = checkout(project, "run 1");
+  const cold = job(first, "main");
+  expect(cold.status, cold.log).toBe(0);
+  expect(cold.restored).toBeUndefined();
+  expect(cold.built).toBe(project.graph.packages.length + 1);
+  forgetGraph(project, first);
+
+  const second = checkout(project, "run 2");
+  const warm = job(second, "topic");
+  expect(warm.status, warm.log).toBe(0);
+  expect(warm.restored).toBe(expected.restored);
+  expect(warm.built, warm.log).toBe(0);
+  expect(store.keys).toEqual(expected.keys);
   forgetGraph(project, second);
 }
 

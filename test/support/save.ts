@@ -4,7 +4,18 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { dirname, join } from "node:path";
 import { expect } from "vitest";
 import type { Config } from "../../src/model.js";
-import { cleanEnv, makeProjectDir, run, writeRuntime } from "./nix.js";
+import {
+  cleanEnv,
+  deleteGraph,
+  type Graph,
+  graphBuildArgs,
+  makeProjectDir,
+  requireNix,
+  run,
+  uniqueTag,
+  writeGraph,
+  writeRuntime,
+} from "./nix.js";
 import { runtimeContext } from "./render-runtime.js";
 
 export const CACHE = ".nix-ci-cache/cache";
@@ -14,6 +25,37 @@ export function project(label: string, more: Partial<Config> = {}, cacheDir = CA
   const dir = makeProjectDir(label);
   writeRuntime(dir, runtimeContext("file", cacheDir, "zstd", more));
   return dir;
+}
+
+/** A project and its graph, as withGraphProject gives them; `build` builds the graph without result links. */
+export interface GraphProject {
+  dir: string;
+  tag: string;
+  g: Graph;
+  build: string;
+}
+
+/**
+ * A project (as `project`) with a graph of `packages` packages under a new tag, for
+ * `body`; the project's result links and the graph's store paths are deleted
+ * afterwards, whatever happened.
+ */
+export async function withGraphProject(
+  label: string,
+  more: Partial<Config>,
+  packages: number,
+  body: (p: GraphProject) => void | Promise<void>,
+): Promise<void> {
+  requireNix();
+  const tag = uniqueTag();
+  const dir = project(label, more);
+  try {
+    const g = writeGraph(dir, tag, packages);
+    await body({ dir, tag, g, build: `nix-build graph.nix ${graphBuildArgs(g)} --no-out-link` });
+  } finally {
+    dropResults(dir);
+    deleteGraph(tag);
+  }
 }
 
 export function job(dir: string, buildCmd: string, env = cleanEnv()) {
