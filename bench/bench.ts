@@ -274,7 +274,7 @@ function main(): void {
       coldOurs.push(o.seconds);
       // The two ways to find the build closure, on the store as the job left it.
       diff = sh(
-        `nix path-info --all | LC_ALL=C sort >"$W/after" && LC_ALL=C comm -13 .nix-ci-cache/state/valid-at-start "$W/after" | grep -v -e '\\.drv$' -e '-nix-ci-cache-job-' -e '-nix-ci-cache-done-' | wc -l`,
+        `ls /nix/store | LC_ALL=C sort >"$W/after" && LC_ALL=C comm -13 .nix-ci-cache/state/names-at-start "$W/after" | grep -v -e '\\.drv$' -e '-nix-ci-cache-job-' -e '-nix-ci-cache-done-' | wc -l`,
         ours,
         { W: work },
       );

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 
 const SAVE = "templates/runtime/save.sh.hbs";
 const SAVE_FILE = "templates/partials/runtime/save-file.hbs";
+const SAVE_CAPTURE = "templates/partials/runtime/save-capture.hbs";
 const SAVE_LOCK = "templates/partials/runtime/save-lock.hbs";
 const SAVE_REPORT = "templates/partials/runtime/save-report.hbs";
 const PRUNE = "templates/partials/runtime/save-prune.hbs";
@@ -91,6 +92,22 @@ const MUTANTS = [
     to: 'true || stale=',
     tests: [SAVE_TESTS],
     only: "killed halfway",
+  },
+  {
+    name: "new paths: save.sh ignores the names above the job's mark (the name diff alone)",
+    file: SAVE_CAPTURE,
+    from: '  elif [ "$at" -gt 1 ]; then',
+    to: "  elif false; then",
+    tests: [SAVE_TESTS],
+    only: "leftover of the same name",
+  },
+  {
+    name: "new paths: save.sh ignores the names that were not there at the start (the mark alone)",
+    file: SAVE_CAPTURE,
+    from: 'sort -m "$state/names-at-start" "$state/names-at-start" "$tmp/names-now" | uniq -u >>"$tmp/new-names"',
+    to: ': >>"$tmp/new-names"',
+    tests: [SAVE_TESTS],
+    only: "takes the job's mark",
   },
   {
     name: "isGenerated looks for the marker on every line, not the first 3",

@@ -131,6 +131,40 @@ describe("save.sh capture policies (real Nix)", () => {
     });
   });
 
+  it("build-closure: a path built during the job over a leftover of the same name (a build killed before the job) is cached", async () => {
+    await withGraphProject("reborn", {}, 2, ({ dir, tag }) => {
+      // p1's output, not yet built: its name is in the store directory when the job starts.
+      const q = run('nix-store -q --outputs "$(nix-instantiate graph.nix -A p1)"', { cwd: dir, env: cleanEnv() });
+      expect(q.status, q.stderr).toBe(0);
+      const out = q.stdout.trim();
+      expect(out).toMatch(new RegExp(`^/nix/store/[0-9a-z]{32}-p1-${tag}$`));
+      mkdirSync(join(out, "share"), { recursive: true });
+      writeFileSync(join(out, "share", "data"), "half");
+      cleanup.push(() => rmSync(out, { recursive: true, force: true }));
+      // p1 alone, without an out link: nothing else the job makes refers to it, nor is it a result.
+      const r = job(dir, "nix-build graph.nix -A p1 --no-out-link");
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(3);
+      expect(cachedNames(join(dir, CACHE))).toEqual([`busybox-src-${tag}`, `p0-${tag}`, `p1-${tag}`, `toolchain-${tag}`]);
+      expectClosureComplete(join(dir, CACHE));
+      expect(r.stderr).not.toContain("note:");
+    });
+  });
+
+  it("build-closure: when a garbage collection takes the job's mark, save.sh says so and finds what the job added from the names", async () => {
+    await withGraphProject("markgone", {}, 4, ({ dir, tag, g, build }) => {
+      const mark = "ls /nix/store | grep -e \"-nix-ci-cache-job-$(cat .nix-ci-cache/state/job)\\$\" | sed 's|^|/nix/store/|'";
+      const r = job(dir, `${build} && nix-store --delete $(${mark}) >/dev/null 2>&1 && test -z "$(${mark})"`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain("note: this job's mark is not in /nix/store any more");
+      expect(cachedNames(join(dir, CACHE))).toEqual(
+        [`busybox-src-${tag}`, ...g.packages.map((p) => `${p}-${tag}`), `toolchain-${tag}`].sort(),
+      );
+      expectClosureComplete(join(dir, CACHE));
+      expect(lastSave(join(dir, CACHE))).toMatchObject({ added: "6", head_start: "ok" });
+    });
+  });
+
   it("runtime-closure caches only the results' run-time closure; extraRoots and exclude apply", () => {
     requireNix();
     const tag = uniqueTag();

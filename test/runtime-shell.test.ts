@@ -1,6 +1,6 @@
 // The rendered shell files are portable POSIX sh: shellcheck, and parsed and sourced by
 // dash, bash, busybox sh and zsh (macOS's login shell, where people source env.sh by hand).
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MARKER, type Mode } from "../src/model.js";
@@ -112,7 +112,7 @@ describe("rendered shell files", () => {
     // script(1) gives bash a terminal, so that it is interactive with job control.
     ["interactive bash", "script -qec \"bash --norc -i -c '. ./.nix-ci-cache/env.sh && echo sourced'\" /dev/null"],
   ] as const) {
-    it(`file: env.sh sourced by ${name} records the store's valid paths, and prints no job notice`, () => {
+    it(`file: env.sh sourced by ${name} records the names in the store, and prints no job notice`, () => {
       requireNix();
       const dir = projectWithRuntime("listing");
       const r = run(source, { cwd: dir, env: cleanEnv() });
@@ -125,9 +125,11 @@ describe("rendered shell files", () => {
           .split("\n")
           .filter((l) => !/-nix-ci-cache-(job|done)-[0-9-]+$/.test(l))
           .join("\n");
-      const valid = withoutMarks(run("nix path-info --all | LC_ALL=C sort", { env: cleanEnv() }).stdout);
-      expect(valid.split("\n").length).toBeGreaterThan(1);
-      expect(withoutMarks(readFileSync(join(dir, ".nix-ci-cache", "state", "valid-at-start"), "utf8"))).toBe(valid);
+      const names = withoutMarks(run("ls /nix/store | LC_ALL=C sort", { env: cleanEnv() }).stdout);
+      expect(names.split("\n").length).toBeGreaterThan(1);
+      expect(withoutMarks(readFileSync(join(dir, ".nix-ci-cache", "state", "names-at-start"), "utf8"))).toBe(names);
+      // Not the store's list of valid paths, which costs seconds in a large store.
+      expect(existsSync(join(dir, ".nix-ci-cache", "state", "valid-at-start"))).toBe(false);
     });
   }
 

@@ -269,22 +269,6 @@ _ncc_mode_settings() {
   :
 }
 
-# Writes the store's valid paths, sorted, to file $1. A path another process deletes
-# meanwhile (a garbage collection on a shared store) makes "nix path-info --all" fail
-# with "path ... is not valid", so it is asked up to three times.
-_ncc_list_valid() {
-  _ncc_try=0
-  while [ "$_ncc_try" -lt 3 ]; do
-    if _ncc_nix path-info --all >"$1.tmp" 2>/dev/null && LC_ALL=C sort -o "$1" "$1.tmp"; then
-      rm -f "$1.tmp"
-      return 0
-    fi
-    _ncc_try=$((_ncc_try + 1))
-  done
-  rm -f "$1.tmp"
-  return 1
-}
-
 # Exit 0 when settings given by this client reach the builder: a local store (single-
 # user, or root without NIX_REMOTE), or a daemon that trusts us. Exit 1 otherwise, with
 # $_ncc_ping_failed set when the store could not be reached at all.
@@ -393,7 +377,7 @@ $_ncc_lines" || return 1
 }
 
 # Everything before the settings are applied: the cache's URL, whether the daemon
-# needs them, and (in the background) the store's valid paths at the start of the job.
+# needs them, and (in the background) the job's mark and the store's names at its start.
 _ncc_mode_start() {
   _ncc_os=$(uname -s)
   _ncc_cache_url_path=$(_ncc_plain_link "$_ncc_cache") || return 1
@@ -403,14 +387,14 @@ _ncc_mode_start() {
     _ncc_compression=none
   fi
   _ncc_what="binary cache $_ncc_cache"
-  # What is valid now, for save.sh to find what appeared during the job (also
-  # substituted paths, which the hook never sees). The store's own list of valid
-  # paths: a listing of the store directory would include partial and invalid paths.
-  # Tens of milliseconds (one SQL query), so it runs beside the trust probe and the
-  # daemon's configuration below; not in an interactive shell, which would print job
-  # notices. On a store that does not exist yet, only after the probe: the first Nix
-  # command creates it, and two at once collide ("SQLite database ... is busy",
-  # "creating symlink ...: File exists").
+  # The job's mark and the names in the store now, for save.sh to find what appeared
+  # during the job (also substituted paths, which the hook never sees). The mark is
+  # one Nix command, the names a listing of the store directory (a tenth of a second
+  # at 50,000 paths), so they run beside the trust probe and the daemon's
+  # configuration below; not in an interactive shell, which would print job notices.
+  # On a store that does not exist yet, only after the probe: the first Nix command
+  # creates it, and two at once collide ("SQLite database ... is busy", "creating
+  # symlink ...: File exists").
   _ncc_listing=
   if [ -z "$_ncc_continuing" ]; then
     # <project>-<start>-<random>: the project is its cache directory.
@@ -447,15 +431,14 @@ _ncc_mode_start() {
   fi
 }
 
-# The start of a job: what the store holds. Listed again when the listing above failed
-# (a daemon restart ran meanwhile, or paths kept vanishing under another process).
-# A store that other jobs use at the same time (a self-hosted runner, a shared daemon)
-# also gains their paths while this job runs, and nothing in the store tells whose
-# they are. So each job leaves a mark in the store: a path of its own,
-# "nix-ci-cache-job-<project>-<start>-<random>" when it starts and
+# The start of a job. A store that other jobs use at the same time (a self-hosted
+# runner, a shared daemon) also gains their paths while this job runs, and nothing in
+# the store tells whose they are. So each job leaves a mark in the store: a path of its
+# own, "nix-ci-cache-job-<project>-<start>-<random>" when it starts and
 # "nix-ci-cache-done-..." when its save ends, which save.sh of every other project's
-# job sees, and then caches only what its own results need. A mark is a few bytes,
-# unrooted: garbage collection takes it.
+# job sees, and then caches only what its own results need. The mark also tells
+# save.sh where the job began: what appears in the store after it is newer (ls -ct).
+# A mark is a few bytes, unrooted: garbage collection takes it.
 _ncc_mark_job() {
   _ncc_mark=$_ncc_state/nix-ci-cache-job-$_ncc_job
   printf 'nix-ci-cache job %s\n' "$_ncc_job" >"$_ncc_mark" &&
@@ -463,11 +446,24 @@ _ncc_mark_job() {
   rm -f "$_ncc_mark"
 }
 
-# The start of a job: its mark and, at the same time, what the store holds: its valid
-# paths, and the names in its directory, valid or not (what killed builds left), which
-# save.sh's head start must not take for the job's.
+# The names in the store directory, valid or not (what killed builds left), sorted:
+# save.sh takes the names that are not among them for what appeared during the job.
+# A directory listing, not the store's list of valid paths ("nix path-info --all"),
+# which asks the database for every path: seconds at 50,000 valid paths
+# (docs/plans/speed-at-scale.md). A name that vanishes while ls reads is left out, as
+# it should be.
+_ncc_list_names() {
+  _ncc_store=${NIX_STORE_DIR:-/nix/store}
+  (cd "$_ncc_store" 2>/dev/null || exit 1; command ls || :) >"$_ncc_state/names-at-start.tmp" &&
+    LC_ALL=C sort -o "$_ncc_state/names-at-start" "$_ncc_state/names-at-start.tmp" &&
+    rm -f "$_ncc_state/names-at-start.tmp"
+}
+
+# The start of a job: its mark and, at the same time, the names in the store.
 _ncc_begin() {
   _ncc_mark_pid=
+  # What an older env.sh recorded in an earlier job on this runner.
+  rm -f "$_ncc_state/valid-at-start"
   case $- in
     *m*) _ncc_mark_job ;;
     *)
@@ -475,8 +471,7 @@ _ncc_begin() {
       _ncc_mark_pid=$!
       ;;
   esac
-  (cd "${NIX_STORE_DIR:-/nix/store}" 2>/dev/null && ls) | LC_ALL=C sort >"$_ncc_state/names-at-start"
-  _ncc_list_valid "$_ncc_state/valid-at-start"
+  _ncc_list_names
   _ncc_rc_list=$?
   [ -z "$_ncc_mark_pid" ] || wait "$_ncc_mark_pid"
   return "$_ncc_rc_list"
@@ -499,24 +494,16 @@ _ncc_mode_record() {
   else
     _ncc_begin && return 0
   fi
-  _ncc_list_valid "$_ncc_state/valid-at-start" && return 0
-  # Paths kept vanishing under another process. The store directory's names stand in:
-  # a superset, so what of it was still being built is not seen as new at the save.
-  _ncc_store=${NIX_STORE_DIR:-/nix/store}
-  # shellcheck disable=SC2059 # the store directory is a plain path
-  if (cd "$_ncc_store" && ls) | xargs printf "$_ncc_store/%s\\n" | LC_ALL=C sort >"$_ncc_state/valid-at-start"; then
-    _ncc_say "note: \"nix path-info --all\" failed three times (another process is changing the store); recorded the names in $_ncc_store instead"
-    return 0
-  fi
-  _ncc_fail "cannot list the store's valid paths (\"nix path-info --all\") nor the names in $_ncc_store" || return 1
+  _ncc_list_names && return 0
+  _ncc_fail "cannot list the names in ${NIX_STORE_DIR:-/nix/store} into $_ncc_state/names-at-start" || return 1
 }
 
 _ncc_mode_unset() {
   unset -f _ncc_check_platform _ncc_nix _ncc_plain_path _ncc_path_id _ncc_plain_link _ncc_mode_settings \
-    _ncc_list_valid _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
+    _ncc_list_names _ncc_store_ping _ncc_client_trusted _ncc_prepare_cache _ncc_daemon_facts \
     _ncc_has_lines _ncc_as_root _ncc_configure_daemon _ncc_mode_start _ncc_mark_job _ncc_begin _ncc_begin_beside \
     _ncc_mode_record
-  unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_try _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
+  unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
     _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted \
     _ncc_job _ncc_mark _ncc_mark_pid _ncc_rc_list

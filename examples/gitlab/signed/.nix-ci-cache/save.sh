@@ -259,22 +259,33 @@ read -r compression <"$state/compression" 2>/dev/null
 [ -n "$compression" ] || fail "$state/compression is missing: source .nix-ci-cache/env.sh again"
 [ -d "${url#file://}" ] || fail "'${url#file://}' (the cache directory) does not exist"
 
-# The store's valid paths, for what the job added: asked now, since the lock and the
-# cache check below need none of it and the query takes tens of milliseconds. A path
-# that another process deletes meanwhile fails the query: asked up to three times.
+# The store directory, listed once, now (the lock and the cache check below need none
+# of it): for what appeared in it during the job (capture build-closure and
+# runtime-closure, when env.sh listed the names at the start), newest status change
+# first (ls -ct), down to this job's mark and beyond; and for other jobs' marks. Not
+# the store's own list of valid paths ("nix path-info --all"), which asks the
+# database for every path: seconds at 50,000 (docs/plans/speed-at-scale.md). A name
+# that vanishes while ls reads its times (a garbage collection) makes it fail: asked
+# up to three times.
+finding=
+if [ "$capture" != built ] && [ -f "$state/names-at-start" ]; then
+  finding=1
+fi
 listing=
-if [ "$capture" != built ] && [ -f "$state/valid-at-start" ]; then
+if [ -d "$store_dir" ]; then
   (
     for _ in 1 2 3; do
-      # shellcheck disable=SC2086 # $flags is a list of words
-      if nix $flags path-info --all >"$tmp/valid-now.unsorted" 2>"$tmp/valid-now.err"; then
-        sort -o "$tmp/valid-now" "$tmp/valid-now.unsorted"
-        exit
+      if [ -n "$finding" ]; then
+        ls -ct "$store_dir" >"$tmp/store" 2>"$tmp/store.err" && exit
+      else
+        ls "$store_dir" >"$tmp/store" 2>"$tmp/store.err" && exit
       fi
     done
     exit 1
   ) &
   listing=$!
+else
+  : >"$tmp/store"
 fi
 mkdir -p "$meta" || fail "cannot create '$meta'"
 # This job's mark (env.sh), and when it ends, however it ends, its done mark: other
@@ -566,6 +577,12 @@ repair() {
   size_before=$(cache_size)
   check_key
 }
+# The listing of the store directory (save-file.hbs). When ls failed three times, names
+# kept vanishing under another process: what appeared in the store is not known.
+listed=1
+if [ -n "$listing" ] && ! wait "$listing"; then
+  listed=
+fi
 # Other projects' jobs that used this store while this one ran: the marks env.sh
 # leaves in the store ("<hash>-nix-ci-cache-job-<project>-<start>-<random>", and
 # "...-done-..." when the save ends) that appeared since this job started, and those
@@ -578,11 +595,10 @@ marks() {
     cut -d - -f 5- | sort -u
 }
 : >"$tmp/marks.start"
-if [ -f "$state/valid-at-start" ]; then
-  cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" | marks >"$tmp/marks.start"
+if [ -f "$state/names-at-start" ]; then
+  marks <"$state/names-at-start" >"$tmp/marks.start"
 fi
-# shellcheck disable=SC2012 # store path names are plain
-ls "$store_dir" 2>/dev/null | marks | drop_in "$tmp/marks.start" | cut -d - -f 2- >"$tmp/others"
+marks <"$tmp/store" | drop_in "$tmp/marks.start" | cut -d - -f 2- >"$tmp/others"
 grep '^done-' "$tmp/marks.start" | cut -d - -f 2- >"$tmp/ended"
 grep '^job-' "$tmp/marks.start" | cut -d - -f 2- | drop_in "$tmp/ended" | while IFS=- read -r p t r; do
   [ "$t" -le $((start - 21600)) ] || printf '%s-%s-%s\n' "$p" "$t" "$r"
@@ -593,25 +609,50 @@ if [ "$others" -gt 0 ]; then
   [ "$others" -gt 1 ] || who="a job of another project"
   say "$who used this Nix store while this one ran; so that none of their paths enter this cache, it gets only what this job's results need (out links and extraRoots, with their build closure), not every path that appeared in the store"
 fi
+if [ -n "$finding" ] && [ -z "$listed" ]; then
+  say "note: listing $store_dir failed three times ($(head -n 1 "$tmp/store.err")), so this save does not know what appeared in the store; it caches what this job's results need (out links and extraRoots, with their build closure)"
+  others=-1
+fi
+
+# What the job added to the store: the names in the listing above this job's mark (a
+# status change since the job began: a path made during the job is a new inode, and
+# Nix sets its permissions and times, which stamps its ctime), and the names that
+# were not in the store directory when the job started. The first also sees a path
+# made valid again over a leftover of the same name (a build killed before the job);
+# the second holds however the clock moved (a mark in the same tick, a clock set
+# back). Either may name what is not a valid path (a build in progress, a killed
+# one): the first Nix query below on them fails then, and the valid ones are asked
+# again. Without the post-build hook (installed only for capture "built": it costs
+# about 15% of a cold build, BENCHMARKS.md), this is how save.sh learns what was
+# built, and it sees downloads, which the hook never does.
+: >"$tmp/new-paths"
+if [ -n "$finding" ] && [ "$others" -eq 0 ]; then
+  : >"$tmp/new-names"
+  at=
+  [ -z "$job" ] || at=$(grep -n -x -e "[0-9a-z]\{32\}-nix-ci-cache-job-$job" "$tmp/store" | head -n 1 | cut -d : -f 1)
+  if [ -z "$at" ]; then
+    say "note: this job's mark is not in $store_dir any more (a garbage collection ran during the job?), so what the job added is found from the names that were not there when it started; a path rebuilt over a leftover of an earlier build is missed"
+  elif [ "$at" -gt 1 ]; then
+    head -n "$((at - 1))" "$tmp/store" >"$tmp/new-names"
+  fi
+  sort -o "$tmp/names-now" "$tmp/store"
+  sort -m "$state/names-at-start" "$state/names-at-start" "$tmp/names-now" | uniq -u >>"$tmp/new-names"
+  # Store paths only, not their derivations, nor the marks.
+  grep -x '[0-9a-z]\{32\}-[-+_?=0-9A-Za-z][-+._?=0-9A-Za-z]*' "$tmp/new-names" |
+    grep -v -e '\.drv$' -e '-nix-ci-cache-job-[0-9-]*$' -e '-nix-ci-cache-done-[0-9-]*$' | sort -u |
+    while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/new-paths"
+fi
 
 head_start_pid=
 head_start=none
 # Under build-closure, everything the job added to the store is cached, with its
-# references. The copy of that starts at once, from a listing of the store directory
-# (milliseconds, where the store's own list of valid paths takes tens), and runs on
-# its own core while the queries below find the rest. Only a head start: a name in
-# the listing that is not a valid path (a failed build, another job's build in
-# progress) makes it fail, and the copy after the queries takes over.
-if [ "$capture" = build-closure ] && [ -n "$listing" ] && [ "$others" -eq 0 ] && [ -d "$store_dir" ]; then
+# references. The copy of that starts at once and runs on its own core while the
+# queries below find the rest. Only a head start: a name that is not a valid path (a
+# failed build, another job's build in progress) makes it fail, and the copy after
+# the queries takes over. Build locks and the like are not even tried.
+if [ "$capture" = build-closure ] && [ -s "$tmp/new-paths" ]; then
   repair
-  # What was in the store directory at the start, valid or not (env.sh).
-  if [ -f "$state/names-at-start" ]; then
-    cp "$state/names-at-start" "$tmp/names-at-start"
-  else
-    cut -c "$((${#store_dir} + 2))-" "$state/valid-at-start" >"$tmp/names-at-start"
-  fi
-  (cd "$store_dir" && ls) | grep '^[0-9a-z]\{32\}-' | grep -v -e '\.drv$' -e '\.lock$' -e '\.chroot$' -e '\.check$' -e '-nix-ci-cache-job-' -e '-nix-ci-cache-done-' |
-    drop_in "$tmp/names-at-start" | while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/head-start"
+  grep -v -e '\.lock$' -e '\.chroot$' -e '\.check$' "$tmp/new-paths" >"$tmp/head-start"
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
     xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
@@ -621,7 +662,7 @@ fi
 
 # 2. Capture. Every Nix call costs tens of milliseconds, so each policy makes as
 # few as it can, and filters for validity only when a call fails (a path collected
-# during the job).
+# during the job, a name in the store directory that is not a valid path).
 : >"$tmp/built-outs"
 : >"$tmp/drvs"
 # What the hook recorded: under a shared daemon, other jobs' builds too.
@@ -650,25 +691,17 @@ query() {
   out_links
   resolve_extra_roots
 } | sort -u >"$tmp/roots"
-# What the job added to the store, and the derivations of that and of the results.
-# Without the post-build hook (installed only for capture "built": it costs about
-# 15% of a cold build, BENCHMARKS.md), this is how save.sh learns what was built,
-# and it sees downloads, which the hook never does. One query of the store's
-# database.
-: >"$tmp/new-paths"
-if [ -n "$listing" ]; then
-  if ! wait "$listing"; then
-    # Paths vanished under it three times: another process is busy in this store.
-    say "note: \"nix path-info --all\" failed three times ($(head -n 1 "$tmp/valid-now.err")), so this save does not know what appeared in the store; it caches what this job's results need (out links and extraRoots, with their build closure)"
-    others=-1
-  fi
-  if [ "$others" -eq 0 ]; then
-    drop_in "$state/valid-at-start" <"$tmp/valid-now" |
-      grep -v -e '\.drv$' -e '-nix-ci-cache-job-[0-9-]*$' -e '-nix-ci-cache-done-[0-9-]*$' >"$tmp/new-paths"
-  fi
+# The derivations of what the job added and of the results. The first query on what
+# the job added: its paths that are not valid (see above) make it fail, and query
+# leaves the valid ones in a file of their own, which are what the job added.
+if [ -n "$finding" ]; then
   sort -u "$tmp/roots" "$tmp/new-paths" >"$tmp/made"
   query "$tmp/made" -q --deriver | grep '\.drv$' >>"$tmp/drvs"
   sort -u -o "$tmp/drvs" "$tmp/drvs"
+  if [ -f "$tmp/made.valid" ]; then
+    keep_in "$tmp/made.valid" <"$tmp/new-paths" >"$tmp/new-paths.valid"
+    mv "$tmp/new-paths.valid" "$tmp/new-paths"
+  fi
 fi
 : >"$tmp/build-closure"
 : >"$tmp/closed"
