@@ -389,12 +389,11 @@ _ncc_mode_start() {
   _ncc_what="binary cache $_ncc_cache"
   # The job's mark and the names in the store now, for save.sh to find what appeared
   # during the job (also substituted paths, which the hook never sees). The mark is
-  # one Nix command, the names a listing of the store directory (a tenth of a second
-  # at 50,000 paths), so they run beside the trust probe and the daemon's
-  # configuration below; not in an interactive shell, which would print job notices.
-  # On a store that does not exist yet, only after the probe: the first Nix command
-  # creates it, and two at once collide ("SQLite database ... is busy", "creating
-  # symlink ...: File exists").
+  # one Nix command, the names a listing of the store directory (0.1-0.25 s at 50,000
+  # paths), so they run beside the trust probe and the daemon's configuration below;
+  # not in an interactive shell, which would print job notices. On a store that does
+  # not exist yet, only after the probe: the first Nix command creates it, and two at
+  # once collide ("SQLite database ... is busy", "creating symlink ...: File exists").
   _ncc_listing=
   if [ -z "$_ncc_continuing" ]; then
     # <project>-<start>-<random>: the project is its cache directory.

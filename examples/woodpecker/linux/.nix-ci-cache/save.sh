@@ -550,8 +550,9 @@ if [ -n "$finding" ] && [ "$others" -eq 0 ]; then
   fi
   sort -o "$tmp/names-now" "$tmp/store"
   sort -m "$state/names-at-start" "$state/names-at-start" "$tmp/names-now" | uniq -u >>"$tmp/new-names"
-  # Store paths only, not their derivations, nor the marks.
-  grep -x '[0-9a-z]\{32\}-[-+_?=0-9A-Za-z][-+._?=0-9A-Za-z]*' "$tmp/new-names" |
+  # Names a store path can have (Nix refuses the others, and the query with them),
+  # not derivations, nor the marks.
+  grep -x '[0-9a-df-np-sv-z]\{32\}-[-+_?=0-9A-Za-z][-+._?=0-9A-Za-z]\{0,210\}' "$tmp/new-names" |
     grep -v -e '\.drv$' -e '-nix-ci-cache-job-[0-9-]*$' -e '-nix-ci-cache-done-[0-9-]*$' | sort -u |
     while IFS= read -r n; do printf '%s/%s\n' "$store_dir" "$n"; done >"$tmp/new-paths"
 fi
