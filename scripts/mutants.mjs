@@ -23,6 +23,7 @@ const PRUNE = "templates/partials/runtime/save-prune.hbs";
 const SAVE_TESTS = "test/runtime-save.test.ts";
 const ENV = "templates/runtime/env.sh.hbs";
 const ENV_FILE = "templates/partials/runtime/env-file.hbs";
+const ENV_JOB_START = "templates/partials/runtime/env-job-start.hbs";
 const ENV_DAEMON = "templates/partials/runtime/env-daemon.hbs";
 const ENV_CHROOT = "templates/partials/runtime/env-chroot.hbs";
 const NIX_VERSION = "templates/partials/runtime/nix-version.hbs";
@@ -108,6 +109,14 @@ const MUTANTS = [
     to: ': >>"$tmp/new-names"',
     tests: [SAVE_TESTS],
     only: "takes the job's mark",
+  },
+  {
+    name: "new paths: env.sh lists every valid path again (nix path-info --all)",
+    file: ENV_JOB_START,
+    from: "  _ncc_list_names\n  _ncc_rc_list=$?",
+    to: "  _ncc_nix path-info --all >/dev/null 2>&1\n  _ncc_list_names\n  _ncc_rc_list=$?",
+    tests: ["test/runtime-shared-store.test.ts"],
+    only: "without ever listing every valid path",
   },
   {
     name: "isGenerated looks for the marker on every line, not the first 3",
