@@ -15,8 +15,10 @@ export const NIX_PROFILE_BIN = "/nix/var/nix/profiles/default/bin";
 const HAS_NIX = "command -v nix >/dev/null 2>&1";
 const DETERMINATE_INSTALLER = "curl --proto '=https' --tlsv1.2 -sSf -L https://install.determinate.systems/nix";
 
+const INSTALL_ARGS = "install --no-confirm";
+
 /** The Determinate Systems installer, run with `args`: one line. */
-export const installNix = (args = "install --no-confirm") => `${DETERMINATE_INSTALLER} | sh -s -- ${args}`;
+export const installNix = (args = INSTALL_ARGS) => `${DETERMINATE_INSTALLER} | sh -s -- ${args}`;
 
 /** Installs Nix unless the runner has it (no profile: for shells that find it on the PATH). */
 export const INSTALL_NIX_UNLESS_PRESENT = `${HAS_NIX} || ${installNix()}`;
@@ -35,11 +37,11 @@ export const SOURCE_NIX_PROFILE = `. ${NIX_PROFILE_SCRIPT} 2>/dev/null || true`;
  * Installs Nix unless the runner has it, then runs `handOn`, which makes it known to the
  * job's later steps (each a new shell) the provider's way.
  */
-export function installNixForLaterSteps(handOn: string, args?: string): string {
+export function installNixForLaterSteps(handOn: string, args = INSTALL_ARGS): string {
   return [
     `if ! ${HAS_NIX}; then`,
     `  ${DETERMINATE_INSTALLER} |`,
-    `    sh -s -- ${args ?? "install --no-confirm"}`,
+    `    sh -s -- ${args}`,
     `  ${handOn}`,
     "fi",
   ].join("\n");
