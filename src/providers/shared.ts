@@ -38,13 +38,7 @@ export const SOURCE_NIX_PROFILE = `. ${NIX_PROFILE_SCRIPT} 2>/dev/null || true`;
  * job's later steps (each a new shell) the provider's way.
  */
 export function installNixForLaterSteps(handOn: string, args = INSTALL_ARGS): string {
-  return [
-    `if ! ${HAS_NIX}; then`,
-    `  ${DETERMINATE_INSTALLER} |`,
-    `    sh -s -- ${args}`,
-    `  ${handOn}`,
-    "fi",
-  ].join("\n");
+  return [`if ! ${HAS_NIX}; then`, `  ${DETERMINATE_INSTALLER} |`, `    sh -s -- ${args}`, `  ${handOn}`, "fi"].join("\n");
 }
 
 /**
