@@ -2,7 +2,11 @@
 // that runs, compares what it claims to compare, and whose warm runs really build
 // nothing. Its times and ratios are not checked here: a test is no place to time
 // things (BENCHMARKS.md has them, from full-size runs).
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { Row } from "../bench/scale.js";
 import { cleanEnv, requireNix, runAsync } from "./support/nix.js";
 
 describe("npm run bench (tiny graph)", () => {
@@ -51,5 +55,50 @@ describe("npm run bench (tiny graph)", () => {
     // One leaf changed per run: the second run builds only it.
     expect(r.stdout).toMatch(/^Derivations built per run, with budget: 5, 1 /m);
     expect(r.stdout).toMatch(/^Our save, last line: nix-ci-cache: saved 6 new paths/m);
+  });
+
+  it("the scale benchmark (tiny graphs): every table filled, the warm run substitutes the whole closure, the prune stays closure-complete", async () => {
+    requireNix();
+    const out = mkdtempSync(join(tmpdir(), "ncc-scale-test-"));
+    try {
+      const r = await runAsync("npx vite-node bench/scale.ts", {
+        env: { ...cleanEnv(), BENCH_SCALE_TINY: "1", BENCH_SCALE_OUT: out },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const data = JSON.parse(readFileSync(join(out, "scale.json"), "utf8")) as { rows: Row[] };
+      expect(data.rows.map((row) => row.graph)).toEqual(["tiny", "tiny-chain"]);
+      for (const row of data.rows) {
+        // 6 paths and top; 4 in a chain and top.
+        expect(row.paths).toBe(row.graph === "tiny" ? 7 : 5);
+        expect(row.warmPaths, row.graph).toBe(row.paths);
+        expect(row.pruned, row.graph).toBeGreaterThan(0);
+        expect(row.pruneOpenRefs, row.graph).toBe(0);
+        expect(row.saveMaxRssKiB).toBeGreaterThan(1024);
+        for (const t of [row.save, row.tarZstd, ...row.noopSave, row.warm, row.unpack, row.nixArchive, row.exportTime]) {
+          expect(t).toBeGreaterThan(0);
+        }
+      }
+      // Three archivers, NARs zstd and uncompressed, each whole job restored and saved.
+      expect(data.rows[0]?.endToEnd?.map((e) => `${e.archiver} ${e.compression}`)).toHaveLength(6);
+      for (const heading of [
+        "### Save, no-op save",
+        "### Warm run",
+        "### The peers' approaches",
+        "### The whole job per archiver",
+      ]) {
+        expect(r.stdout).toContain(heading);
+      }
+      // Every row of every table has as many cells as its heading.
+      for (const table of r.stdout.split("\n\n").filter((t) => t.startsWith("| "))) {
+        const [head, , ...body] = table.trim().split("\n");
+        const cells = (l: string) => l.replace(/\\\|/g, "").split("|").length;
+        for (const l of body) expect(cells(l), l).toBe(cells(head as string));
+      }
+      const svg = readFileSync(join(out, "scale.svg"), "utf8");
+      expect(svg.match(/<polyline /g)).toHaveLength(6);
+      expect(svg).not.toMatch(/NaN|Infinity/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,578 @@
+// The scale benchmark (issue 13): what a job pays at the sizes users have, from 100
+// paths to 10,000 and from 10 MiB to 3 GiB, beside the physical limit (tar | zstd of
+// the same bytes, and its unpack) and the peers' approaches reproduced on the same
+// graph. Needs root and a store of its own: `npm run bench` runs it through
+// scripts/private-store.sh, which mounts a scratch store at /nix.
+//
+// Each graph's paths are made with `nix-store --add` (a directory per path: half random
+// bytes, half text) plus a `top` path that refers to all of them, or, for the deep
+// chain, `builtins.toFile` paths that each refer to the one before. Per graph:
+//   job 1 (cold): env.sh, the paths appear, save.sh (timed; peak memory of its
+//     largest process), then tar | zstd -T0 of the same closure;
+//   job 2 (nothing new): env.sh, save.sh (timed): the no-op save;
+//   prune: a job that used nothing, with the budget at 90 % of the cache (timed; the
+//     cache is then checked closure-complete), and the cache put back;
+//   peers: cache-nix-action's archive of the whole /nix (tar | zstd -T0),
+//     SwornSystems/nix-cache-action's one archive of uncompressed NARs
+//     (nix-store --export), magic-nix-cache's one `nix copy` per path (timed on a
+//     sample and scaled, with its 200 uploads a minute);
+//   job 3 (warm): the paths deleted, env.sh, `nix-store -r` of top substitutes the
+//     whole closure from the cache (timed), against unpacking the tar.zst and
+//     against `nix-store --import` of the export.
+// For the graphs marked end-to-end, the whole job per archiver (GitHub's tar | zstd,
+// GitLab's zip, CircleCI's tar | gzip) with NARs zstd and uncompressed:
+// restore + env.sh + warm + save + archive.
+//
+// BENCH_SCALE_GRAPHS: comma-separated graph names (default: all); BENCH_SCALE_TINY=1
+// shrinks every graph to a few paths of a few KiB (the test's run);
+// BENCH_SCALE_OUT: where scale.json and scale.svg go (default: bench/results, which
+// BENCHMARKS.md and the README show).
+import { spawnSync } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../src/model.js";
+import { makePlan } from "../src/plan.js";
+import { render } from "../src/render.js";
+import { plot } from "./plot.js";
+
+const TINY = Boolean(process.env.BENCH_SCALE_TINY);
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
+const CACHE = ".nix-ci-cache/cache";
+/** magic-nix-cache's upload limit, as the issue gives it: 200 a minute. */
+const MAGIC_PER_MINUTE = 200;
+
+export interface Graph {
+  name: string;
+  what: string;
+  /** Bytes of each path's content. */
+  sizes: number[];
+  /** Each path refers to the one before (toFile), instead of only top referring to all. */
+  chain?: boolean;
+  endToEnd?: boolean;
+  /** A row of the scaling table. */
+  scaling?: boolean;
+}
+
+/** A deterministic generator, so that every run measures the same graph. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n sizes from a log-normal (most small, a few large), within [lo, hi], adding up to about total. */
+export function logNormal(n: number, total: number, lo: number, hi: number, seed = 13): number[] {
+  const next = random(seed);
+  const raw = Array.from({ length: n }, () => {
+    const z = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+    return Math.exp(2 * z);
+  });
+  let scale = total / raw.reduce((a, b) => a + b, 0);
+  let sizes = raw;
+  for (let i = 0; i < 20; i++) {
+    sizes = raw.map((x) => Math.round(Math.min(hi, Math.max(lo, x * scale))));
+    const sum = sizes.reduce((a, b) => a + b, 0);
+    if (Math.abs(sum - total) < total * 0.01) break;
+    scale *= total / sum;
+  }
+  return sizes;
+}
+
+export function graphs(): Graph[] {
+  if (TINY) {
+    return [
+      { name: "tiny", what: "6 paths of 1-64 KiB", sizes: logNormal(6, 100 * KiB, KiB, 64 * KiB), scaling: true, endToEnd: true },
+      { name: "tiny-chain", what: "4 paths in a chain", sizes: [4, 4, 4, 4].map((k) => k * KiB), chain: true },
+    ];
+  }
+  return [
+    { name: "100", what: "100 paths, 10 MiB", sizes: logNormal(100, 10 * MiB, KiB, 4 * MiB), scaling: true },
+    { name: "1000", what: "1,000 paths, 1 GiB", sizes: logNormal(1000, GiB, KiB, 200 * MiB), scaling: true },
+    { name: "10000", what: "10,000 paths, 3 GiB", sizes: logNormal(10000, 3 * GiB, KiB, 200 * MiB), scaling: true },
+    { name: "small-1500", what: "1,500 paths of 16 KiB", sizes: new Array(1500).fill(16 * KiB), endToEnd: true },
+    { name: "small-10000", what: "10,000 paths of 16 KiB", sizes: new Array(10000).fill(16 * KiB) },
+    {
+      name: "real",
+      what: "1,000 paths, log-normal 1 KiB-200 MiB, 1.5 GiB",
+      sizes: logNormal(1000, 1.5 * GiB, KiB, 200 * MiB, 7),
+      endToEnd: true,
+    },
+    { name: "two-large", what: "2 paths of 1 GiB", sizes: [GiB, GiB] },
+    { name: "chain", what: "80 paths of 1 MiB in a chain", sizes: new Array(80).fill(MiB), chain: true },
+  ];
+}
+
+interface Timed {
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function sh(cmd: string, cwd: string, env: Record<string, string> = {}): Timed {
+  const t0 = performance.now();
+  const r = spawnSync("/bin/sh", ["-c", cmd], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NIX_CONFIG, ...env },
+    encoding: "utf8",
+    maxBuffer: 512 * MiB,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`failed (${r.status}): ${cmd}\n${r.stderr.slice(-4000)}`);
+  return { stdout: r.stdout, stderr: r.stderr, seconds };
+}
+
+/** Seconds and the peak resident memory of the largest process it ran (KiB). */
+function shMemory(cmd: string, cwd: string): Timed & { maxRssKiB: number } {
+  const t = sh(
+    `python3 -c 'import resource,subprocess,sys; s=subprocess.call(["/bin/sh","-c",sys.argv[1]]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(s)' "$CMD"`,
+    cwd,
+    { CMD: cmd },
+  );
+  const maxRssKiB = Number(t.stderr.trim().split("\n").at(-1));
+  return { ...t, maxRssKiB };
+}
+
+function config(compression: "zstd" | "none"): Config {
+  return {
+    providers: ["github"],
+    platforms: ["linux"],
+    mode: "file",
+    cacheDir: CACHE,
+    keyFiles: [],
+    into: [],
+    runners: {},
+    compression,
+    build: "nix-build",
+    capture: "build-closure",
+    maxSize: "1T",
+    extraRoots: [],
+    exclude: [],
+  };
+}
+
+function writeRuntime(dir: string, c: Config): void {
+  for (const f of render(makePlan(c)).files) {
+    if (!f.path.startsWith(".nix-ci-cache/")) continue;
+    const p = join(dir, f.path);
+    mkdirSync(join(p, ".."), { recursive: true });
+    writeFileSync(p, f.content);
+    chmodSync(p, f.mode);
+  }
+}
+
+/** Each path's content as a directory: half random bytes, half text. */
+function writeContent(dir: string, g: Graph, tag: string): void {
+  mkdirSync(dir, { recursive: true });
+  const chunk = Buffer.alloc(16 * MiB);
+  g.sizes.forEach((size, i) => {
+    const p = join(dir, `${g.name}-${tag}-${i}`);
+    mkdirSync(p);
+    const half = Math.floor(size / 2);
+    const fd = openSync(join(p, "random"), "w");
+    for (let left = half; left > 0; left -= chunk.length) {
+      const n = Math.min(left, chunk.length);
+      randomFillSync(chunk, 0, n);
+      writeSync(fd, chunk, 0, n);
+    }
+    closeSync(fd);
+    const line = Buffer.from(`${g.name} ${tag} ${i}: some text that compresses well\n`);
+    const text = Buffer.alloc(size - half);
+    for (let o = 0; o < text.length; o += line.length) line.copy(text, o);
+    writeFileSync(join(p, "text"), text);
+  });
+}
+
+/** The job's paths appear in the store: returns top's store path. */
+function addPaths(project: string, content: string, g: Graph, tag: string): string {
+  const list = join(project, "added");
+  if (g.chain) {
+    // toFile paths that each name the one before: a chain of references.
+    const expr = `let
+  chunk = i: builtins.concatStringsSep "" (builtins.genList (j: builtins.hashString "sha256" "${tag}-\${toString i}-\${toString j}") (${Math.max(1, Math.floor((g.sizes[0] ?? KiB) / 2 / 64))}));
+  text = i: builtins.concatStringsSep "" (builtins.genList (j: "${g.name} ${tag} \${toString i}: text that compresses well\\n") (${Math.max(1, Math.floor((g.sizes[0] ?? KiB) / 2 / 50))}));
+  link = prev: i: builtins.toFile "${g.name}-${tag}-\${toString i}" "\${prev}\\n\${chunk i}\\n\${text i}";
+  last = builtins.foldl' link "" (builtins.genList (i: i) ${g.sizes.length});
+in builtins.toFile "top-${g.name}-${tag}" last`;
+    return sh(`nix-instantiate --read-write-mode --eval --expr "$E" | tr -d '"'`, project, { E: expr }).stdout.trim();
+  }
+  sh(`ls | xargs nix-store --add >"$L"`, content, { L: list });
+  const expr = `builtins.toFile "top-${g.name}-${tag}" (builtins.concatStringsSep "\\n" (map builtins.storePath (builtins.filter (l: builtins.isString l && l != "") (builtins.split "\\n" (builtins.readFile ${list})))))`;
+  return sh(`nix-instantiate --read-write-mode --eval --expr "$E" | tr -d '"'`, project, { E: expr }).stdout.trim();
+}
+
+function closure(top: string): string[] {
+  return sh(`nix-store -qR "$T"`, "/", { T: top }).stdout.trim().split("\n");
+}
+
+function deletePaths(paths: string[], list: string): void {
+  writeFileSync(list, `${paths.join("\n")}\n`);
+  sh(`xargs nix-store --delete <"$L" >/dev/null 2>&1 || true`, "/", { L: list });
+  const left = paths.filter((p) => existsSync(p));
+  if (left.length) throw new Error(`${left.length} paths could not be deleted, e.g. ${left[0]}`);
+}
+
+function bytesOf(path: string): number {
+  return Number(sh(`du -sk "$P" | cut -f 1`, "/", { P: path }).stdout.trim()) * KiB;
+}
+
+/** The cache's size as save.sh counted it at its last save (NARs and narinfos). */
+function savedSize(cache: string): number {
+  const last =
+    readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
+      .trim()
+      .split("\n")
+      .at(-1) ?? "";
+  const size = Number(/ size=(\d+)/.exec(last)?.[1]);
+  if (!size) throw new Error(`no size in the last save's line: ${last}`);
+  return size;
+}
+
+/** Narinfos whose references are not all in the cache: 0 when it is closure-complete. */
+function openReferences(cache: string): number {
+  const names = new Set(readdirSync(cache).filter((n) => n.endsWith(".narinfo")));
+  let open = 0;
+  for (const n of names) {
+    const refs = /^References: (.*)$/m.exec(readFileSync(join(cache, n), "utf8"))?.[1] ?? "";
+    for (const r of refs.split(" ").filter(Boolean)) if (!names.has(`${r.slice(0, 32)}.narinfo`)) open++;
+  }
+  return open;
+}
+
+/** A job's start, as CI runs it: a fresh state directory, then env.sh. */
+function startJob(project: string): void {
+  rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
+  sh(". .nix-ci-cache/env.sh", project);
+}
+
+const ARCHIVERS = {
+  // actions/cache: tar, then zstd -T0 --long=30 (its own tar.ts).
+  "GitHub (tar | zstd)": {
+    pack: `tar -C "$D" -cf - . | zstd -q -T0 --long=30 >"$A"`,
+    unpack: `zstd -q -d --long=30 -c "$A" | tar -C "$D" -xf -`,
+  },
+  // GitLab Runner's default archiver: zip with deflate.
+  "GitLab (zip)": {
+    pack: `cd "$D" && zip -q -r "$A" .`,
+    unpack: `cd "$D" && unzip -q "$A"`,
+  },
+  // CircleCI's save_cache: tar with gzip.
+  "CircleCI (tar | gzip)": {
+    pack: `tar -C "$D" -czf "$A" .`,
+    unpack: `tar -C "$D" -xzf "$A"`,
+  },
+} as const;
+
+export interface Row {
+  graph: string;
+  what: string;
+  paths: number;
+  bytes: number;
+  cacheBytes: number;
+  save: number;
+  saveMaxRssKiB: number;
+  tarZstd: number;
+  tarZstdBytes: number;
+  noopSave: number[];
+  prune: number;
+  pruned: number;
+  pruneOpenRefs: number;
+  warm: number;
+  warmPaths: number;
+  unpack: number;
+  importExport: number;
+  nixArchive: number;
+  nixArchiveBytes: number;
+  exportTime: number;
+  exportBytes: number;
+  magicPerPath: number;
+  magicSample: number;
+  endToEnd?: EndToEnd[];
+}
+
+export interface EndToEnd {
+  archiver: string;
+  compression: string;
+  restore: number;
+  env: number;
+  warm: number;
+  save: number;
+  archive: number;
+  archiveBytes: number;
+}
+
+function measure(work: string, g: Graph, tag: string): Row {
+  const project = join(work, g.name);
+  const content = join(work, `${g.name}-content`);
+  mkdirSync(join(project, CACHE), { recursive: true });
+  writeRuntime(project, config("zstd"));
+  if (!g.chain) writeContent(content, g, tag);
+  const del = join(work, "delete-list");
+
+  // Job 1: the paths appear, and the save caches them.
+  startJob(project);
+  const top = addPaths(project, content, g, tag);
+  symlinkSync(top, join(project, "result"));
+  const paths = closure(top);
+  const save = shMemory(".nix-ci-cache/save.sh", project);
+  const list = join(work, "closure");
+  writeFileSync(list, `${paths.join("\n")}\n`);
+  const tarZstd = sh(`tar -cf - -T "$L" 2>/dev/null | zstd -q -T0 >"$W/closure.tar.zst"`, work, { L: list, W: work });
+  const tarZstdBytes = statSync(join(work, "closure.tar.zst")).size;
+  const bytes = Number(sh(`xargs du -sbc <"$L" | tail -n 1 | cut -f 1`, "/", { L: list }).stdout.trim());
+  const cacheBytes = bytesOf(join(project, CACHE));
+
+  // Job 2, twice: nothing new.
+  const noopSave: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    startJob(project);
+    noopSave.push(sh(".nix-ci-cache/save.sh", project).seconds);
+  }
+
+  // Prune: a job whose results need none of the cache, with a budget of 90 % of it.
+  const backup = join(work, "cache-backup");
+  sh(`cp -a "$C" "$B"`, "/", { C: join(project, CACHE), B: backup });
+  const budget = Math.floor(savedSize(join(project, CACHE)) * 0.9);
+  const saveSh = readFileSync(join(project, ".nix-ci-cache", "save.sh"), "utf8");
+  if (!/^budget=\d+$/m.test(saveSh)) throw new Error("save.sh has no budget= line");
+  writeFileSync(join(project, ".nix-ci-cache", "save-pruning.sh"), saveSh.replace(/^budget=\d+$/m, `budget=${budget}`));
+  chmodSync(join(project, ".nix-ci-cache", "save-pruning.sh"), 0o755);
+  rmSync(join(project, "result"));
+  // save.sh never drops what was used in its own second: a tiny graph is saved that fast.
+  sh("sleep 1", "/");
+  startJob(project);
+  const before = readdirSync(join(project, CACHE)).filter((n) => n.endsWith(".narinfo")).length;
+  const prune = sh(".nix-ci-cache/save-pruning.sh", project);
+  const after = readdirSync(join(project, CACHE)).filter((n) => n.endsWith(".narinfo")).length;
+  const pruneOpenRefs = openReferences(join(project, CACHE));
+  rmSync(join(project, ".nix-ci-cache", "save-pruning.sh"));
+  rmSync(join(project, CACHE), { recursive: true });
+  sh(`mv "$B" "$C"`, "/", { C: join(project, CACHE), B: backup });
+  symlinkSync(top, join(project, "result"));
+
+  // The peers, on the same store.
+  const nixArchive = sh(`tar -C / -cf - nix 2>/dev/null | zstd -q -T0 >"$W/nix.tar.zst"`, work, { W: work });
+  const nixArchiveBytes = statSync(join(work, "nix.tar.zst")).size;
+  rmSync(join(work, "nix.tar.zst"));
+  const exported = sh(`xargs nix-store --export <"$L" >"$W/export.nar"`, work, { L: list, W: work });
+  const exportBytes = statSync(join(work, "export.nar")).size;
+  const magicSample = Math.min(paths.length, TINY ? paths.length : 50);
+  const sample = join(work, "sample");
+  writeFileSync(sample, `${paths.slice(0, magicSample).join("\n")}\n`);
+  const magic = sh(`while IFS= read -r p; do nix copy --to "file://$W/magic?compression=zstd" "$p" || exit; done <"$S"`, work, {
+    W: work,
+    S: sample,
+  });
+  rmSync(join(work, "magic"), { recursive: true, force: true });
+
+  // Job 3: a fresh store, warm from the cache.
+  rmSync(join(project, "result"));
+  deletePaths(paths, del);
+  rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
+  const warm = sh(`. .nix-ci-cache/env.sh && nix-store -r "$T"`, project, { T: top });
+  const warmPaths = (warm.stderr.match(/^copying path /gm) ?? []).length;
+  if (paths.some((p) => !existsSync(p))) throw new Error(`${g.name}: the warm run left paths out`);
+  deletePaths(paths, del);
+  const unpack = join(work, "unpack");
+  mkdirSync(unpack);
+  const unpacked = sh(`zstd -q -dc closure.tar.zst | tar -C "$U" -xf -`, work, { U: unpack });
+  sh(`chmod -R u+w "$U" && rm -rf "$U"`, "/", { U: unpack });
+  const imported = sh(`nix-store --import <export.nar >/dev/null`, work);
+  rmSync(join(work, "export.nar"));
+  rmSync(join(work, "closure.tar.zst"));
+  symlinkSync(top, join(project, "result"));
+
+  const row: Row = {
+    graph: g.name,
+    what: g.what,
+    paths: paths.length,
+    bytes,
+    cacheBytes,
+    save: save.seconds,
+    saveMaxRssKiB: save.maxRssKiB,
+    tarZstd: tarZstd.seconds,
+    tarZstdBytes,
+    noopSave,
+    prune: prune.seconds,
+    pruned: before - after,
+    pruneOpenRefs,
+    warm: warm.seconds,
+    warmPaths,
+    unpack: unpacked.seconds,
+    importExport: imported.seconds,
+    nixArchive: nixArchive.seconds,
+    nixArchiveBytes,
+    exportTime: exported.seconds,
+    exportBytes,
+    magicPerPath: magic.seconds / magicSample,
+    magicSample,
+  };
+  if (g.endToEnd) row.endToEnd = endToEnd(work, g, top, paths, project);
+  deletePaths([top, ...paths.filter((p) => p !== top)], del);
+  rmSync(project, { recursive: true, force: true });
+  rmSync(content, { recursive: true, force: true });
+  return row;
+}
+
+/** The whole job per archiver and NAR compression: restore, env.sh, warm, save, archive. */
+function endToEnd(work: string, g: Graph, top: string, paths: string[], zstdProject: string): EndToEnd[] {
+  const rows: EndToEnd[] = [];
+  const del = join(work, "delete-list");
+  for (const compression of ["zstd", "none"] as const) {
+    let project = zstdProject;
+    if (compression === "none") {
+      project = join(work, `${g.name}-none`);
+      mkdirSync(join(project, CACHE), { recursive: true });
+      writeRuntime(project, config("none"));
+      startJob(project);
+      symlinkSync(top, join(project, "result"));
+      // The paths are in the store (job 3 left them): this save copies them all.
+      sh(".nix-ci-cache/save.sh", project);
+    }
+    for (const [archiver, { pack, unpack }] of Object.entries(ARCHIVERS)) {
+      const archive = join(work, "archive.bin"); // zip adds .zip to a name without a dot
+      rmSync(archive, { force: true });
+      const packed = sh(pack, "/", { D: join(project, CACHE), A: archive });
+      const archiveBytes = statSync(archive).size;
+      // The next job: the cache directory restored into a fresh checkout, a fresh store.
+      const next = join(work, `${g.name}-next`);
+      rmSync(next, { recursive: true, force: true });
+      mkdirSync(join(next, CACHE), { recursive: true });
+      writeRuntime(next, config(compression));
+      const restored = sh(unpack, "/", { D: join(next, CACHE), A: archive });
+      deletePaths(paths, del);
+      rmSync(join(next, ".nix-ci-cache", "state"), { recursive: true, force: true });
+      const env = sh(". .nix-ci-cache/env.sh", next);
+      // Each step's shell sources env.sh; in the job's later steps it only sets the settings.
+      const warm = sh(`. .nix-ci-cache/env.sh && nix-store -r "$T"`, next, { T: top });
+      symlinkSync(top, join(next, "result"));
+      const save = sh(".nix-ci-cache/save.sh", next);
+      rows.push({
+        archiver,
+        compression,
+        restore: restored.seconds,
+        env: env.seconds,
+        warm: warm.seconds,
+        save: save.seconds,
+        archive: packed.seconds,
+        archiveBytes,
+      });
+      rmSync(next, { recursive: true, force: true });
+      rmSync(archive, { force: true });
+    }
+    if (compression === "none") rmSync(project, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const sec = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+const size = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MiB).toFixed(1)} MiB`);
+const x = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+
+export function tables(rows: Row[], nix: string): string[] {
+  const out: string[] = [];
+  out.push(`${nix}; seconds, one run. "×" is against the limit in the same row.`);
+  out.push("");
+  out.push("### Save, no-op save, prune, memory");
+  out.push("");
+  out.push(
+    "| graph | paths | store bytes | cache | save (ours) | tar \\| zstd -T0 (limit) | ours ÷ limit | no-op save | prune to 90 % | save's peak memory |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    out.push(
+      `| ${r.what} | ${r.paths} | ${size(r.bytes)} | ${size(r.cacheBytes)} | ${sec(r.save)} | ${sec(r.tarZstd)} | ${x(r.save, r.tarZstd)} | ${r.noopSave.map(sec).join(", ")} | ${sec(r.prune)} (${r.pruned} dropped, ${r.pruneOpenRefs} open references) | ${(r.saveMaxRssKiB / 1024).toFixed(0)} MiB |`,
+    );
+  }
+  out.push("");
+  out.push("### Warm run: the whole closure from the cache into an empty store");
+  out.push("");
+  out.push(
+    "| graph | paths substituted | warm (ours: `. env.sh` + `nix-store -r`) | unpack of tar.zst (limit) | ours ÷ limit | `nix-store --import` of one export |",
+  );
+  out.push("|---|---|---|---|---|---|");
+  for (const r of rows) {
+    out.push(
+      `| ${r.what} | ${r.warmPaths} | ${sec(r.warm)} | ${sec(r.unpack)} | ${x(r.warm, r.unpack)} | ${sec(r.importExport)} |`,
+    );
+  }
+  out.push("");
+  out.push("### The peers' approaches on the same graph (save side)");
+  out.push("");
+  out.push(
+    "| graph | ours | cache-nix-action: tar \\| zstd of /nix | SwornSystems: one archive of uncompressed NARs | magic-nix-cache: `nix copy` per path | its 200 uploads a minute |",
+  );
+  out.push("|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const magic = r.magicPerPath * r.paths;
+    const floor = (r.paths / MAGIC_PER_MINUTE) * 60;
+    out.push(
+      `| ${r.what} | ${sec(r.save)}, ${size(r.cacheBytes)} | ${sec(r.nixArchive)}, ${size(r.nixArchiveBytes)} | ${sec(r.exportTime)}, ${size(r.exportBytes)} | ${sec(magic)} (${r.magicSample} timed, scaled) | ≥ ${sec(Math.max(magic, floor))} |`,
+    );
+  }
+  const e2e = rows.filter((r) => r.endToEnd);
+  if (e2e.length) {
+    out.push("");
+    out.push("### The whole job per archiver: restore + env.sh + warm + save + archive");
+    out.push("");
+    out.push("| graph | archiver | NARs | restore | env.sh | warm | save | archive | total | archive size |");
+    out.push("|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of e2e) {
+      for (const e of r.endToEnd ?? []) {
+        const total = e.restore + e.env + e.warm + e.save + e.archive;
+        out.push(
+          `| ${r.what} | ${e.archiver.replace("|", "\\|")} | ${e.compression} | ${sec(e.restore)} | ${sec(e.env)} | ${sec(e.warm)} | ${sec(e.save)} | ${sec(e.archive)} | **${sec(total)}** | ${size(e.archiveBytes)} |`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+function main(): void {
+  if (process.getuid?.() !== 0)
+    throw new Error("bench/scale.ts needs root: run it as `sh scripts/private-store.sh vite-node bench/scale.ts`");
+  const only = process.env.BENCH_SCALE_GRAPHS?.split(",");
+  const chosen = graphs().filter((g) => !only || only.includes(g.name));
+  const work = mkdtempSync(join(process.env.TMPDIR ?? "/var/tmp", "ncc-scale-"));
+  const tag = `s${Date.now().toString(36)}`;
+  const nix = sh("nix --version", "/").stdout.trim();
+  const rows: Row[] = [];
+  try {
+    for (const g of chosen) {
+      const t0 = performance.now();
+      rows.push(measure(work, g, tag));
+      console.error(`scale: ${g.name} measured in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    sh(`chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"`, "/", { W: work });
+  }
+  for (const l of tables(rows, nix)) console.log(l);
+  const out = process.env.BENCH_SCALE_OUT ?? join(import.meta.dirname, "results");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "scale.json"), `${JSON.stringify({ nix, date: new Date().toISOString(), rows }, null, 2)}\n`);
+  writeFileSync(join(out, "scale.svg"), plot(rows.filter((r) => r.paths > 0)));
+}
+
+if (!process.env.BENCH_NO_MAIN) main();
