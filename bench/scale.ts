@@ -23,6 +23,9 @@
 // GitLab's zip, CircleCI's tar | gzip) with NARs zstd and uncompressed:
 // restore + env.sh + warm + save + archive.
 //
+// Last, the store-size axis: a small job in the store as it is, and again once the
+// store holds BENCH_SCALE_STORE valid paths (default 50,000; 0 skips it).
+//
 // BENCH_SCALE_GRAPHS: comma-separated graph names (default: all); BENCH_SCALE_TINY=1
 // shrinks every graph to a few paths of a few KiB (the test's run);
 // BENCH_SCALE_OUT: where scale.json and scale.svg go (default: bench/results, which
@@ -550,6 +553,63 @@ export function tables(rows: Row[], nix: string): string[] {
   return out;
 }
 
+export interface StoreRow {
+  validPaths: number;
+  env: number[];
+  save: number[];
+  noopSave: number[];
+}
+
+/**
+ * The store-size axis: the same small job (100 new paths of 16 KiB) in a store of the
+ * base size and again after filling it (one evaluation of toFile paths), three times
+ * each: what env.sh and save.sh pay for the paths of the store that are not the job's.
+ */
+function storeAxis(work: string, tag: string, sizes: number[]): StoreRow[] {
+  const rows: StoreRow[] = [];
+  for (const target of sizes) {
+    const have = readdirSync("/nix/store").length;
+    if (target > have) {
+      const expr = `builtins.deepSeq (builtins.genList (i: builtins.toFile "filler-${tag}-\${toString i}" (toString i)) ${target - have}) 0`;
+      sh(`nix-instantiate --read-write-mode --eval --expr "$E" >/dev/null`, "/", { E: expr });
+    }
+    const row: StoreRow = { validPaths: readdirSync("/nix/store").length, env: [], save: [], noopSave: [] };
+    for (let i = 0; i < 3; i++) {
+      const g: Graph = { name: "store-axis", what: "100 paths of 16 KiB", sizes: new Array(TINY ? 3 : 100).fill(16 * KiB) };
+      const t = `${tag}v${target}r${i}`;
+      const project = join(work, `axis-${t}`);
+      const content = join(work, `axis-${t}-content`);
+      mkdirSync(join(project, CACHE), { recursive: true });
+      writeRuntime(project, config("zstd"));
+      writeContent(content, g, t);
+      rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
+      row.env.push(sh(". .nix-ci-cache/env.sh", project).seconds);
+      const top = addPaths(project, content, g, t);
+      symlinkSync(top, join(project, "result"));
+      row.save.push(sh(".nix-ci-cache/save.sh", project).seconds);
+      startJob(project);
+      row.noopSave.push(sh(".nix-ci-cache/save.sh", project).seconds);
+      rmSync(join(project, "result"));
+      deletePaths(closure(top), join(work, "delete-list"));
+      rmSync(project, { recursive: true, force: true });
+      rmSync(content, { recursive: true, force: true });
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+export function storeTable(rows: StoreRow[]): string[] {
+  const range = (xs: number[]) => `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`;
+  return [
+    "### Store size: the same job (100 new paths of 16 KiB) in a small and a large store",
+    "",
+    "| paths in the store | env.sh | save | no-op save |",
+    "|---|---|---|---|",
+    ...rows.map((r) => `| ${r.validPaths} | ${range(r.env)} | ${range(r.save)} | ${range(r.noopSave)} |`),
+  ];
+}
+
 function main(): void {
   if (process.getuid?.() !== 0)
     throw new Error("bench/scale.ts needs root: run it as `sh scripts/private-store.sh vite-node bench/scale.ts`");
@@ -559,19 +619,24 @@ function main(): void {
   const tag = `s${Date.now().toString(36)}`;
   const nix = sh("nix --version", "/").stdout.trim();
   const rows: Row[] = [];
+  let store: StoreRow[] = [];
   try {
     for (const g of chosen) {
       const t0 = performance.now();
       rows.push(measure(work, g, tag));
       console.error(`scale: ${g.name} measured in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
+    // Last: it fills the store for good (this store is the run's own).
+    const have = readdirSync("/nix/store").length;
+    const big = Number(process.env.BENCH_SCALE_STORE ?? (TINY ? have + 100 : 50000));
+    if (big > 0) store = storeAxis(work, tag, [have, big]);
   } finally {
     sh(`chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"`, "/", { W: work });
   }
-  for (const l of tables(rows, nix)) console.log(l);
+  for (const l of [...tables(rows, nix), "", ...storeTable(store)]) console.log(l);
   const out = process.env.BENCH_SCALE_OUT ?? join(import.meta.dirname, "results");
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "scale.json"), `${JSON.stringify({ nix, date: new Date().toISOString(), rows }, null, 2)}\n`);
+  writeFileSync(join(out, "scale.json"), `${JSON.stringify({ nix, date: new Date().toISOString(), rows, store }, null, 2)}\n`);
   writeFileSync(join(out, "scale.svg"), plot(rows.filter((r) => r.paths > 0)));
 }
 

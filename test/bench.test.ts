@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Row } from "../bench/scale.js";
+import type { Row, StoreRow } from "../bench/scale.js";
 import { cleanEnv, requireNix, runAsync } from "./support/nix.js";
 
 describe("npm run bench (tiny graph)", () => {
@@ -65,7 +65,11 @@ describe("npm run bench (tiny graph)", () => {
         env: { ...cleanEnv(), BENCH_SCALE_TINY: "1", BENCH_SCALE_OUT: out },
       });
       expect(r.status, r.stderr).toBe(0);
-      const data = JSON.parse(readFileSync(join(out, "scale.json"), "utf8")) as { rows: Row[] };
+      const data = JSON.parse(readFileSync(join(out, "scale.json"), "utf8")) as { rows: Row[]; store: StoreRow[] };
+      // The same job in the store as it was and in one 100 paths larger.
+      expect(data.store.map((row) => row.validPaths)).toHaveLength(2);
+      expect((data.store[1]?.validPaths ?? 0) - (data.store[0]?.validPaths ?? 0)).toBeGreaterThanOrEqual(100);
+      for (const row of data.store) expect([...row.env, ...row.save, ...row.noopSave]).toHaveLength(9);
       expect(data.rows.map((row) => row.graph)).toEqual(["tiny", "tiny-chain"]);
       for (const row of data.rows) {
         // 6 paths and top; 4 in a chain and top.
