@@ -408,6 +408,14 @@ const MUTANTS = [
     only: "a binary cache cannot build",
   },
   {
+    name: "doctor.sh misses one substitution at a time on Nix before 2.16",
+    file: DOCTOR_SETTINGS,
+    from: 'if [ "$_jobs" = 1 ]; then',
+    to: 'if [ "$_jobs" = 0 ]; then',
+    tests: [DOCTOR_TESTS],
+    only: "substitution in parallel",
+  },
+  {
     name: "doctor.sh accepts an unsigned cache without ?trusted=1",
     file: DOCTOR_SETTINGS,
     from: "    *trusted=1*) ;;",

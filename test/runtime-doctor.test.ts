@@ -189,10 +189,32 @@ describe("warnings alone do not block", () => {
     requireNix();
     const dir = makeProjectDir("nosave");
     writeRuntime(dir, runtimeContext("file"));
-    const d = runDoctor(dir, { before: SOURCED });
+    // max-jobs above 1: no warning about one substitution at a time on Nix before 2.16.
+    const d = runDoctor(dir, { before: SOURCED, env: cleanEnv({ NIX_CONFIG: `${BASE_NIX_CONFIG}\nmax-jobs = 2` }) });
     line(d, "!", "last save: none recorded");
     expect(d.lines.at(-1)).toBe("nix-ci-cache doctor: 0 blocker(s), 1 warning(s)");
     expect(d.status).toBe(0);
+  });
+});
+
+describe("substitution in parallel", () => {
+  it("Nix before 2.16 with max-jobs 1 (its default) gets a ! about one substitution at a time; max-jobs 4 a ✓; Nix 2.16 and later no line", () => {
+    requireNix();
+    const dir = makeProjectDir("substitution");
+    writeRuntime(dir, runtimeContext("file"));
+    const version = run("nix --version").stdout.trim().split(" ").at(-1) as string;
+    const [major, minor] = version.split(".").map(Number) as [number, number];
+    const slow = runDoctor(dir, { before: SOURCED });
+    const four = runDoctor(dir, { before: SOURCED, env: cleanEnv({ NIX_CONFIG: `${BASE_NIX_CONFIG}\nmax-jobs = 4` }) });
+    if (major === 2 && minor < 16) {
+      expect(line(slow, "!", `substitution: Nix ${version} runs one substitution at a time while max-jobs is 1`)).toContain(
+        "set max-jobs = auto",
+      );
+      line(four, "✓", `substitution: up to 4 at once (max-jobs; Nix ${version} has no max-substitution-jobs)`);
+    } else {
+      for (const d of [slow, four]) expect(d.stdout).not.toMatch(/^. substitution:/m);
+    }
+    expect(slow.status).toBe(four.status);
   });
 });
 

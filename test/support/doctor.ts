@@ -19,15 +19,20 @@ export function line(d: DoctorRun, mark: "✓" | "✗" | "!", start: string): st
   return found[0] as string;
 }
 
-/** Every check passed: no ✗, no !, exit 0. */
+/**
+ * Every check passed: no ✗, no !, exit 0. Except the ! of Nix before 2.16 at max-jobs 1
+ * (one substitution at a time), a speed note every such Nix gets with its defaults,
+ * and its own test's subject (runtime-doctor.test.ts, "substitution in parallel").
+ */
 export function expectAllPass(d: DoctorRun): void {
   const checks = d.lines.filter((l) => /^[✓✗!] /.test(l));
+  const slow = checks.filter((l) => /^! substitution: Nix 2\.([0-9]|1[0-5])\.\S* runs one substitution at a time/.test(l));
   expect(
-    checks.filter((l) => !l.startsWith("✓ ")),
+    checks.filter((l) => !l.startsWith("✓ ") && !slow.includes(l)),
     d.stdout + d.stderr,
   ).toEqual([]);
   expect(checks.length).toBeGreaterThanOrEqual(10);
-  expect(d.lines.at(-1)).toBe("nix-ci-cache doctor: 0 blocker(s), 0 warning(s)");
+  expect(d.lines.at(-1)).toBe(`nix-ci-cache doctor: 0 blocker(s), ${slow.length} warning(s)`);
   expect(d.status, d.stderr).toBe(0);
 }
 

@@ -509,6 +509,23 @@ check_settings() {
   pass "settings in effect: substituter $_ours, fallback = true"
 }
 
+# Before Nix 2.16 (which added max-substitution-jobs, 16 by default) substitutions take
+# build slots: with max-jobs 1, Nix's default, a warm run fetches one path at a time.
+# bench/substitute.sh, Nix 2.8, 1,500 small paths: 22 s at max-jobs 1, 5.4 s at 32
+# (BENCHMARKS.md). Not set by env.sh: max-jobs also lets builds run side by side, which
+# is the user's call (memory).
+check_substitution() {
+  if [ "$_ncc_major" -gt 2 ] || [ "$_ncc_minor" -ge 16 ]; then
+    return 0
+  fi
+  _jobs=$(setting max-jobs)
+  if [ "$_jobs" = 1 ]; then
+    warn "substitution: Nix $_ncc_version runs one substitution at a time while max-jobs is 1 (before Nix 2.16 they share the build slots), so a warm run of many paths is slow (Nix 2.8, 1,500 paths: 22 s at max-jobs 1, 5-10 s at 8 or 32; BENCHMARKS.md)" "set max-jobs = auto (or a number) in nix.conf or NIX_CONFIG if your builds may run side by side, or use Nix 2.16 or later"
+  else
+    pass "substitution: up to $_jobs at once (max-jobs; Nix $_ncc_version has no max-substitution-jobs)"
+  fi
+}
+
 # --- doctor.sh: the cache directory, chroot stores, disk, the last save ---
 
 check_cache() {
@@ -636,6 +653,7 @@ if check_nix; then
   check_build_users
   check_store_dir
   check_settings
+  check_substitution
 fi
 check_cache
 check_chroot
