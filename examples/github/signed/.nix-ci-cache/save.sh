@@ -605,9 +605,6 @@ save_unchanged() {
   last=
   read -r last <"$tmp/last" 2>/dev/null
   case $last in '' | *[!0-9]*) return 0 ;; esac
-  # This job adds nothing more to the store: its done mark need not wait.
-  mark_done &
-  marking=$!
   rm -f "$meta/files"
   if [ -f "$meta/entries" ]; then
     grep " $last\$" "$meta/entries" | cut -d ' ' -f 1 >"$tmp/reused"
@@ -777,10 +774,16 @@ query() {
 # signed cache, whose save also has Nix verify the entries the job needs.
 if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/new-paths" ] && [ ! -s "$tmp/built-outs" ] &&
   [ ! -s "$tmp/drvs" ] && [ -f "$meta/roots" ] && [ "$(cat "$tmp/roots")" = "$(cat "$meta/roots")" ]; then
+  # The job adds nothing more to the store (nor does the save, whichever way it goes):
+  # its done mark, a Nix call, need not wait for the check.
+  mark_done &
+  marking=$!
   repair
   if [ -f "$tmp/unchanged" ] && [ "$size_before" -le "$budget" ]; then
     save_unchanged
   fi
+  wait "$marking"
+  job=
 fi
 # The derivations of what the job added and of the results. The first query on what
 # the job added: its paths that are not valid (see above) make it fail, and query
