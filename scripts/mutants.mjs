@@ -127,6 +127,22 @@ const MUTANTS = [
     only: "never overwrites",
   },
   {
+    name: "no-op save: the cache is taken as unchanged without comparing its files",
+    file: SAVE_FILE,
+    from: `[ "$(tail -n +2 "$meta/files" | paste -d '\\n' - "$tmp/files" | uniq -c | grep -cv '^ *2 ')" = 0 ] &&`,
+    to: "true &&",
+    tests: [SAVE_TESTS],
+    only: "when the job added nothing",
+  },
+  {
+    name: "no-op save: what the job used keeps the last save's time",
+    file: SAVE_FILE,
+    from: 'if [ -s "$tmp/reused" ] && ! {',
+    to: 'if false && ! {',
+    tests: [SAVE_TESTS],
+    only: "when the job added nothing",
+  },
+  {
     name: "truncated NARs go unnoticed (size check dropped)",
     file: SAVE_FILE,
     from: 'if [ -s "$tmp/nars.bad" ]; then',

@@ -541,6 +541,81 @@ describe("save.sh under real conditions (real Nix)", () => {
   });
 });
 
+describe("save.sh when the job added nothing (real Nix)", () => {
+  it("leaves the cache as it is, gives what the job used the job's time, and still finds and repairs damage", async () => {
+    await withGraphProject("noop", {}, 6, async ({ dir, tag, g }) => {
+      const cache = join(dir, CACHE);
+      const all = namesIn(tag)(["busybox-src", "p0", "p1", "p2", "p3", "p4", "p5", "toolchain"]);
+      const times = () =>
+        readFileSync(join(cache, "nix-ci-cache", "entries"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" ")[1])
+          .sort();
+      const second = () => new Promise((res) => setTimeout(res, 1100));
+      // The results stay, and so do their paths in the store: the next jobs add nothing.
+      let r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} -o result`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(cachedNames(cache)).toEqual(all);
+      const files = () =>
+        readdirSync(cache)
+          .concat(readdirSync(join(cache, "nar")))
+          .sort();
+      const before = files();
+      const index = readFileSync(join(cache, "nix-ci-cache", "index"), "utf8");
+
+      await second();
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      let save = lastSave(cache);
+      expect(save).toMatchObject({ added: "0", pruned: "0", repaired: "0", paths: "8" });
+      expect(files()).toEqual(before);
+      expect(readFileSync(join(cache, "nix-ci-cache", "index"), "utf8")).toBe(index);
+      // Every entry was used by this job (the results' build closure): its time, for the prune.
+      expect(times()).toEqual(Array(8).fill(save.time));
+
+      // A truncated NAR: the entry goes, with what refers to it, and is copied again.
+      const narOf = (name: string) =>
+        join(cache, /^URL: (.*)$/m.exec(readFileSync(narinfoOf(cache, `${name}-${tag}`), "utf8"))?.[1] as string);
+      const p2 = narOf("p2");
+      truncateSync(p2, Math.floor(statSync(p2).size / 2));
+      await second();
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      save = lastSave(cache);
+      expect(Number(save.repaired), r.stderr).toBeGreaterThanOrEqual(1);
+      expect(Number(save.added)).toBeGreaterThanOrEqual(1);
+      expect(cachedNames(cache)).toEqual(all);
+      expectClosureComplete(cache);
+
+      // A narinfo without its NAR.
+      rmSync(narOf("p1"));
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      expect(Number(lastSave(cache).repaired), r.stderr).toBeGreaterThanOrEqual(1);
+      expect(cachedNames(cache)).toEqual(all);
+      expectClosureComplete(cache);
+
+      // A reference gone: p0's narinfo, and its NAR left behind.
+      rmSync(narinfoOf(cache, `p0-${tag}`));
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      expect(Number(lastSave(cache).repaired), r.stderr).toBeGreaterThanOrEqual(1);
+      expect(cachedNames(cache)).toEqual(all);
+      expectClosureComplete(cache);
+
+      // A narinfo rewritten with garbage of the same size: the same files, with the same sizes.
+      const p4 = narinfoOf(cache, `p4-${tag}`);
+      writeFileSync(p4, "x".repeat(statSync(p4).size));
+      r = job(dir, "true");
+      expect(r.status, r.stderr).toBe(0);
+      expect(Number(lastSave(cache).repaired), r.stderr).toBeGreaterThanOrEqual(1);
+      expect(cachedNames(cache)).toEqual(all);
+      expectClosureComplete(cache);
+    });
+  });
+});
+
 describe("save.sh prune in chroot mode (real Nix)", () => {
   it("over budget, Nix's GC keeps the latest results with their build closure; a warm run builds 0", async () => {
     requireNix();

@@ -506,6 +506,24 @@ settle() {
 # $tmp/removed.
 check_cache() (
   cd "$cache" || exit 1
+  # As the last save left it (the same files with the same sizes, and no narinfo
+  # written since its index): what that save checked and indexed holds, and nothing
+  # needs reading or sorting; the usual case after a job that built nothing new. The
+  # listings are compared line by line: paste puts each recorded line before the one
+  # now, and uniq -c counts 2 for each equal pair (no name is there twice); a string
+  # compare is slow in dash.
+  cache_files >"$tmp/files"
+  if [ -f "$index" ] && [ -f "$meta/files" ] && ! grep -q '\.tmp\.' "$tmp/files" &&
+    [ "$(tail -n +2 "$meta/files" | paste -d '\n' - "$tmp/files" | uniq -c | grep -cv '^ *2 ')" = 0 ] &&
+    [ -z "$(find . ! -name . -prune -name '*.narinfo' -newer "$index")" ]; then
+    head -n 1 "$meta/files" >"$tmp/last"
+    cp "$index" "$tmp/index" || exit 1
+    grep '\.narinfo$' "$tmp/files" | cut -d . -f 1 >"$tmp/narinfos"
+    cut -d ' ' -f 2 "$tmp/narinfos" >"$tmp/listed"
+    echo 0 >"$tmp/removed"
+    : >"$tmp/unchanged"
+    exit 0
+  fi
   list_narinfos
   if [ -f "$index" ]; then
     find . ! -name . -prune -name '*.narinfo' -newer "$index" | cut -c 3-34 >"$tmp/changed"
@@ -536,18 +554,30 @@ check_cache() (
 
 # Removes NAR files no kept entry names (an interrupted save, evicted or damaged
 # entries), and with $1 "all", temporary files of writes that were killed (Nix names
-# them <file>.tmp.<pid>.<n>).
+# them <file>.tmp.<pid>.<n>); with $1 "tmp", only those, outside nar/.
 sweep() {
   (
     cd "$cache" || exit 1
-    if [ -d nar ]; then
+    if [ -d nar ] && [ "${1:-}" != tmp ]; then
       cut -d ' ' -f 1 "$tmp/index" | cut -c 5- >"$tmp/sweep.named"
       # shellcheck disable=SC2012 # NAR names are plain
       ls nar | drop_in "$tmp/sweep.named" | while IFS= read -r n; do rm -f "nar/$n"; done
     fi
-    [ "${1:-}" != all ] || find . -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null
+    case ${1:-} in
+      all) find . -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null ;;
+      # Where an unchanged cache can have them (check_cache saw none in nar/).
+      tmp) find . -path ./nar -prune -o -name '*.tmp.*' -type f -exec rm -f {} + 2>/dev/null ;;
+    esac
     :
   )
+}
+
+# The files of the cache and of its nar/ directory, "<bytes> <name>" lines, as ls
+# sorts them: each save ends by recording them (record_files), and the next one's
+# check compares. In the cache directory.
+cache_files() {
+  # shellcheck disable=SC2012 # as above
+  ls -ln . nar 2>/dev/null | tr -s ' ' | grep '^-' | cut -d ' ' -f 5,9
 }
 
 # The size of the cache's entries (index lines in $tmp/index, whose narinfos are the
@@ -557,6 +587,49 @@ cache_size() {
   narinfo_bytes=$(cut -d ' ' -f 1 "$tmp/narinfos" | sum)
   nar_bytes=$(cut -d ' ' -f 1,2 "$tmp/index" | sort -u | cut -d ' ' -f 2 | sum)
   echo $((narinfo_bytes + nar_bytes))
+}
+
+# Records the cache's files (cache_files) in nix-ci-cache/files, headed by the time
+# this save gave the entries it used. Written last: a save killed before leaves none,
+# and the next save checks the whole cache.
+record_files() {
+  (cd "$cache" && cache_files) >"$tmp/files" &&
+    { echo "$start" && cat "$tmp/files"; } >"$meta/files.tmp.$$" && mv "$meta/files.tmp.$$" "$meta/files"
+}
+
+# The end of a save with nothing to copy or prune (see the capture below): the cache,
+# its index and roots stay as they are. What this job used, the entries the last save
+# used (those with its time), gets this one's, so that a later prune sees them as
+# just used. Returns, for the whole save, when that time is not known.
+save_unchanged() {
+  last=
+  read -r last <"$tmp/last" 2>/dev/null
+  case $last in '' | *[!0-9]*) return 0 ;; esac
+  rm -f "$meta/files"
+  if [ -f "$meta/entries" ]; then
+    grep " $last\$" "$meta/entries" | cut -d ' ' -f 1 >"$tmp/reused"
+    # shellcheck disable=SC2059 # the format is "%s <time>"
+    if [ -s "$tmp/reused" ] && ! { { grep -v " $last\$" "$meta/entries"; xargs printf "%s $start\\n" <"$tmp/reused"; } >"$meta/entries.tmp.$$" &&
+      mv "$meta/entries.tmp.$$" "$meta/entries"; }; then
+      fail "cannot write to '$meta'"
+    fi
+  fi
+  if ! { { echo "$start" && cat "$tmp/files"; } >"$meta/files.tmp.$$" && mv "$meta/files.tmp.$$" "$meta/files"; }; then
+    fail "cannot write to '$meta'"
+  fi
+  added=0
+  added_bytes=0
+  pruned=0
+  pruned_bytes=0
+  size=$size_before
+  paths=$paths_before
+  roots=$(($(wc -l <"$tmp/roots")))
+  wait "$marking"
+  job=
+  secs=$(($(date +%s) - start))
+  log_save
+  summary
+  exit 0
 }
 
 # 1. Repair: damaged entries and leftovers of interrupted saves go, so that what this
@@ -572,7 +645,8 @@ repair() {
   wait "$checking" || fail "cannot read the cache '$cache'"
   checking=
   read -r repaired <"$tmp/removed"
-  sweep all
+  # An unchanged cache has no NAR that no entry names: the last save swept them.
+  if [ -f "$tmp/unchanged" ]; then sweep tmp; else sweep all; fi
   paths_before=$(($(wc -l <"$tmp/index")))
   size_before=$(cache_size)
   check_key
@@ -692,6 +766,25 @@ query() {
   out_links
   resolve_extra_roots
 } | sort -u >"$tmp/roots"
+# A job that added nothing to the store and has the results of the save before it
+# (nix-ci-cache/roots), in a cache the check found as that save left it: what the
+# results need is cached, and there is nothing to copy or prune. The queries below
+# would find the same paths again (a store path's closure never changes), so they are
+# skipped, and this job counts as using what that save used (save_unchanged). Not in a
+# signed cache, whose save also has Nix verify the entries the job needs.
+if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/new-paths" ] && [ ! -s "$tmp/built-outs" ] &&
+  [ ! -s "$tmp/drvs" ] && [ -f "$meta/roots" ] && [ "$(cat "$tmp/roots")" = "$(cat "$meta/roots")" ]; then
+  # The job adds nothing more to the store (nor does the save, whichever way it goes):
+  # its done mark, a Nix call, need not wait for the check.
+  mark_done &
+  marking=$!
+  repair
+  if [ -f "$tmp/unchanged" ] && [ "$size_before" -le "$budget" ]; then
+    save_unchanged
+  fi
+  wait "$marking"
+  job=
+fi
 # The derivations of what the job added and of the results. The first query on what
 # the job added: its paths that are not valid (see above) make it fail, and query
 # leaves the valid ones in a file of their own, which are what the job added.
@@ -847,14 +940,17 @@ added_bytes=$((size + pruned_bytes - size_before))
 [ "$added_bytes" -ge 0 ] || added_bytes=0
 sweep
 
-# 5. What the next save starts from.
+# 5. What the next save starts from. Without the listing until the rest is written:
+# a save killed meanwhile leaves the next one to check the whole cache.
+rm -f "$meta/files"
 cut -d ' ' -f 4 "$tmp/index" >"$tmp/index.keys"
 cut -d ' ' -f 1,6 "$tmp/entries" | with_keys 1 "$tmp/index.keys" >"$tmp/kept.times"
 cut -d ' ' -f 2 "$tmp/kept.times" >"$tmp/kept.hashes"
 if ! { cut -d ' ' -f 1 "$tmp/kept.times" | paste -d ' ' "$tmp/kept.hashes" - >"$meta/entries.tmp.$$" &&
   mv "$meta/entries.tmp.$$" "$meta/entries" &&
   cp "$tmp/index" "$index.tmp.$$" && mv "$index.tmp.$$" "$index" &&
-  cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots"; }; then
+  cp "$tmp/roots" "$meta/roots.tmp.$$" && mv "$meta/roots.tmp.$$" "$meta/roots" &&
+  record_files; }; then
   fail "cannot write to '$meta'"
 fi
 secs=$(($(date +%s) - start))
