@@ -229,9 +229,9 @@ function closure(top: string): string[] {
   return sh(`nix-store -qR "$T"`, "/", { T: top }).stdout.trim().split("\n");
 }
 
-function deletePaths(paths: string[], list: string): void {
-  writeFileSync(list, `${paths.join("\n")}\n`);
-  sh(`xargs nix-store --delete <"$L" >/dev/null 2>&1 || true`, "/", { L: list });
+function deletePaths(paths: string[]): void {
+  // One call: nix-store --delete refuses a path that a path outside the call still refers to.
+  spawnSync("nix-store", ["--delete", ...paths], { stdio: "ignore", env: { ...process.env, NIX_CONFIG } });
   const left = paths.filter((p) => existsSync(p));
   if (left.length) throw new Error(`${left.length} paths could not be deleted, e.g. ${left[0]}`);
 }
@@ -331,7 +331,6 @@ function measure(work: string, g: Graph, tag: string): Row {
   mkdirSync(join(project, CACHE), { recursive: true });
   writeRuntime(project, config("zstd"));
   if (!g.chain) writeContent(content, g, tag);
-  const del = join(work, "delete-list");
 
   // Job 1: the paths appear, and the save caches them.
   startJob(project);
@@ -343,7 +342,11 @@ function measure(work: string, g: Graph, tag: string): Row {
   writeFileSync(list, `${paths.join("\n")}\n`);
   const tarZstd = sh(`tar -cf - -T "$L" 2>/dev/null | zstd -q -T0 >"$W/closure.tar.zst"`, work, { L: list, W: work });
   const tarZstdBytes = statSync(join(work, "closure.tar.zst")).size;
-  const bytes = Number(sh(`xargs du -sbc <"$L" | tail -n 1 | cut -f 1`, "/", { L: list }).stdout.trim());
+  // NAR bytes, summed here: xargs may split a long list into several calls.
+  const bytes = sh(`xargs nix-store -q --size <"$L"`, "/", { L: list })
+    .stdout.trim()
+    .split("\n")
+    .reduce((a, b) => a + Number(b), 0);
   const cacheBytes = bytesOf(join(project, CACHE));
 
   // Job 2, twice: nothing new.
@@ -378,7 +381,8 @@ function measure(work: string, g: Graph, tag: string): Row {
   const nixArchive = sh(`tar -C / -cf - nix 2>/dev/null | zstd -q -T0 >"$W/nix.tar.zst"`, work, { W: work });
   const nixArchiveBytes = statSync(join(work, "nix.tar.zst")).size;
   rmSync(join(work, "nix.tar.zst"));
-  const exported = sh(`xargs nix-store --export <"$L" >"$W/export.nar"`, work, { L: list, W: work });
+  // One call, one archive: --import reads a single export's paths and stops at its end.
+  const exported = sh(`nix-store --export $(cat "$L") >"$W/export.nar"`, work, { L: list, W: work });
   const exportBytes = statSync(join(work, "export.nar")).size;
   const magicSample = Math.min(paths.length, TINY ? paths.length : 50);
   const sample = join(work, "sample");
@@ -391,12 +395,12 @@ function measure(work: string, g: Graph, tag: string): Row {
 
   // Job 3: a fresh store, warm from the cache.
   rmSync(join(project, "result"));
-  deletePaths(paths, del);
+  deletePaths(paths);
   rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
   const warm = sh(`. .nix-ci-cache/env.sh && nix-store -r "$T"`, project, { T: top });
   const warmPaths = (warm.stderr.match(/^copying path /gm) ?? []).length;
   if (paths.some((p) => !existsSync(p))) throw new Error(`${g.name}: the warm run left paths out`);
-  deletePaths(paths, del);
+  deletePaths(paths);
   const unpack = join(work, "unpack");
   mkdirSync(unpack);
   const unpacked = sh(`zstd -q -dc closure.tar.zst | tar -C "$U" -xf -`, work, { U: unpack });
@@ -432,7 +436,7 @@ function measure(work: string, g: Graph, tag: string): Row {
     magicSample,
   };
   if (g.endToEnd) row.endToEnd = endToEnd(work, g, top, paths, project);
-  deletePaths([top, ...paths.filter((p) => p !== top)], del);
+  deletePaths([top, ...paths.filter((p) => p !== top)]);
   rmSync(project, { recursive: true, force: true });
   rmSync(content, { recursive: true, force: true });
   return row;
@@ -441,7 +445,6 @@ function measure(work: string, g: Graph, tag: string): Row {
 /** The whole job per archiver and NAR compression: restore, env.sh, warm, save, archive. */
 function endToEnd(work: string, g: Graph, top: string, paths: string[], zstdProject: string): EndToEnd[] {
   const rows: EndToEnd[] = [];
-  const del = join(work, "delete-list");
   for (const compression of ["zstd", "none"] as const) {
     let project = zstdProject;
     if (compression === "none") {
@@ -464,7 +467,7 @@ function endToEnd(work: string, g: Graph, top: string, paths: string[], zstdProj
       mkdirSync(join(next, CACHE), { recursive: true });
       writeRuntime(next, config(compression));
       const restored = sh(unpack, "/", { D: join(next, CACHE), A: archive });
-      deletePaths(paths, del);
+      deletePaths(paths);
       rmSync(join(next, ".nix-ci-cache", "state"), { recursive: true, force: true });
       const env = sh(". .nix-ci-cache/env.sh", next);
       // Each step's shell sources env.sh; in the job's later steps it only sets the settings.
@@ -590,7 +593,7 @@ function storeAxis(work: string, tag: string, sizes: number[]): StoreRow[] {
       startJob(project);
       row.noopSave.push(sh(".nix-ci-cache/save.sh", project).seconds);
       rmSync(join(project, "result"));
-      deletePaths(closure(top), join(work, "delete-list"));
+      deletePaths(closure(top));
       rmSync(project, { recursive: true, force: true });
       rmSync(content, { recursive: true, force: true });
     }

@@ -143,6 +143,22 @@ const MUTANTS = [
     only: "when the job added nothing",
   },
   {
+    name: "no-op save: a warm job's downloads from the cache take the long way",
+    file: SAVE_CAPTURE,
+    from: 'if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/built-outs" ] &&',
+    to: 'if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/new-paths" ] && [ ! -s "$tmp/built-outs" ] &&',
+    tests: [SAVE_TESTS],
+    only: "after a warm job",
+  },
+  {
+    name: "no-op save: a path the cache lacks is taken for cached",
+    file: SAVE_CAPTURE,
+    from: '[ -z "$(with_hashes "$tmp/new-paths" | without_keys 1 "$tmp/listed" | head -n 1)" ]; then',
+    to: "true; then",
+    tests: [SAVE_TESTS],
+    only: "after a warm job",
+  },
+  {
     name: "truncated NARs go unnoticed (size check dropped)",
     file: SAVE_FILE,
     from: 'if [ -s "$tmp/nars.bad" ]; then',

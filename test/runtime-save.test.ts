@@ -2,6 +2,7 @@
 // and a damaged cache.
 import { spawn } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -612,6 +613,57 @@ describe("save.sh when the job added nothing (real Nix)", () => {
       expect(Number(lastSave(cache).repaired), r.stderr).toBeGreaterThanOrEqual(1);
       expect(cachedNames(cache)).toEqual(all);
       expectClosureComplete(cache);
+    });
+  });
+});
+
+describe("save.sh after a warm job (real Nix)", () => {
+  it("whose downloads all came from the cache: no copy and no query of the results' closure, the cache as it was, every entry used", async () => {
+    await withGraphProject("warm-noop", {}, 3, async ({ dir, tag, g }) => {
+      const cache = join(dir, CACHE);
+      let r = job(dir, `nix-build graph.nix ${graphBuildArgs(g)} -o result`);
+      expect(r.status, r.stderr).toBe(0);
+      const files = () =>
+        readdirSync(cache)
+          .concat(readdirSync(join(cache, "nar")))
+          .sort();
+      const before = files();
+      // A fresh runner: nothing of the graph in the store, the cache restored as it was.
+      dropResults(dir);
+      deleteGraph(tag);
+      await new Promise((res) => setTimeout(res, 1100));
+      // The save's Nix calls, recorded.
+      const bin = mkdtempSync(join(tmpdir(), "ncc-calls-"));
+      const calls = join(bin, "calls");
+      for (const tool of ["nix", "nix-store"]) {
+        const real = run(`command -v ${tool}`).stdout.trim();
+        writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >>'${calls}'\nexec ${real} "$@"\n`);
+        chmodSync(join(bin, tool), 0o755);
+      }
+      r = run(
+        `. .nix-ci-cache/env.sh && nix-build graph.nix ${graphBuildArgs(g)} -o result && PATH="$B:$PATH" .nix-ci-cache/save.sh`,
+        { cwd: dir, env: cleanEnv({ B: bin }) },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(countBuilt(r.stderr)).toBe(0);
+      expect(r.stderr).toMatch(/^copying path /m);
+      const save = lastSave(cache);
+      expect(save).toMatchObject({ added: "0", pruned: "0", repaired: "0" });
+      expect(files()).toEqual(before);
+      const recorded = existsSync(calls) ? readFileSync(calls, "utf8") : "";
+      expect(recorded).not.toMatch(/ copy | -qR /);
+      const times = readFileSync(join(cache, "nix-ci-cache", "entries"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[1]);
+      expect(new Set(times)).toEqual(new Set([save.time]));
+      rmSync(bin, { recursive: true, force: true });
+
+      // The same results, and one path the cache lacks (a download, say): that one is saved.
+      r = job(dir, `nix-instantiate --eval --read-write-mode -E 'builtins.toFile "extra-${tag}" "x"' >/dev/null`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(lastSave(cache)).toMatchObject({ added: "1" });
+      expect(cachedNames(cache)).toContain(`extra-${tag}`);
     });
   });
 });

@@ -728,6 +728,12 @@ head_start=none
 if [ "$capture" = build-closure ] && [ -s "$tmp/new-paths" ]; then
   repair
   grep -v -e '\.lock$' -e '\.chroot$' -e '\.check$' "$tmp/new-paths" >"$tmp/head-start"
+  # What the cache has (a warm job's downloads from it) needs no copy, and nix copy
+  # would ask the cache about each path. Signed, the check below decides what counts.
+  if [ -z "$sign" ]; then
+    with_hashes "$tmp/head-start" | without_keys 1 "$tmp/listed" | cut -d ' ' -f 1 >"$tmp/head-start.new"
+    mv "$tmp/head-start.new" "$tmp/head-start"
+  fi
   if [ -s "$tmp/head-start" ]; then
     # shellcheck disable=SC2086 # $flags is a list of words
     xargs nix $flags copy --to "$url?compression=$compression$sign" <"$tmp/head-start" >"$tmp/head-start.log" 2>&1 &
@@ -766,20 +772,22 @@ query() {
   out_links
   resolve_extra_roots
 } | sort -u >"$tmp/roots"
-# A job that added nothing to the store and has the results of the save before it
-# (nix-ci-cache/roots), in a cache the check found as that save left it: what the
-# results need is cached, and there is nothing to copy or prune. The queries below
-# would find the same paths again (a store path's closure never changes), so they are
+# A job that added nothing to the store but what the cache has (a warm job's downloads
+# from it), and has the results of the save before it (nix-ci-cache/roots), in a cache
+# the check found as that save left it: what the results need is cached (the cache is
+# closure-complete), and there is nothing to copy or prune. The queries below would
+# find the same paths again (a store path's closure never changes), so they are
 # skipped, and this job counts as using what that save used (save_unchanged). Not in a
 # signed cache, whose save also has Nix verify the entries the job needs.
-if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/new-paths" ] && [ ! -s "$tmp/built-outs" ] &&
+if [ -z "$sign" ] && [ "$others" -eq 0 ] && [ ! -s "$tmp/built-outs" ] &&
   [ ! -s "$tmp/drvs" ] && [ -f "$meta/roots" ] && [ "$(cat "$tmp/roots")" = "$(cat "$meta/roots")" ]; then
   # The job adds nothing more to the store (nor does the save, whichever way it goes):
   # its done mark, a Nix call, need not wait for the check.
   mark_done &
   marking=$!
   repair
-  if [ -f "$tmp/unchanged" ] && [ "$size_before" -le "$budget" ]; then
+  if [ -f "$tmp/unchanged" ] && [ "$size_before" -le "$budget" ] &&
+    [ -z "$(with_hashes "$tmp/new-paths" | without_keys 1 "$tmp/listed" | head -n 1)" ]; then
     save_unchanged
   fi
   wait "$marking"
