@@ -18,7 +18,8 @@
 //     sample and scaled, with its 200 uploads a minute);
 //   job 3 (warm): the paths deleted, env.sh, `nix-store -r` of top substitutes the
 //     whole closure from the cache (timed), against unpacking the tar.zst and
-//     against `nix-store --import` of the export.
+//     against `nix-store --import` of the export; then that job's save (timed), which
+//     has nothing new to add.
 // For the graphs marked end-to-end, the whole job per archiver (GitHub's tar | zstd,
 // GitLab's zip, CircleCI's tar | gzip) with NARs zstd and uncompressed:
 // restore + env.sh + warm + save + archive.
@@ -27,7 +28,7 @@
 // store holds BENCH_SCALE_STORE valid paths (default 50,000; 0 skips it).
 //
 // BENCH_SCALE_GRAPHS: comma-separated graph names (default: all);
-// BENCH_SCALE_WARM_TIMEOUT: seconds before a warm run is stopped (default 300); BENCH_SCALE_TINY=1
+// BENCH_SCALE_WARM_TIMEOUT: seconds before a warm run is stopped (default 180); BENCH_SCALE_TINY=1
 // shrinks every graph to a few paths of a few KiB (the test's run);
 // BENCH_SCALE_OUT: where scale.json and scale.svg go (default: bench/results, which
 // BENCHMARKS.md and the README show).
@@ -52,6 +53,7 @@ import { join } from "node:path";
 import type { Config } from "../src/model.js";
 import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
+import { forgetJobMarks } from "../test/support/marks.js";
 import { plot } from "./plot.js";
 
 const TINY = Boolean(process.env.BENCH_SCALE_TINY);
@@ -61,7 +63,7 @@ const GiB = 1024 * MiB;
 const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
 const CACHE = ".nix-ci-cache/cache";
 /** Seconds a warm run may take before it is stopped (BENCH_SCALE_WARM_TIMEOUT). */
-const WARM_TIMEOUT = Number(process.env.BENCH_SCALE_WARM_TIMEOUT ?? 300);
+const WARM_TIMEOUT = Number(process.env.BENCH_SCALE_WARM_TIMEOUT ?? 180);
 /** magic-nix-cache's upload limit, as the issue gives it: 200 a minute. */
 const MAGIC_PER_MINUTE = 200;
 
@@ -268,6 +270,9 @@ function openReferences(cache: string): number {
 
 /** A job's start, as CI runs it: a fresh state directory, then env.sh. */
 function startJob(project: string): void {
+  // Marks of jobs that never saved (a warm run here) would make this one share the
+  // store with "another project's job" and take the careful way (docs/runtime.md).
+  forgetJobMarks();
   rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
   sh(". .nix-ci-cache/env.sh", project);
 }
@@ -307,6 +312,8 @@ export interface Row {
   warm: number;
   warmPaths: number;
   warmTimedOut: boolean;
+  /** The save after the warm run (0 when the warm run was stopped). */
+  warmSave: number;
   unpack: number;
   importExport: number;
   nixArchive: number;
@@ -400,6 +407,7 @@ function measure(work: string, g: Graph, tag: string): Row {
   // Job 3: a fresh store, warm from the cache.
   rmSync(join(project, "result"));
   deletePaths(paths);
+  forgetJobMarks();
   rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
   // Bounded: Nix 2.8 substitutes tens of thousands of paths in one call more than
   // linearly slowly (docs/plans/speed-at-scale.md); the table then says "> N s".
@@ -411,6 +419,14 @@ function measure(work: string, g: Graph, tag: string): Row {
   const warmTimedOut = warm.stdout.includes("timed-out");
   const warmPaths = (warm.stderr.match(/^copying path /gm) ?? []).length;
   if (!warmTimedOut && paths.some((p) => !existsSync(p))) throw new Error(`${g.name}: the warm run left paths out`);
+  // The warm job's save: its downloads all came from the cache, and its results are the last save's.
+  let warmSave = 0;
+  if (!warmTimedOut) {
+    symlinkSync(top, join(project, "result"));
+    warmSave = sh(".nix-ci-cache/save.sh", project).seconds;
+    rmSync(join(project, "result"));
+  }
+  forgetJobMarks();
   deletePaths(paths);
   const unpack = join(work, "unpack");
   mkdirSync(unpack);
@@ -438,6 +454,7 @@ function measure(work: string, g: Graph, tag: string): Row {
     warm: warm.seconds,
     warmPaths,
     warmTimedOut,
+    warmSave,
     unpack: unpacked.seconds,
     importExport: imported.seconds,
     nixArchive: nixArchive.seconds,
@@ -480,6 +497,7 @@ function endToEnd(work: string, g: Graph, top: string, paths: string[], zstdProj
       writeRuntime(next, config(compression));
       const restored = sh(unpack, "/", { D: join(next, CACHE), A: archive });
       deletePaths(paths);
+      forgetJobMarks();
       rmSync(join(next, ".nix-ci-cache", "state"), { recursive: true, force: true });
       const env = sh(". .nix-ci-cache/env.sh", next);
       // Each step's shell sources env.sh; in the job's later steps it only sets the settings.
@@ -527,13 +545,14 @@ export function tables(rows: Row[], nix: string): string[] {
   out.push("### Warm run: the whole closure from the cache into an empty store");
   out.push("");
   out.push(
-    "| graph | paths substituted | warm (ours: `. env.sh` + `nix-store -r`) | unpack of tar.zst (limit) | ours ÷ limit | `nix-store --import` of one export |",
+    "| graph | paths substituted | warm (ours: `. env.sh` + `nix-store -r`) | unpack of tar.zst (limit) | ours ÷ limit | `nix-store --import` of one export | our save after it (nothing new) |",
   );
-  out.push("|---|---|---|---|---|---|");
+  out.push("|---|---|---|---|---|---|---|");
   for (const r of rows) {
     const warm = r.warmTimedOut ? `> ${WARM_TIMEOUT} (stopped)` : sec(r.warm);
     const ratio = r.warmTimedOut ? `> ${x(WARM_TIMEOUT, r.unpack)}` : x(r.warm, r.unpack);
-    out.push(`| ${r.what} | ${r.warmPaths} | ${warm} | ${sec(r.unpack)} | ${ratio} | ${sec(r.importExport)} |`);
+    const save = r.warmTimedOut ? "—" : sec(r.warmSave);
+    out.push(`| ${r.what} | ${r.warmPaths} | ${warm} | ${sec(r.unpack)} | ${ratio} | ${sec(r.importExport)} | ${save} |`);
   }
   out.push("");
   out.push("### The peers' approaches on the same graph (save side)");
@@ -597,6 +616,7 @@ function storeAxis(work: string, tag: string, sizes: number[]): StoreRow[] {
       mkdirSync(join(project, CACHE), { recursive: true });
       writeRuntime(project, config("zstd"));
       writeContent(content, g, t);
+      forgetJobMarks();
       rmSync(join(project, ".nix-ci-cache", "state"), { recursive: true, force: true });
       row.env.push(sh(". .nix-ci-cache/env.sh", project).seconds);
       const top = addPaths(project, content, g, t);

@@ -78,7 +78,17 @@ describe("npm run bench (tiny graph)", () => {
         expect(row.pruned, row.graph).toBeGreaterThan(0);
         expect(row.pruneOpenRefs, row.graph).toBe(0);
         expect(row.saveMaxRssKiB).toBeGreaterThan(1024);
-        for (const t of [row.save, row.tarZstd, ...row.noopSave, row.warm, row.unpack, row.nixArchive, row.exportTime]) {
+        expect(row.warmTimedOut).toBe(false);
+        for (const t of [
+          row.save,
+          row.tarZstd,
+          ...row.noopSave,
+          row.warm,
+          row.warmSave,
+          row.unpack,
+          row.nixArchive,
+          row.exportTime,
+        ]) {
           expect(t).toBeGreaterThan(0);
         }
       }
