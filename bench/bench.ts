@@ -29,6 +29,7 @@ import { makePlan } from "../src/plan.js";
 import { render } from "../src/render.js";
 import { forgetJobMarks } from "../test/support/marks.js";
 import { toolchainBindings } from "../test/support/toolchain.js";
+import { NIX_CONFIG, savedSize, sh } from "./common.js";
 
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
 const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);
@@ -38,28 +39,7 @@ const SAVE_ROUNDS = Number(process.env.BENCH_SAVE_ROUNDS ?? 5);
 const XZ_ROUNDS = Math.min(3, SAVE_ROUNDS);
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 20);
 const REPO = join(import.meta.dirname, "..");
-const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
 const CACHE = ".nix-ci-cache/cache";
-
-interface Timed {
-  status: number;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-function sh(cmd: string, cwd: string, env: Record<string, string> = {}): Timed {
-  const t0 = performance.now();
-  const r = spawnSync("/bin/sh", ["-c", cmd], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NIX_CONFIG, ...env },
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`failed (${r.status}): ${cmd}\n${r.stderr}`);
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, seconds };
-}
 
 const built = (stderr: string) => stderr.split("\n").filter((l) => /^building '\/nix\/store\/[^']+\.drv'/.test(l)).length;
 
@@ -140,16 +120,6 @@ function narinfoPaths(cache: string): string[] {
   return readdirSync(cache)
     .filter((n) => n.endsWith(".narinfo"))
     .map((n) => /^StorePath: (.*)$/m.exec(readFileSync(join(cache, n), "utf8"))?.[1] as string);
-}
-
-/** The cache size save.sh computed at its last save: compressed NARs plus narinfos. */
-function savedSize(cache: string): number {
-  const last =
-    readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
-      .trim()
-      .split("\n")
-      .at(-1) ?? "";
-  return Number(/ size=(\d+)/.exec(last)?.[1]);
 }
 
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;

@@ -19,19 +19,23 @@ const SERIES: Series[] = [
   { name: "cache-nix-action: tar | zstd of /nix", color: "#7f7f7f", dash: "1 3", y: (r) => r.nixArchive },
 ];
 
-const W = 720;
+const W = 840;
 const H = 420;
 const M = { left: 64, right: 250, top: 20, bottom: 48 };
 
 const log = (v: number) => Math.log10(Math.max(v, 1e-3));
-const label = (bytes: number) =>
-  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(bytes >= 10 * 2 ** 30 ? 0 : 1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const MiB = 2 ** 20;
+const label = (mib: number) => `${mib.toLocaleString("en-US")} MiB`;
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
-/** An SVG of every series over the rows, sorted by size. */
+/**
+ * An SVG of every series: a line through the scaling rows (100 / 1,000 / 10,000
+ * paths), and the other graphs as open circles, which differ in shape, not only size.
+ */
 export function plot(rows: Row[]): string {
   const sorted = [...rows].sort((a, b) => a.bytes - b.bytes);
-  const xs = sorted.map((r) => log(r.bytes));
+  const xOf = (r: Row) => log(r.bytes / MiB);
+  const xs = sorted.map(xOf);
   const ys = sorted.flatMap((r) => SERIES.map((s) => log(s.y(r))));
   const [x0, x1] = [Math.floor(Math.min(...xs)), Math.ceil(Math.max(...xs))];
   const [y0, y1] = [Math.floor(Math.min(...ys)), Math.ceil(Math.max(...ys))];
@@ -53,18 +57,23 @@ export function plot(rows: Row[]): string {
     );
   }
   out.push(
-    `<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">closure size (bytes in the store; log scale)</text>`,
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">closure size (log scale); lines: 100 / 1,000 / 10,000 paths; open circles: the other graphs</text>`,
   );
   out.push(
     `<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">seconds (log scale)</text>`,
   );
   SERIES.forEach((s, i) => {
-    const pts = sorted.map((r) => `${px(log(r.bytes)).toFixed(1)},${py(log(s.y(r))).toFixed(1)}`);
+    const at = (r: Row) => [px(xOf(r)).toFixed(1), py(log(s.y(r))).toFixed(1)] as const;
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
-    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts.join(" ")}"/>`);
-    for (const p of pts) {
-      const [cx, cy] = p.split(",");
-      out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${s.color}"/>`);
+    const line = sorted.filter((r) => r.scaling).map((r) => at(r).join(","));
+    if (line.length > 1)
+      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${line.join(" ")}"/>`);
+    for (const r of sorted) {
+      const [cx, cy] = at(r);
+      const fill = r.scaling ? s.color : "white";
+      out.push(
+        `<circle cx="${cx}" cy="${cy}" r="3" fill="${fill}" stroke="${s.color}"><title>${esc(`${s.name}, ${r.what}: ${s.y(r).toFixed(2)} s`)}</title></circle>`,
+      );
     }
     const ly = M.top + 14 + i * 20;
     out.push(

@@ -51,16 +51,15 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../src/model.js";
-import { makePlan } from "../src/plan.js";
-import { render } from "../src/render.js";
 import { forgetJobMarks } from "../test/support/marks.js";
+import { renderRuntime, runtimeContext } from "../test/support/render-runtime.js";
+import { NIX_CONFIG, savedSize, sh, type Timed } from "./common.js";
 import { plot } from "./plot.js";
 
 const TINY = Boolean(process.env.BENCH_SCALE_TINY);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
-const NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
 const CACHE = ".nix-ci-cache/cache";
 /** Seconds a warm run may take before it is stopped (BENCH_SCALE_WARM_TIMEOUT). */
 const WARM_TIMEOUT = Number(process.env.BENCH_SCALE_WARM_TIMEOUT ?? 180);
@@ -112,7 +111,7 @@ export function graphs(): Graph[] {
   if (TINY) {
     return [
       { name: "tiny", what: "6 paths of 1-64 KiB", sizes: logNormal(6, 100 * KiB, KiB, 64 * KiB), scaling: true, endToEnd: true },
-      { name: "tiny-chain", what: "4 paths in a chain", sizes: [4, 4, 4, 4].map((k) => k * KiB), chain: true },
+      { name: "tiny-chain", what: "4 paths in a chain", sizes: [4, 4, 4, 4].map((k) => k * KiB), chain: true, scaling: true },
     ];
   }
   return [
@@ -132,25 +131,6 @@ export function graphs(): Graph[] {
   ];
 }
 
-interface Timed {
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-function sh(cmd: string, cwd: string, env: Record<string, string> = {}): Timed {
-  const t0 = performance.now();
-  const r = spawnSync("/bin/sh", ["-c", cmd], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NIX_CONFIG, ...env },
-    encoding: "utf8",
-    maxBuffer: 512 * MiB,
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`failed (${r.status}): ${cmd}\n${r.stderr.slice(-4000)}`);
-  return { stdout: r.stdout, stderr: r.stderr, seconds };
-}
-
 /** Seconds and the peak resident memory of the largest process it ran (KiB). */
 function shMemory(cmd: string, cwd: string): Timed & { maxRssKiB: number } {
   const t = sh(
@@ -163,30 +143,14 @@ function shMemory(cmd: string, cwd: string): Timed & { maxRssKiB: number } {
 }
 
 function config(compression: "zstd" | "none"): Config {
-  return {
-    providers: ["github"],
-    platforms: ["linux"],
-    mode: "file",
-    cacheDir: CACHE,
-    keyFiles: [],
-    into: [],
-    runners: {},
-    compression,
-    build: "nix-build",
-    capture: "build-closure",
-    maxSize: "1T",
-    extraRoots: [],
-    exclude: [],
-  };
+  return runtimeContext("file", CACHE, compression, { maxSize: "1T" });
 }
 
 function writeRuntime(dir: string, c: Config): void {
-  for (const f of render(makePlan(c)).files) {
-    if (!f.path.startsWith(".nix-ci-cache/")) continue;
-    const p = join(dir, f.path);
-    mkdirSync(join(p, ".."), { recursive: true });
-    writeFileSync(p, f.content);
-    chmodSync(p, f.mode);
+  for (const [path, f] of renderRuntime(c)) {
+    mkdirSync(join(dir, path, ".."), { recursive: true });
+    writeFileSync(join(dir, path), f.content);
+    chmodSync(join(dir, path), f.mode);
   }
 }
 
@@ -245,18 +209,6 @@ function bytesOf(path: string): number {
   return Number(sh(`du -sk "$P" | cut -f 1`, "/", { P: path }).stdout.trim()) * KiB;
 }
 
-/** The cache's size as save.sh counted it at its last save (NARs and narinfos). */
-function savedSize(cache: string): number {
-  const last =
-    readFileSync(join(cache, "nix-ci-cache", "saves"), "utf8")
-      .trim()
-      .split("\n")
-      .at(-1) ?? "";
-  const size = Number(/ size=(\d+)/.exec(last)?.[1]);
-  if (!size) throw new Error(`no size in the last save's line: ${last}`);
-  return size;
-}
-
 /** Narinfos whose references are not all in the cache: 0 when it is closure-complete. */
 function openReferences(cache: string): number {
   const names = new Set(readdirSync(cache).filter((n) => n.endsWith(".narinfo")));
@@ -298,6 +250,8 @@ const ARCHIVERS = {
 export interface Row {
   graph: string;
   what: string;
+  /** A row of the scaling table (100 / 1,000 / 10,000 paths): the plot's lines. */
+  scaling: boolean;
   paths: number;
   bytes: number;
   cacheBytes: number;
@@ -440,6 +394,7 @@ function measure(work: string, g: Graph, tag: string): Row {
   const row: Row = {
     graph: g.name,
     what: g.what,
+    scaling: Boolean(g.scaling),
     paths: paths.length,
     bytes,
     cacheBytes,
