@@ -1,6 +1,17 @@
 // The scale benchmark's figure: seconds against the closure's size, both on log
 // scales, one line per way of saving or restoring. A plain SVG, no dependencies.
-import type { Row } from "./scale.js";
+/** What the plot reads of a row of bench/scale.ts. */
+export interface Row {
+  what: string;
+  bytes: number;
+  scaling: boolean;
+  save: number;
+  tarZstd: number;
+  noopSave: number[];
+  warm: number;
+  unpack: number;
+  nixArchive: number;
+}
 
 interface Series {
   name: string;
