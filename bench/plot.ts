@@ -56,6 +56,9 @@ export function plot(rows: Row[]): string {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
   );
+  out.push(
+    "<title>Seconds against closure size: our save, no-op save and warm run beside the limits and cache-nix-action</title>",
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   for (let d = x0; d <= x1; d++) {
     out.push(`<line x1="${px(d)}" y1="${M.top}" x2="${px(d)}" y2="${H - M.bottom}" stroke="#ddd"/>`);
