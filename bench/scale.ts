@@ -230,17 +230,20 @@ function startJob(project: string): void {
 }
 
 const ARCHIVERS = {
-  // actions/cache: tar, then zstd -T0 --long=30 (its own tar.ts).
+  // actions/cache: tar --use-compress-program 'zstdmt --long=30' on Linux
+  // (actions/toolkit, packages/cache/src/internal/tar.ts).
   "GitHub (tar | zstd)": {
     pack: `tar -C "$D" -cf - . | zstd -q -T0 --long=30 >"$A"`,
     unpack: `zstd -q -d --long=30 -c "$A" | tar -C "$D" -xf -`,
   },
-  // GitLab Runner's default archiver: zip with deflate.
+  // GitLab Runner's cache archive is a zip (cache.zip), deflated unless the fastzip
+  // feature flag is on; its level and fastzip are not reproduced here.
   "GitLab (zip)": {
     pack: `cd "$D" && zip -q -r "$A" .`,
     unpack: `cd "$D" && unzip -q "$A"`,
   },
-  // CircleCI's save_cache: tar with gzip.
+  // CircleCI's save_cache: a gzip-compressed tar, as its documentation describes; not
+  // checked against a real runner.
   "CircleCI (tar | gzip)": {
     pack: `tar -C "$D" -czf "$A" .`,
     unpack: `tar -C "$D" -xzf "$A"`,
