@@ -507,8 +507,11 @@ cache_size() {
 # this save gave the entries it used. Written last: a save killed before leaves none,
 # and the next save checks the whole cache.
 record_files() {
-  (cd "$cache" && cache_files) >"$tmp/files" &&
-    { echo "$start" && cat "$tmp/files"; } >"$meta/files.tmp.$$" && mv "$meta/files.tmp.$$" "$meta/files"
+  (cd "$cache" && cache_files) >"$tmp/files" && write_files
+}
+# Writes the listing in $tmp/files as nix-ci-cache/files (see record_files).
+write_files() {
+  { echo "$start" && cat "$tmp/files"; } >"$meta/files.tmp.$$" && mv "$meta/files.tmp.$$" "$meta/files"
 }
 
 # The end of a save with nothing to copy or prune (see the capture below): the cache,
@@ -528,9 +531,8 @@ save_unchanged() {
       fail "cannot write to '$meta'"
     fi
   fi
-  if ! { { echo "$start" && cat "$tmp/files"; } >"$meta/files.tmp.$$" && mv "$meta/files.tmp.$$" "$meta/files"; }; then
-    fail "cannot write to '$meta'"
-  fi
+  # The cache is as check_cache listed it.
+  write_files || fail "cannot write to '$meta'"
   added=0
   added_bytes=0
   pruned=0
