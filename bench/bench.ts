@@ -22,14 +22,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { generateKeyPair } from "../src/keygen.js";
 import type { Config } from "../src/model.js";
-import { makePlan } from "../src/plan.js";
-import { render } from "../src/render.js";
 import { forgetJobMarks } from "../test/support/marks.js";
+import { runtimeContext, writeRuntime } from "../test/support/render-runtime.js";
 import { toolchainBindings } from "../test/support/toolchain.js";
-import { NIX_CONFIG, savedSize, sh } from "./common.js";
+import { duBytes, NIX_CONFIG, savedSize, sh } from "./common.js";
 
 const PACKAGES = Number(process.env.BENCH_PACKAGES ?? 80);
 const KIB = Number(process.env.BENCH_PACKAGE_KIB ?? 1024);
@@ -44,31 +43,7 @@ const CACHE = ".nix-ci-cache/cache";
 const built = (stderr: string) => stderr.split("\n").filter((l) => /^building '\/nix\/store\/[^']+\.drv'/.test(l)).length;
 
 function config(mode: "file" | "chroot", more: Partial<Config> = {}): Config {
-  return {
-    providers: ["github"],
-    platforms: ["linux"],
-    mode,
-    cacheDir: CACHE,
-    keyFiles: [],
-    into: [],
-    runners: {},
-    compression: "zstd",
-    build: "nix-build",
-    capture: "build-closure",
-    maxSize: "1T",
-    extraRoots: [],
-    exclude: [],
-    ...more,
-  };
-}
-
-function writeRuntime(dir: string, c: Config): void {
-  for (const f of render(makePlan(c)).files) {
-    if (!f.path.startsWith(".nix-ci-cache/")) continue;
-    mkdirSync(dirname(join(dir, f.path)), { recursive: true });
-    writeFileSync(join(dir, f.path), f.content);
-    chmodSync(join(dir, f.path), f.mode);
-  }
+  return runtimeContext(mode, CACHE, "zstd", { maxSize: "1T", ...more });
 }
 
 /** The graph: toolchain, then p0 … p<n-1> in a chain; `top` (the leaf) changes with `variant`. */
@@ -110,10 +85,6 @@ function deleteGraph(tag: string): void {
 
 function dropLinks(dir: string): void {
   for (const n of readdirSync(dir)) if (n.startsWith("result")) rmSync(join(dir, n));
-}
-
-function cacheBytes(cache: string): number {
-  return Number(sh(`du -sk "$C" | awk '{print $1}'`, "/", { C: cache }).stdout.trim()) * 1024;
 }
 
 function narinfoPaths(cache: string): string[] {
@@ -261,7 +232,7 @@ function main(): void {
     const coldRatios = perPair(coldOurs, coldPlain);
     if (process.env.BENCH_ONLY_COLD) return;
     const saved = narinfoPaths(join(ours, CACHE));
-    const narBytes = cacheBytes(join(ours, CACHE));
+    const narBytes = duBytes(join(ours, CACHE));
 
     // 2. The same paths, the other ways.
     const list = join(work, "paths");
@@ -305,7 +276,7 @@ function main(): void {
     const restOfOurs = rounds.ours.map((x, i) => x - (rounds.zstd[i] as number));
     const signedRatios = perPair(rounds.signed, rounds.ours);
     const signedCount = narinfoPaths(join(signed, CACHE)).length;
-    const tarBytes = cacheBytes(join(work, "paths.tar.zst"));
+    const tarBytes = duBytes(join(work, "paths.tar.zst"));
     const hookDir = join(work, "hook");
     mkdirSync(hookDir);
     writeGraph(hookDir, tag);

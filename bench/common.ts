@@ -37,3 +37,8 @@ export function savedSize(cache: string): number {
   if (!size) throw new Error(`no size in the last save's line: ${last}`);
   return size;
 }
+
+/** Bytes a file or directory takes on disk (du -sk), as the provider archives it. */
+export function duBytes(path: string): number {
+  return Number(sh(`du -sk "$P" | cut -f 1`, "/", { P: path }).stdout.trim()) * 1024;
+}

@@ -52,8 +52,8 @@ import {
 import { join } from "node:path";
 import type { Config } from "../src/model.js";
 import { forgetJobMarks } from "../test/support/marks.js";
-import { renderRuntime, runtimeContext } from "../test/support/render-runtime.js";
-import { NIX_CONFIG, savedSize, sh, type Timed } from "./common.js";
+import { runtimeContext, writeRuntime } from "../test/support/render-runtime.js";
+import { duBytes, NIX_CONFIG, savedSize, sh, type Timed } from "./common.js";
 import { plot } from "./plot.js";
 
 const TINY = Boolean(process.env.BENCH_SCALE_TINY);
@@ -146,14 +146,6 @@ function config(compression: "zstd" | "none"): Config {
   return runtimeContext("file", CACHE, compression, { maxSize: "1T" });
 }
 
-function writeRuntime(dir: string, c: Config): void {
-  for (const [path, f] of renderRuntime(c)) {
-    mkdirSync(join(dir, path, ".."), { recursive: true });
-    writeFileSync(join(dir, path), f.content);
-    chmodSync(join(dir, path), f.mode);
-  }
-}
-
 /** Each path's content as a directory: half random bytes, half text. */
 function writeContent(dir: string, g: Graph, tag: string): void {
   mkdirSync(dir, { recursive: true });
@@ -203,10 +195,6 @@ function deletePaths(paths: string[]): void {
   spawnSync("nix-store", ["--delete", ...paths], { stdio: "ignore", env: { ...process.env, NIX_CONFIG } });
   const left = paths.filter((p) => existsSync(p));
   if (left.length) throw new Error(`${left.length} paths could not be deleted, e.g. ${left[0]}`);
-}
-
-function bytesOf(path: string): number {
-  return Number(sh(`du -sk "$P" | cut -f 1`, "/", { P: path }).stdout.trim()) * KiB;
 }
 
 /** Narinfos whose references are not all in the cache: 0 when it is closure-complete. */
@@ -315,7 +303,7 @@ function measure(work: string, g: Graph, tag: string): Row {
     .stdout.trim()
     .split("\n")
     .reduce((a, b) => a + Number(b), 0);
-  const cacheBytes = bytesOf(join(project, CACHE));
+  const cacheBytes = duBytes(join(project, CACHE));
 
   // Job 2, twice: nothing new.
   const noopSave: number[] = [];

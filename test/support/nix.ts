@@ -3,13 +3,13 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { type RuntimeContext, renderRuntime } from "./render-runtime.js";
+import { join } from "node:path";
+import { writeRuntime } from "./render-runtime.js";
 import { scratchDir } from "./scratch.js";
 import { atSite, HOST, type Site } from "./sites.js";
 import { toolchainBindings } from "./toolchain.js";
 
-export { toolchainBindings };
+export { toolchainBindings, writeRuntime };
 
 /** No network: every Nix call would otherwise retry cache.nixos.org. */
 export const BASE_NIX_CONFIG = "substituters =\nexperimental-features = nix-command";
@@ -102,15 +102,6 @@ export function makeProjectDir(label: string): string {
   const dir = join(base, `pro ject $${label}`);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-export function writeRuntime(projectDir: string, ctx: RuntimeContext): void {
-  for (const [rel, f] of renderRuntime(ctx)) {
-    const target = join(projectDir, rel);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, f.content);
-    chmodSync(target, f.mode);
-  }
 }
 
 export interface Graph {

@@ -1,4 +1,7 @@
-// The runtime scripts exactly as the generator renders them, for tests that run them.
+// The runtime scripts exactly as the generator renders them, for tests that run them
+// and for the benchmarks (so it imports nothing of Vitest).
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Compression, Config, Mode } from "../../src/model.js";
 import { makePlan } from "../../src/plan.js";
 import { render } from "../../src/render.js";
@@ -36,4 +39,14 @@ export function renderRuntime(config: Config): Map<string, { content: string; mo
     if (file.path.startsWith(".nix-ci-cache/")) out.set(file.path, { content: file.content, mode: file.mode });
   }
   return out;
+}
+
+/** Writes the runtime files into a project directory, as generate would. */
+export function writeRuntime(projectDir: string, ctx: RuntimeContext): void {
+  for (const [rel, f] of renderRuntime(ctx)) {
+    const target = join(projectDir, rel);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, f.content);
+    chmodSync(target, f.mode);
+  }
 }
