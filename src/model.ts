@@ -57,6 +57,25 @@ export interface RawConfig {
   publicKey?: string;
   into?: string[];
   runners?: Runners;
+  upstream?: UpstreamConfig[];
+  upstreamTimeout?: number;
+}
+
+/**
+ * A shared binary cache behind the cache directory (docs/upstream.md): read after it,
+ * and given what the directory gained, by the jobs that hold the credentials.
+ */
+export interface UpstreamConfig {
+  /** `http(s)://…`, `s3://bucket?…` or `ssh-ng://user@host?…`: a store URL Nix opens. */
+  url: string;
+  /** The key its entries are signed with; the config's publicKey when left out. */
+  publicKey?: string;
+  /** false: read only. */
+  push?: boolean;
+  /** Pushes instead of nix copy (cachix push NAME, attic push NAME): store paths on stdin. */
+  pushCommand?: string;
+  /** Environment variables the push needs; a job without one of them does not push. */
+  secrets?: string[];
 }
 
 /** GitHub runner labels per platform, for the generated workflow. */
@@ -81,6 +100,9 @@ export interface Config {
   /** Jobs of the user's pipelines that get our steps, as `file:job`. */
   into: string[];
   runners: Runners;
+  upstream: UpstreamConfig[];
+  /** Seconds a remote that is down or hangs may cost a Nix call. */
+  upstreamTimeout: number;
 }
 
 export type NixExpression = "flake" | "default" | "shell";

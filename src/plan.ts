@@ -8,6 +8,7 @@ import {
   type Platform,
   type ProviderId,
   type Runners,
+  type UpstreamConfig,
 } from "./model.js";
 import { type NixSetting, nixSettings } from "./nix-settings.js";
 import { VERSION } from "./package.js";
@@ -48,8 +49,63 @@ export interface Plan {
   into: string[];
   /** GitHub runner labels per platform, where the config names them. */
   runners: Runners;
+  /** Shared binary caches behind the cache directory, in the config's order. */
+  upstreams: Upstream[];
+  upstreamTimeout: number;
+  /**
+   * Environment variables save.sh reads from the provider's secrets: the signing key
+   * (when the cache is signed) and what the pushes need. Providers that do not export
+   * secrets by themselves map these into the save step.
+   */
+  secrets: string[];
   /** The Nix settings every job gets: nix.conf writes them, env.sh prints them. */
   nixSettings: NixSetting[];
+}
+
+export type UpstreamKind = "http" | "s3" | "ssh-ng";
+
+/** An upstream entry of the config with its defaults resolved. */
+export interface Upstream {
+  url: string;
+  kind: UpstreamKind;
+  /** The key its entries are signed with: the entry's, else the config's. */
+  publicKey: string;
+  keyName: string;
+  push: boolean;
+  /** "" for nix copy, signed with NIX_CI_CACHE_SIGNING_KEY. */
+  pushCommand: string;
+  /** What the push needs besides the signing key; a job without one does not push. */
+  secrets: string[];
+}
+
+/** What each kind of store needs to be written, where the entry names nothing. */
+const KIND_SECRETS: Record<UpstreamKind, string[]> = {
+  http: [],
+  // Nix's S3 client reads the AWS SDK's variables (Nix manual, "S3 Binary Cache Store").
+  s3: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+  "ssh-ng": ["NIX_CI_CACHE_SSH_KEY"],
+};
+
+export const SIGNING_SECRET = "NIX_CI_CACHE_SIGNING_KEY";
+
+export function upstreamKind(url: string): UpstreamKind {
+  if (url.startsWith("s3://")) return "s3";
+  if (url.startsWith("ssh-ng://")) return "ssh-ng";
+  return "http";
+}
+
+export function resolveUpstream(entry: UpstreamConfig, publicKey: string | undefined): Upstream {
+  const kind = upstreamKind(entry.url);
+  const key = entry.publicKey ?? publicKey ?? "";
+  return {
+    url: entry.url,
+    kind,
+    publicKey: key,
+    keyName: key.split(":")[0] ?? "",
+    push: entry.push ?? true,
+    pushCommand: entry.pushCommand ?? "",
+    secrets: entry.secrets ?? (entry.pushCommand ? [] : KIND_SECRETS[kind]),
+  };
 }
 
 export function makePlan(config: Config): Plan {
@@ -59,6 +115,7 @@ export function makePlan(config: Config): Plan {
   let rootIgnore: string | undefined;
   if (cacheInside.startsWith(".nix-ci-cache/")) ignored.unshift(`/${cacheInside.slice(".nix-ci-cache/".length)}/`);
   else if (!cacheDirAbsolute && !normalize(cacheInside).startsWith("..")) rootIgnore = `/${normalize(cacheInside)}/`;
+  const upstreams = config.upstream.map((entry) => resolveUpstream(entry, config.publicKey));
   const plan: Omit<Plan, "nixSettings"> = {
     marker: MARKER,
     version: VERSION,
@@ -84,6 +141,11 @@ export function makePlan(config: Config): Plan {
     keyName: config.publicKey?.split(":")[0] ?? "",
     into: config.into,
     runners: config.runners,
+    upstreams,
+    upstreamTimeout: config.upstreamTimeout,
+    secrets: [
+      ...new Set([...(config.publicKey ? [SIGNING_SECRET] : []), ...upstreams.filter((u) => u.push).flatMap((u) => u.secrets)]),
+    ],
   };
   return { ...plan, nixSettings: nixSettings(plan) };
 }

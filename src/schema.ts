@@ -46,5 +46,7 @@ export function schemaDefaults() {
     exclude: defaultOf<string[]>("exclude"),
     into: defaultOf<string[]>("into"),
     runners: defaultOf<NonNullable<RawConfig["runners"]>>("runners"),
+    upstream: defaultOf<NonNullable<RawConfig["upstream"]>>("upstream"),
+    upstreamTimeout: defaultOf<number>("upstreamTimeout"),
   };
 }

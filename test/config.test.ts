@@ -23,6 +23,8 @@ describe("validateConfig", () => {
       exclude: [],
       into: [],
       runners: {},
+      upstream: [],
+      upstreamTimeout: 10,
     });
   });
 

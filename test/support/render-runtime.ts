@@ -28,6 +28,8 @@ export function runtimeContext(
     maxSize: "4G",
     extraRoots: [],
     exclude: [],
+    upstream: [],
+    upstreamTimeout: 10,
     ...more,
   };
 }
