@@ -9,9 +9,10 @@ import { shellQuote } from "./text.js";
 /**
  * A directory only known where the setting is written: the project root, the cache
  * directory, or a path to the cache directory that is plain in a URL (Nix does not
- * decode %20 in a file:// URL, so env.sh links to the cache from such a path).
+ * decode %20 in a file:// URL, so env.sh links to the cache from such a path); or the
+ * upstream caches, which env.sh gives only when they answered at the job's start.
  */
-export type NixPlace = "root" | "cache" | "cacheUrl";
+export type NixPlace = "root" | "cache" | "cacheUrl" | "upstreams";
 
 /**
  * A part of a value: fixed text; a path below a place (`path` joined with "/"); or text
@@ -33,6 +34,8 @@ export interface NixSettingFacts {
   publicKey: string;
   /** capture: built, which reads what the post-build hook records. */
   hook: boolean;
+  upstreams: { url: string; publicKey: string }[];
+  upstreamTimeout: number;
 }
 
 const PLAIN_URL_PATH = [
@@ -88,6 +91,34 @@ export function nixSettings(facts: NixSettingFacts): NixSetting[] {
       why: ["Records each build for save.sh (capture: built; the other policies read the", "store). It never fails a build."],
     });
   }
+  if (facts.upstreams.length > 0) {
+    const keys = [...new Set(facts.upstreams.map((u) => u.publicKey))].filter((k) => k && k !== facts.publicKey);
+    settings.push({
+      name: "extra-substituters",
+      value: [{ place: "upstreams" }],
+      why: [
+        "The shared caches of upstream (docs/upstream.md), after the cache directory: a",
+        "binary cache without Priority in nix-cache-info (the directory) is asked first.",
+        "env.sh names only those that answered at the job's start.",
+      ],
+    });
+    if (keys.length > 0) {
+      settings.push({
+        name: "extra-trusted-public-keys",
+        value: [{ config: keys.join(" ") }],
+        why: ["The keys that sign the shared caches' entries."],
+      });
+    }
+    const seconds = String(facts.upstreamTimeout);
+    settings.push(
+      {
+        name: "connect-timeout",
+        value: [seconds],
+        why: ["A shared cache that is down or hangs costs at most upstreamTimeout per", "request (Nix's defaults: curl's 300 s)."],
+      },
+      { name: "stalled-download-timeout", value: [seconds], why: [] },
+    );
+  }
   settings.push({
     name: "fallback",
     value: ["true"],
@@ -114,7 +145,8 @@ export function nixConfLine(setting: NixSetting, places: NixPlaces): string {
     if (typeof part === "string") return part;
     if ("config" in part) return part.config;
     const text = placeText(part, places, setting);
-    return part.place === "root" || isAbsolute(text) ? text : `${placeText({ place: "root" }, places, setting)}/${text}`;
+    const directory = part.place === "cache" || part.place === "cacheUrl";
+    return !directory || isAbsolute(text) ? text : `${placeText({ place: "root" }, places, setting)}/${text}`;
   });
   return `${setting.name} = ${value.join("")}`;
 }

@@ -51,6 +51,13 @@ export interface Plan {
   runners: Runners;
   /** Shared binary caches behind the cache directory, in the config's order. */
   upstreams: Upstream[];
+  /** Their URLs, space-separated, as nix.conf lists them; and as shell words. */
+  upstreamUrls: string;
+  upstreamsSh: string;
+  /** grep -F arguments that match a signature by one of their keys in `nix path-info --sigs`. */
+  upstreamSigsSh: string;
+  /** An ssh-ng:// store among them: the scripts pass ssh the key and timeouts. */
+  upstreamSsh: boolean;
   upstreamTimeout: number;
   /**
    * Environment variables save.sh reads from the provider's secrets: the signing key
@@ -76,6 +83,10 @@ export interface Upstream {
   pushCommand: string;
   /** What the push needs besides the signing key; a job without one does not push. */
   secrets: string[];
+  /** For the scripts: each a single shell word. */
+  urlSh: string;
+  pushCommandSh: string;
+  secretsSh: string;
 }
 
 /** What each kind of store needs to be written, where the entry names nothing. */
@@ -97,6 +108,7 @@ export function upstreamKind(url: string): UpstreamKind {
 export function resolveUpstream(entry: UpstreamConfig, publicKey: string | undefined): Upstream {
   const kind = upstreamKind(entry.url);
   const key = entry.publicKey ?? publicKey ?? "";
+  const secrets = entry.secrets ?? (entry.pushCommand ? [] : KIND_SECRETS[kind]);
   return {
     url: entry.url,
     kind,
@@ -104,7 +116,10 @@ export function resolveUpstream(entry: UpstreamConfig, publicKey: string | undef
     keyName: key.split(":")[0] ?? "",
     push: entry.push ?? true,
     pushCommand: entry.pushCommand ?? "",
-    secrets: entry.secrets ?? (entry.pushCommand ? [] : KIND_SECRETS[kind]),
+    secrets,
+    urlSh: shellQuote(entry.url),
+    pushCommandSh: shellQuote(entry.pushCommand ?? ""),
+    secretsSh: shellQuote(secrets.join(" ")),
   };
 }
 
@@ -142,6 +157,12 @@ export function makePlan(config: Config): Plan {
     into: config.into,
     runners: config.runners,
     upstreams,
+    upstreamUrls: upstreams.map((u) => u.url).join(" "),
+    upstreamsSh: upstreams.map((u) => u.urlSh).join(" "),
+    upstreamSigsSh: [...new Set(upstreams.map((u) => u.keyName).filter(Boolean))]
+      .map((name) => `-e ${shellQuote(` ${name}:`)}`)
+      .join(" "),
+    upstreamSsh: upstreams.some((u) => u.kind === "ssh-ng"),
     upstreamTimeout: config.upstreamTimeout,
     secrets: [
       ...new Set([...(config.publicKey ? [SIGNING_SECRET] : []), ...upstreams.filter((u) => u.push).flatMap((u) => u.secrets)]),
