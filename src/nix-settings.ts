@@ -114,7 +114,10 @@ export function nixSettings(facts: NixSettingFacts): NixSetting[] {
       {
         name: "connect-timeout",
         value: [seconds],
-        why: ["A shared cache that is down or hangs costs at most upstreamTimeout per", "request (Nix's defaults: curl's 300 s)."],
+        why: [
+          "A shared cache that is down or hangs costs at most upstreamTimeout per",
+          "request (Nix's defaults: curl's 300 s).",
+        ],
       },
       { name: "stalled-download-timeout", value: [seconds], why: [] },
     );

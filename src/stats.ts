@@ -159,7 +159,22 @@ function formatSave(s: SaveRecord, now: number): string {
     : "?";
   const size =
     s.size !== undefined && s.budget ? `, size ${formatBytes(Number(s.size))} of ${formatBytes(Number(s.budget))}` : "";
-  return `  ${when}: ${s.mode ?? "?"} ${s.capture ?? "?"}, added ${s.added ?? "?"} (${formatBytes(Number(s.added_bytes ?? 0))}), pruned ${s.pruned ?? "?"} (${formatBytes(Number(s.pruned_bytes ?? 0))}), repaired ${s.repaired ?? 0}${size}, ${s.seconds ?? "?"} s`;
+  return `  ${when}: ${s.mode ?? "?"} ${s.capture ?? "?"}, added ${s.added ?? "?"} (${formatBytes(Number(s.added_bytes ?? 0))}), pruned ${s.pruned ?? "?"} (${formatBytes(Number(s.pruned_bytes ?? 0))}), repaired ${s.repaired ?? 0}${size}, ${s.seconds ?? "?"} s${formatSources(s)}${formatPush(s)}`;
+}
+
+/**
+ * Where the job's new paths came from (save.sh counts them; "-" where it could not
+ * tell): the cache directory, the upstream caches, other substituters, or built.
+ */
+function formatSources(s: SaveRecord): string {
+  if (s.from_cache === undefined || s.from_cache === "-") return "";
+  return `; new paths: ${s.from_cache} from the cache directory, ${s.from_upstream} from upstream, ${s.from_elsewhere} from other substituters, ${s.built} built`;
+}
+
+function formatPush(s: SaveRecord): string {
+  if (s.pushed === undefined || s.pushed === "-") return "";
+  const failed = Number(s.push_failed ?? 0) > 0 ? `, ${s.push_failed} upstream push(es) failed` : "";
+  return `; pushed ${s.pushed}${failed}`;
 }
 
 /** The report, one line per element; `now` in seconds since the epoch. */
