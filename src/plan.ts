@@ -86,7 +86,8 @@ export interface Upstream {
   /** For the scripts: each a single shell word. */
   urlSh: string;
   pushCommandSh: string;
-  secretsSh: string;
+  /** What a job needs to push: the secrets, and the signing key for nix copy. */
+  pushNeedsSh: string;
 }
 
 /** What each kind of store needs to be written, where the entry names nothing. */
@@ -119,7 +120,7 @@ export function resolveUpstream(entry: UpstreamConfig, publicKey: string | undef
     secrets,
     urlSh: shellQuote(entry.url),
     pushCommandSh: shellQuote(entry.pushCommand ?? ""),
-    secretsSh: shellQuote(secrets.join(" ")),
+    pushNeedsSh: shellQuote((entry.pushCommand ? secrets : [SIGNING_SECRET, ...secrets]).join(" ")),
   };
 }
 

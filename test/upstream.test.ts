@@ -229,4 +229,22 @@ describe("upstream: a shared binary cache behind the cache directory (real Nix, 
       await http.stop();
     }
   });
+
+  it("doctor says which shared caches answer, that this Nix 2.8.0 cannot open s3://, and which secrets a push would miss", async () => {
+    const http = await startHttpCache(scratchDir("ncc-http-"));
+    try {
+      await withGraphProject("upstream-doctor", {}, 1, ({ dir }) => {
+        configure(dir, [{ url: http.url }, { url: "s3://bucket?endpoint=http://127.0.0.1:9&region=us-east-1" }]);
+        const r = run("sh .nix-ci-cache/doctor.sh", { cwd: dir, env: cleanEnv({ NIX_CI_CACHE_SIGNING_KEY: pair.secret }) });
+        expect(r.stdout).toContain(`✓ the shared cache ${http.url} answers`);
+        expect(r.stdout).toContain("! this Nix (2.8.0) cannot open s3:// stores");
+        expect(r.stdout).toContain(
+          "! no AWS_ACCESS_KEY_ID in this environment: a job like this one would not push to s3://bucket",
+        );
+        expect(r.stdout).not.toContain("no NIX_CI_CACHE_SIGNING_KEY");
+      });
+    } finally {
+      await http.stop();
+    }
+  });
 });
