@@ -183,7 +183,7 @@ describe("upstream problems through the CLI", () => {
     expect(keygen.code, keygen.stderr).toBe(0);
     expect(readFileSync(join(root, ".nix-ci-cache/config.yaml"), "utf8")).toMatch(/^publicKey: "my-ci-1:/m);
     const workflow = readFileSync(join(root, ".github/workflows/nix.yml"), "utf8");
-    expect(workflow).toContain("AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}");
+    expect(workflow).toContain(`AWS_SECRET_ACCESS_KEY: \${{ secrets.AWS_SECRET_ACCESS_KEY }}`);
     expect((await runCli(root, ["check"])).code).toBe(0);
   });
 

@@ -216,7 +216,7 @@ describe("init --force over a config with upstream caches", () => {
     expect(config).toContain("\nupstream:\n  - url: s3://nix-cache?region=eu-west-1\n  - url: https://my-cache.cachix.org\n");
     expect(config).toContain("# Seconds an upstream cache may take to answer");
     expect(result.stdout).toContain("  kept: keyFiles, compression, publicKey, upstream, upstreamTimeout");
-    expect(read(root, ".github/workflows/nix.yml")).toContain("CACHIX_AUTH_TOKEN: ${{ secrets.CACHIX_AUTH_TOKEN }}");
+    expect(read(root, ".github/workflows/nix.yml")).toContain(`CACHIX_AUTH_TOKEN: \${{ secrets.CACHIX_AUTH_TOKEN }}`);
     expect((await runCli(root, ["check"])).code).toBe(0);
   });
 });

@@ -78,7 +78,7 @@ describe("upstream secrets in the generated pipelines", () => {
     const unsigned = files({ providers: ["github", "drone"], upstream: [CACHIX] });
     const workflow = file(unsigned, ".github/workflows/nix.yml");
     const write = parse(workflow).jobs.build.steps.find((s: { id?: string }) => s.id === "write");
-    expect(write.env).toEqual({ CACHIX_AUTH_TOKEN: "${{ secrets.CACHIX_AUTH_TOKEN }}" });
+    expect(write.env).toEqual({ CACHIX_AUTH_TOKEN: `\${{ secrets.CACHIX_AUTH_TOKEN }}` });
     expect(workflow).not.toContain("Signs what it writes");
     expect(file(unsigned, ".drone.yml")).toContain("      CACHIX_AUTH_TOKEN:\n        from_secret: cachix_auth_token\n");
   });
