@@ -35,77 +35,81 @@ describe("upstream rules", () => {
     expect(problems({ providers: ["github"], upstream: [upstream[2]] })).toEqual([]);
   });
 
-  it.each([
-    [
-      "(a) mode chroot",
-      { providers: ["github"], mode: "chroot", upstream: [{ url: "https://c.example.org", push: false }] },
-      "/upstream",
-      "not supported yet",
-      "use mode: file",
-    ],
-    [
-      "(b) nix copy without the config's publicKey",
-      { providers: ["github"], upstream: [{ url: "s3://nix-cache" }] },
-      "/upstream/0/push",
-      "nix copy signs what it pushes with NIX_CI_CACHE_SIGNING_KEY",
-      'run "npx nix-ci-cache keygen", or set push: false',
-    ],
-    [
-      "(c) no key to check the remote's entries with",
-      { providers: ["github"], upstream: [{ url: "https://c.example.org", push: false }] },
-      "/upstream/0/publicKey",
-      "its entries could not be checked",
-      "give the key its entries are signed with",
-    ],
-    [
-      "(c) a pushCommand's remote without a key",
-      {
-        providers: ["github"],
-        upstream: [{ url: "https://c.cachix.org", pushCommand: "cachix push c", secrets: ["CACHIX_AUTH_TOKEN"] }],
-      },
-      "/upstream/0/publicKey",
-      "its entries could not be checked",
-      "publicKey:",
-    ],
-    [
-      "(d) pushCommand without secrets",
-      { ...signed, upstream: [{ url: "https://c.cachix.org", publicKey: CACHIX_KEY, pushCommand: "cachix push c" }] },
-      "/upstream/0/secrets",
-      "pushCommand runs in every job, forks' pull requests included",
-      "secrets: [CACHIX_AUTH_TOKEN]",
-    ],
-    [
-      "(d) pushCommand with an empty secrets",
-      { ...signed, upstream: [{ url: "https://c.cachix.org", pushCommand: "cachix push c", secrets: [] }] },
-      "/upstream/0/secrets",
-      "pushCommand runs in every job",
-      "name the variables the command needs",
-    ],
-    [
-      "(e) the same url twice",
-      {
-        ...signed,
-        upstream: [{ url: "s3://nix-cache" }, { url: "https://c.example.org", push: false }, { url: "s3://nix-cache/" }],
-      },
-      "/upstream/2/url",
-      "the same store as /upstream/0/url",
-      "remove one of the two entries",
-    ],
-    [
-      "(f) push: false with pushCommand",
-      { ...signed, upstream: [{ url: "https://c.cachix.org", push: false, pushCommand: "cachix push c" }] },
-      "/upstream/0/push",
-      "push: false never pushes, so pushCommand would do nothing",
-      "remove pushCommand, or push: false",
-    ],
-    [
-      "(f) push: false with secrets",
-      { ...signed, upstream: [{ url: "s3://nix-cache", push: false, secrets: ["AWS_PROFILE"] }] },
-      "/upstream/0/push",
-      "so secrets would do nothing",
-      "remove secrets, or push: false",
-    ],
-  ])("%s: one problem at %s", (_name, data, key, what, fix) => {
+  it.each(
+    (
+      [
+        [
+          "(a) mode chroot",
+          { providers: ["github"], mode: "chroot", upstream: [{ url: "https://c.example.org", push: false }] },
+          "/upstream",
+          "not supported yet",
+          "use mode: file",
+        ],
+        [
+          "(b) nix copy without the config's publicKey",
+          { providers: ["github"], upstream: [{ url: "s3://nix-cache" }] },
+          "/upstream/0/push",
+          "nix copy signs what it pushes with NIX_CI_CACHE_SIGNING_KEY",
+          'run "npx nix-ci-cache keygen", or set push: false',
+        ],
+        [
+          "(c) no key to check the remote's entries with",
+          { providers: ["github"], upstream: [{ url: "https://c.example.org", push: false }] },
+          "/upstream/0/publicKey",
+          "its entries could not be checked",
+          "give the key its entries are signed with",
+        ],
+        [
+          "(c) a pushCommand's remote without a key",
+          {
+            providers: ["github"],
+            upstream: [{ url: "https://c.cachix.org", pushCommand: "cachix push c", secrets: ["CACHIX_AUTH_TOKEN"] }],
+          },
+          "/upstream/0/publicKey",
+          "its entries could not be checked",
+          "publicKey:",
+        ],
+        [
+          "(d) pushCommand without secrets",
+          { ...signed, upstream: [{ url: "https://c.cachix.org", publicKey: CACHIX_KEY, pushCommand: "cachix push c" }] },
+          "/upstream/0/secrets",
+          "pushCommand runs in every job, forks' pull requests included",
+          "secrets: [CACHIX_AUTH_TOKEN]",
+        ],
+        [
+          "(d) pushCommand with an empty secrets",
+          { ...signed, upstream: [{ url: "https://c.cachix.org", pushCommand: "cachix push c", secrets: [] }] },
+          "/upstream/0/secrets",
+          "pushCommand runs in every job",
+          "name the variables the command needs",
+        ],
+        [
+          "(e) the same url twice",
+          {
+            ...signed,
+            upstream: [{ url: "s3://nix-cache" }, { url: "https://c.example.org", push: false }, { url: "s3://nix-cache/" }],
+          },
+          "/upstream/2/url",
+          "the same store as /upstream/0/url",
+          "remove one of the two entries",
+        ],
+        [
+          "(f) push: false with pushCommand",
+          { ...signed, upstream: [{ url: "https://c.cachix.org", push: false, pushCommand: "cachix push c" }] },
+          "/upstream/0/push",
+          "push: false never pushes, so pushCommand would do nothing",
+          "remove pushCommand, or push: false",
+        ],
+        [
+          "(f) push: false with secrets",
+          { ...signed, upstream: [{ url: "s3://nix-cache", push: false, secrets: ["AWS_PROFILE"] }] },
+          "/upstream/0/push",
+          "so secrets would do nothing",
+          "remove secrets, or push: false",
+        ],
+      ] as [string, object, string, string, string][]
+    ).map(([name, data, key, what, fix]) => [name, key, data, what, fix] as const),
+  )("%s: one problem at %s", (_name, key, data, what, fix) => {
     const found = validateConfig(data, facts).problems ?? [];
     expect(found.map((p) => p.key)).toEqual([key]);
     const line = formatProblem(".nix-ci-cache/config.yaml", found[0] ?? { key: "", message: "" });
