@@ -1,11 +1,14 @@
 // How the secrets an upstream's push needs (plan.secrets) reach save.sh in the generated
 // pipelines: mapped where the provider passes secrets only when asked, and the files
 // still pass the validators the examples pass.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { validateConfig } from "../../src/config.js";
 import type { ProjectFacts } from "../../src/model.js";
 import { synth } from "../../src/synth.js";
+import { runCli, tempProject } from "../support/cli.js";
 import { actionlintErrors, providerSchemaErrors, workflowParserErrors } from "../support/validators.js";
 
 const facts: ProjectFacts = { existingKeyFiles: ["flake.lock"], expression: "flake" };
@@ -81,6 +84,30 @@ describe("upstream secrets in the generated pipelines", () => {
     expect(write.env).toEqual({ CACHIX_AUTH_TOKEN: `\${{ secrets.CACHIX_AUTH_TOKEN }}` });
     expect(workflow).not.toContain("Signs what it writes");
     expect(file(unsigned, ".drone.yml")).toContain("      CACHIX_AUTH_TOKEN:\n        from_secret: cachix_auth_token\n");
+  });
+
+  it("a GitHub job of the user's gets the same env on the write step spliced into it", async () => {
+    const root = tempProject("ncc-upstream-");
+    const write = (path: string, text: string) => {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    write("flake.nix", "{}");
+    write(
+      ".github/workflows/ci.yml",
+      "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: nix build\n",
+    );
+    write(
+      ".nix-ci-cache/config.yaml",
+      `providers: [github]\npublicKey: "${KEY}"\ninto: [.github/workflows/ci.yml:build]\nupstream:\n  - url: s3://nix-cache\n  - ${JSON.stringify(CACHIX)}\n`,
+    );
+    const result = await runCli(root, ["generate"]);
+    expect(result.code, result.stderr).toBe(0);
+    const text = readFileSync(join(root, ".github/workflows/ci.yml"), "utf8");
+    const steps: { run?: string; env?: Record<string, string> }[] = parse(text).jobs.build.steps;
+    const save = steps.find((s) => s.run === "sh .nix-ci-cache/save.sh");
+    expect(save?.env).toEqual(Object.fromEntries(ALL.map((name) => [name, `\${{ secrets.${name} }}`])));
+    expect(await actionlintErrors(text, ".github/workflows/ci.yml")).toEqual([]);
   });
 
   it("a read-only upstream with its own key maps nothing", () => {
