@@ -2,11 +2,11 @@
 // all or nothing (or, with --dry-run, shows the diff).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { budgetLine, ConfigError, parseConfigText, validateConfig } from "./config.js";
+import { applyDefaults, budgetLine, ConfigError, parseConfigText, validateConfig } from "./config.js";
 import { projectFacts } from "./detect.js";
 import { UsageError } from "./errors.js";
 import { generateKeyPair, KEY_NAME_PATTERN, nextKeyName, withPublicKey } from "./keygen.js";
-import { CONFIG_PATH, type Config, type ProjectFacts } from "./model.js";
+import { CONFIG_PATH, type Config, type ProjectFacts, type RawConfig } from "./model.js";
 import { PROVIDERS } from "./providers/index.js";
 import { schemaDefaults } from "./schema.js";
 import { cacheStats, formatStats } from "./stats.js";
@@ -123,8 +123,23 @@ export function stats(root: string, dirArg: string | undefined, io: Io): number 
   return 0;
 }
 
+/**
+ * The config keygen adds a publicKey to. An upstream that nix copy pushes to wants that key
+ * (config-rules.ts), so that problem does not stop keygen; the text with the key in is
+ * validated before anything is written.
+ */
+function configBeforeKeygen(root: string): Config {
+  try {
+    return readConfig(root);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !error.problems.every((p) => p.wantsPublicKey)) throw error;
+    const facts = projectFacts(root);
+    return applyDefaults(parseConfigText(readFileSync(join(root, CONFIG_PATH), "utf8")).data as RawConfig, facts);
+  }
+}
+
 export function keygen(root: string, name: string | undefined, force: boolean, dryRun: boolean, io: Io): number {
-  const config = readConfig(root);
+  const config = configBeforeKeygen(root);
   if (config.mode === "chroot") {
     throw new UsageError(
       `${CONFIG_PATH}: mode is chroot, whose store has no signatures (its database is the cache, trusted as a whole); signing needs mode: file`,

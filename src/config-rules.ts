@@ -98,10 +98,75 @@ const RULES: Array<(config: Config) => Problem[]> = [
       : [],
 ];
 
+/** The same store written twice differs at most by a trailing slash. */
+const sameUrl = (url: string) => url.replace(/\/+$/, "");
+
+/**
+ * What the upstream entries (docs/upstream.md) cannot do: each problem names the entry's
+ * key and the fix. The one whose fix is the config's publicKey carries `wantsPublicKey`,
+ * so that keygen, which adds it, can run.
+ */
+function upstreamProblems(config: Config): Problem[] {
+  if (config.upstream.length === 0) return [];
+  if (config.mode === "chroot") {
+    return [
+      {
+        key: "/upstream",
+        message:
+          "a remote cache behind a chroot store is not supported yet (its entries are trusted by signature, which a chroot store does not have); use mode: file, or remove upstream",
+      },
+    ];
+  }
+  const seen = new Map<string, number>();
+  return config.upstream.flatMap((entry, i): Problem[] => {
+    const at = `/upstream/${i}`;
+    const problems: Problem[] = [];
+    const pushes = entry.push !== false;
+    const nixCopy = pushes && entry.pushCommand === undefined;
+    if (nixCopy && !config.publicKey) {
+      problems.push({
+        key: `${at}/push`,
+        message:
+          'nix copy signs what it pushes with NIX_CI_CACHE_SIGNING_KEY, but the config has no publicKey to check it with; run "npx nix-ci-cache keygen", or set push: false to only read from it',
+        wantsPublicKey: true,
+      });
+    } else if (!entry.publicKey && !config.publicKey) {
+      problems.push({
+        key: `${at}/publicKey`,
+        message:
+          'neither the entry nor the config has a publicKey, so its entries could not be checked; give the key its entries are signed with (e.g. publicKey: "my-cache.cachix.org-1:…=")',
+      });
+    }
+    if (pushes && entry.pushCommand !== undefined && (entry.secrets ?? []).length === 0) {
+      problems.push({
+        key: `${at}/secrets`,
+        message:
+          "without secrets, pushCommand runs in every job, forks' pull requests included; name the variables the command needs, e.g. secrets: [CACHIX_AUTH_TOKEN], so that only jobs holding them push",
+      });
+    }
+    if (!pushes && (entry.pushCommand !== undefined || entry.secrets !== undefined)) {
+      const unused = [entry.pushCommand !== undefined ? "pushCommand" : "", entry.secrets !== undefined ? "secrets" : ""]
+        .filter(Boolean)
+        .join(" and ");
+      problems.push({
+        key: `${at}/push`,
+        message: `push: false never pushes, so ${unused} would do nothing; remove ${unused}, or push: false`,
+      });
+    }
+    const first = seen.get(sameUrl(entry.url));
+    if (first === undefined) seen.set(sameUrl(entry.url), i);
+    else {
+      problems.push({ key: `${at}/url`, message: `the same store as /upstream/${first}/url; remove one of the two entries` });
+    }
+    return problems;
+  });
+}
+
 /** The problems of a config with its defaults in that no schema can see. */
 export function ruleProblems(config: Config, readFile: (path: string) => string | undefined): Problem[] {
   return [
     ...RULES.flatMap((rule) => rule(config)),
+    ...upstreamProblems(config),
     ...config.providers.flatMap((id) => PROVIDERS[id].rules?.(config) ?? []),
     ...intoProblems(config, readFile),
   ];

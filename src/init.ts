@@ -63,7 +63,17 @@ function previousConfig(root: string): { raw: Partial<RawConfig>; text: string }
 }
 
 /** Keys init does not decide: kept from the previous config, and written after init's own. */
-const KEPT_KEYS = ["keyFiles", "compression", "capture", "maxSize", "extraRoots", "exclude", "publicKey"] as const;
+const KEPT_KEYS = [
+  "keyFiles",
+  "compression",
+  "capture",
+  "maxSize",
+  "extraRoots",
+  "exclude",
+  "publicKey",
+  "upstream",
+  "upstreamTimeout",
+] as const;
 
 /** The keys written only when set, in this order, each with a word on what it does. */
 const OPTIONAL_KEYS: Partial<Record<keyof RawConfig, string>> = {
@@ -74,6 +84,8 @@ const OPTIONAL_KEYS: Partial<Record<keyof RawConfig, string>> = {
   extraRoots: "# More things to cache with their run-time closures.",
   exclude: "# Store path names never cached.",
   publicKey: "# Jobs accept only entries signed by this key; save.sh signs with NIX_CI_CACHE_SIGNING_KEY.",
+  upstream: "# Shared binary caches read after the cache directory, and pushed to by jobs with the secrets (docs/upstream.md).",
+  upstreamTimeout: "# Seconds an upstream cache may take to answer before Nix gives up on it.",
 };
 
 /** Wiring's keys say nothing when empty; a kept key is written as the user had it. */
@@ -82,11 +94,15 @@ const unset = (key: keyof RawConfig, value: unknown) =>
 
 const flow = (value: unknown) => stringify(value, { collectionStyle: "flow", lineWidth: 0 }).trimEnd();
 
+/** `key: value` in flow style, except upstream's entries, which read better one key a line. */
+const keyLine = (key: keyof RawConfig, value: unknown) =>
+  key === "upstream" ? stringify({ [key]: value }, { lineWidth: 0 }) : `${key}: ${flow(value)}\n`;
+
 /** The config as the user will read and edit it: every key, with a word on what it does. */
 export function renderConfigFile(raw: Decided & Partial<RawConfig> & Pick<Config, "keyFiles" | "compression">): string {
   const optional = (Object.keys(OPTIONAL_KEYS) as Array<keyof RawConfig>)
     .filter((key) => !unset(key, raw[key]))
-    .map((key) => `${OPTIONAL_KEYS[key]}\n${key}: ${flow(raw[key])}\n`);
+    .map((key) => `${OPTIONAL_KEYS[key]}\n${keyLine(key, raw[key])}`);
   return `# yaml-language-server: $schema=https://unpkg.com/nix-ci-cache@${VERSION}/schemas/config.schema.json
 # nix-ci-cache: edit this file, then run "npx nix-ci-cache generate".
 

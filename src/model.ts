@@ -120,4 +120,6 @@ export interface ProjectFacts {
 export interface Problem {
   key: string;
   message: string;
+  /** A publicKey in the config would solve it: keygen, which adds one, runs in spite of it. */
+  wantsPublicKey?: boolean;
 }

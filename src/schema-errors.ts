@@ -17,7 +17,35 @@ export const EXAMPLES: Record<string, string> = {
   "/publicKey": 'e.g. publicKey: "my-project-1:…=", made by "npx nix-ci-cache keygen"',
   "/into": 'e.g. into: [".github/workflows/ci.yml:build"]',
   "/runners": "e.g. runners: {darwin: macos-14}",
+  "/upstream": 'e.g. upstream: [{url: "s3://my-nix-cache?region=eu-west-1"}], docs/upstream.md',
+  "/upstreamTimeout": "e.g. upstreamTimeout: 10, in seconds",
 };
+
+/** The keys of an upstream entry, with an example each, for errors under /upstream/<n>. */
+const UPSTREAM_EXAMPLES: Record<string, string> = {
+  url: 'e.g. url: "s3://my-nix-cache?region=eu-west-1", "https://my-cache.cachix.org" or "ssh-ng://nix@cache.example.org"',
+  publicKey: 'e.g. publicKey: "my-cache.cachix.org-1:…=", the key its entries are signed with',
+  push: "e.g. push: false, to only read from it",
+  pushCommand: "e.g. pushCommand: cachix push my-cache",
+  secrets: "e.g. secrets: [CACHIX_AUTH_TOKEN]",
+};
+
+const UPSTREAM_PATTERN_MESSAGES: Record<string, string> = {
+  url: "must be an http(s)://, s3:// or ssh-ng:// store URL without spaces, quotes or backslashes",
+  publicKey: "must be a Nix public key, <name>:<44 characters of base64>",
+  secrets: "must be an environment variable name: capital letters, digits and _",
+};
+
+/** The key of an upstream entry an error is about: /upstream/0/secrets/1 → secrets. */
+function upstreamField(key: string): string | undefined {
+  const [, top, index, field] = key.split("/");
+  return top === "upstream" && index !== undefined && field !== undefined ? field : undefined;
+}
+
+function exampleFor(key: string): string | undefined {
+  const field = upstreamField(key);
+  return (field && UPSTREAM_EXAMPLES[field]) || EXAMPLES[`/${key.split("/")[1] ?? ""}`];
+}
 
 const PATTERN_MESSAGES: Record<string, string> = {
   maxSize: "must be a whole number with an optional K, M, G or T suffix (powers of 1024)",
@@ -30,14 +58,14 @@ const PATTERN_MESSAGES: Record<string, string> = {
 
 export function describeSchemaError(error: ErrorObject): Problem {
   const key = error.instancePath || "/";
-  const example = EXAMPLES[`/${key.split("/")[1] ?? ""}`];
+  const example = exampleFor(key);
   const hint = example ? ` (${example})` : "";
   switch (error.keyword) {
     case "additionalProperties": {
       const unknown = String(error.params.additionalProperty);
-      const known = Object.keys(EXAMPLES)
-        .map((k) => k.slice(1))
-        .join(", ");
+      const known = (
+        /^\/upstream\/\d+$/.test(key) ? Object.keys(UPSTREAM_EXAMPLES) : Object.keys(EXAMPLES).map((k) => k.slice(1))
+      ).join(", ");
       return {
         key: `${key === "/" ? "" : key}/${unknown}`,
         message: `unknown key; remove it (known keys: ${known})`,
@@ -48,13 +76,16 @@ export function describeSchemaError(error: ErrorObject): Problem {
         key,
         message: `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}${hint}`,
       };
-    case "required":
-      return {
-        key: `/${String(error.params.missingProperty)}`,
-        message: `is required${EXAMPLES[`/${String(error.params.missingProperty)}`] ? ` (${EXAMPLES[`/${String(error.params.missingProperty)}`]})` : ""}`,
-      };
-    case "pattern":
-      return { key, message: `${PATTERN_MESSAGES[key.split("/")[1] ?? ""] ?? error.message ?? "is invalid"}${hint}` };
+    case "required": {
+      const missing = `${key === "/" ? "" : key}/${String(error.params.missingProperty)}`;
+      const example = exampleFor(missing);
+      return { key: missing, message: `is required${example ? ` (${example})` : ""}` };
+    }
+    case "pattern": {
+      const field = upstreamField(key);
+      const message = field ? UPSTREAM_PATTERN_MESSAGES[field] : PATTERN_MESSAGES[key.split("/")[1] ?? ""];
+      return { key, message: `${message ?? error.message ?? "is invalid"}${hint}` };
+    }
     default:
       return { key, message: `${error.message ?? "is invalid"}${hint}` };
   }

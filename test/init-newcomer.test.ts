@@ -187,6 +187,40 @@ describe("init --force over an existing config", () => {
   });
 });
 
+describe("init --force over a config with upstream caches", () => {
+  it("keeps upstream and upstreamTimeout as they were, each entry one key a line", async () => {
+    const root = tempProject();
+    write(root, "default.nix", "{}");
+    expect((await runCli(root, ["init", "--yes", "--provider", "github"])).code).toBe(0);
+    const key = "ci-1:Ab8GFdeMHrIdYdT7p+C9NV6d/TTc/PjjUhv1A7oAsS8=";
+    const cachix = {
+      url: "https://my-cache.cachix.org",
+      publicKey: "my-cache.cachix.org-1:Ab8GFdeMHrIdYdT7p+C9NV6d/TTc/PjjUhv1A7oAsS8=",
+      pushCommand: "cachix push my-cache",
+      secrets: ["CACHIX_AUTH_TOKEN"],
+    };
+    write(
+      root,
+      ".nix-ci-cache/config.yaml",
+      `${read(root, ".nix-ci-cache/config.yaml")}publicKey: "${key}"\nupstreamTimeout: 30\nupstream:\n  - url: s3://nix-cache?region=eu-west-1\n  - ${JSON.stringify(cachix)}\n`,
+    );
+    const result = await runCli(root, ["init", "--yes", "--force", "--provider", "github"]);
+    expect(result.code, result.stderr).toBe(0);
+    const config = read(root, ".nix-ci-cache/config.yaml");
+    expect(parse(config)).toMatchObject({
+      publicKey: key,
+      upstreamTimeout: 30,
+      upstream: [{ url: "s3://nix-cache?region=eu-west-1" }, cachix],
+    });
+    expect(config).toContain("# Shared binary caches read after the cache directory");
+    expect(config).toContain("\nupstream:\n  - url: s3://nix-cache?region=eu-west-1\n  - url: https://my-cache.cachix.org\n");
+    expect(config).toContain("# Seconds an upstream cache may take to answer");
+    expect(result.stdout).toContain("  kept: keyFiles, compression, publicKey, upstream, upstreamTimeout");
+    expect(read(root, ".github/workflows/nix.yml")).toContain(`CACHIX_AUTH_TOKEN: \${{ secrets.CACHIX_AUTH_TOKEN }}`);
+    expect((await runCli(root, ["check"])).code).toBe(0);
+  });
+});
+
 describe("init --force over a wired job", () => {
   it("keeps the jobs wired before, where --yes alone would choose none of two", async () => {
     const root = tempProject();

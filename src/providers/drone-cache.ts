@@ -59,7 +59,7 @@ export type DroneCacheSpec = Pick<
   host: string;
   keyVariables: KeyVariables;
   /** Values only this provider's template uses. */
-  context(): TemplateContext;
+  context(plan: Plan): TemplateContext;
 };
 
 /** A provider whose pipeline keeps the cache with drone-cache's filesystem backend. */
@@ -92,7 +92,7 @@ export function droneCacheProvider(spec: DroneCacheSpec): Provider {
       nixImage: "nixos/nix:latest",
       buildCommand: escapeDollars(plan.build),
       saveOnExit: SAVE_ON_EXIT,
-      ...context(),
+      ...context(plan),
     }),
   };
 }

@@ -26,5 +26,11 @@ export const drone = droneCacheProvider({
     branch: "DRONE_COMMIT_BRANCH",
     defaultBranch: "DRONE_REPO_BRANCH",
   },
-  context: () => ({ cacheRoot: DRONE_CACHE_ROOT, volumeName: "nix-ci-cache" }),
+  context: (plan) => ({
+    cacheRoot: DRONE_CACHE_ROOT,
+    volumeName: "nix-ci-cache",
+    // The build step runs save.sh on exit, so it gets what save.sh reads; Drone's secrets
+    // are named in lower case (`drone secret add --name nix_ci_cache_signing_key`).
+    secrets: plan.secrets.map((name) => ({ name, secret: name.toLowerCase() })),
+  }),
 });
