@@ -119,7 +119,7 @@ MOTO_VERSION=5.2.1
 moto_venv=${NIX_CI_CACHE_MOTO:-/var/cache/nix-ci-cache/moto}
 if [ "${1:-}" = --roots ] && [ "$(cat "$moto_venv/.moto-version" 2>/dev/null)" != "$MOTO_VERSION" ]; then
   base=python3 site=""
-  for py in python3 /usr/bin/python3; do
+  for py in python3 /usr/bin/python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3; do
     if "$py" -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
       base=$py site=--system-site-packages
       break
