@@ -61,7 +61,9 @@ export interface S3Bucket extends Server {
 }
 
 /** The virtualenv with moto that scripts/setup.sh makes once (NIX_CI_CACHE_MOTO overrides). */
-export const MOTO_VENV = process.env.NIX_CI_CACHE_MOTO ?? "/var/cache/nix-ci-cache/moto";
+export function motoVenv(): string {
+  return process.env.NIX_CI_CACHE_MOTO ?? "/var/cache/nix-ci-cache/moto";
+}
 
 const LOOPBACK = "127.0.0.1";
 
@@ -378,7 +380,8 @@ function banner(port: number): Promise<boolean> {
  * unsigned writes too, which real S3 would refuse.
  */
 export function startS3(dir: string, opts: { bucket?: string } = {}): Promise<S3Bucket> {
-  const python = requireProgram(join(MOTO_VENV, "bin", "python3"), `moto in ${MOTO_VENV}`);
+  const venv = motoVenv();
+  const python = requireProgram(join(venv, "bin", "python3"), `moto in ${venv}`);
   // A new name each time: Nix's cache of binary cache facts (~/.cache/nix/binary-cache-*.sqlite)
   // knows an S3 store by its bucket alone, not the endpoint, and would skip this one's
   // nix-cache-info and take narinfos of an earlier bucket of that name for its own.
