@@ -4,8 +4,10 @@
 # nixbld group, no packages of this machine, no Debian roots, no node_modules. What
 # every machine of this project has is put in (.library/env/machines/node.md): Node.js
 # and npm (Debian 12's own nodejs is 18; we need 20), set to build native addons
-# against Node's own headers with python3, make and g++, and the machine's certificate
-# authorities.
+# against Node's own headers with python3, make and g++, the machine's certificate
+# authorities, and the image's Python with its packages (pyenv's; moto, the S3 tests'
+# server, among them), bound read-only from this machine at the same path and first on
+# PATH.
 #
 #   sh scripts/fresh-check.sh demo     # sh scripts/demo.sh
 #   sh scripts/fresh-check.sh test     # sh scripts/test.sh
@@ -60,8 +62,10 @@ start=$(date +%s)
 # scripts/nix-roots.sh). The host's /dev: debootstrap of the tests' own roots makes
 # device nodes.
 status=0
+python=$(python3 -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true)
+case $python in /usr | "") python="" path="" ;; *) path=$python/bin: ;; esac
 # shellcheck disable=SC2016 # the inner shell expands them
-env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+env -i HOME=/root PATH="${path}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" LANG=C.UTF-8 \
   NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
   unshare --mount --propagation private --fork sh -c '
     m=$1
@@ -69,7 +73,8 @@ env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
       mount --rbind /proc "$m/proc" && mount --rbind /dev "$m/dev" && mount --rbind /sys "$m/sys" &&
       mount -t tmpfs -o mode=1777 tmpfs "$m/tmp" &&
       mount --bind /etc/resolv.conf "$m/etc/resolv.conf" &&
+      { [ -z "$3" ] || { mkdir -p "$m$3" && mount --rbind "$3" "$m$3" && mount -o remount,bind,ro "$m$3"; }; } &&
       mkdir -p "$m/.host" && cd "$m" && pivot_root . .host && umount -l /.host && rmdir /.host || exit
-    cd /root/checkout && exec sh -c "$2"' sh "$machine" "$command" || status=$?
+    cd /root/checkout && exec sh -c "$2"' sh "$machine" "$command" "$python" || status=$?
 echo "fresh-check: '$command' exited $status after $(($(date +%s) - start)) s" >&2
 exit "$status"

@@ -2,7 +2,8 @@
 # Installs what the tests and the demo need on a fresh Debian/Ubuntu machine:
 # the Debian packages (real Nix among them) when a command is missing, the nixbld
 # group, and the npm packages when node_modules is missing or older than the lock
-# file; with --roots (the tests), the Debian roots with other Nix versions.
+# file; with --roots (the tests), the Debian roots with other Nix versions and the
+# virtualenv with moto (an S3 server).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,15 @@ need zsh zsh
 need sudo sudo
 # init's interactive test types into a pseudo-terminal through Python's pty module.
 need python3 python3
+# The remote-cache tests start servers of their own on loopback (test/support/servers.ts):
+# nginx-light (its dav module takes Nix's uploads) as an HTTP binary cache, and sshd in
+# front of a second Nix store (ssh-ng://). Never as services: the suite starts them.
+[ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+# moto's virtualenv (--roots, below) needs venv's ensurepip, which Debian's python3 lacks
+# without python3-venv.
+[ "${1:-}" != --roots ] || [ -f "${NIX_CI_CACHE_MOTO:-/var/cache/nix-ci-cache/moto}/.moto-version" ] ||
+  python3 -c 'import ensurepip' 2>/dev/null || missing="$missing python3-venv"
 # The tests build with a static busybox copied into the Nix store; a dynamic one
 # would need the host's libraries inside the build.
 [ -x /bin/busybox ] && ! (ldd /bin/busybox 2>/dev/null | grep -q '=>') || missing="$missing busybox-static"
@@ -35,8 +45,24 @@ if [ -n "$missing" ]; then
   fi
   echo "setup: installing$missing"
   $sudo apt-get update -qq
+  # nginx's and sshd's postinst start their services through invoke-rc.d, which fails
+  # in a container or debootstrap root without an init (or with port 80 taken) and
+  # leaves the package unconfigured. A policy-rc.d that answers 101 tells invoke-rc.d
+  # not to start anything; the tests start their own servers.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# setup.sh: no service starts while it installs packages\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    # shellcheck disable=SC2064 # expand now: $sudo and $policy are known here
+    trap "$sudo rm -f '$policy'" EXIT
+  fi
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if [ -n "$policy" ]; then
+    $sudo rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # Debian's nix-bin alone leaves Nix's default build-users-group (nixbld) without its
@@ -81,6 +107,35 @@ else
     echo "setup: building the Debian roots with other Nix versions needs root: sudo sh scripts/nix-roots.sh bookworm trixie sid" >&2
     exit 1
   }
+fi
+
+# For the tests (--roots): moto, an S3 server, in a virtualenv made once and kept in
+# /var/cache/nix-ci-cache/moto (NIX_CI_CACHE_MOTO) like the roots; its stamp
+# .moto-version, written last, marks it complete. PyPI may be out of reach (CI's
+# machines reach Debian's and npm's registries only), so a python3 that already has
+# this moto (the machine image's) is the virtualenv's base, with its site-packages:
+# pip then finds moto installed. Where neither works, setup stops here.
+MOTO_VERSION=5.2.1
+moto_venv=${NIX_CI_CACHE_MOTO:-/var/cache/nix-ci-cache/moto}
+if [ "${1:-}" = --roots ] && [ "$(cat "$moto_venv/.moto-version" 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  base=python3 site=""
+  for py in python3 /usr/bin/python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3; do
+    if "$py" -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+      base=$py site=--system-site-packages
+      break
+    fi
+  done
+  echo "setup: making moto $MOTO_VERSION's virtualenv in $moto_venv (from $(command -v "$base"))"
+  rm -rf "$moto_venv"
+  mkdir -p "$(dirname "$moto_venv")"
+  # shellcheck disable=SC2086 # $site is one option or none
+  if ! "$base" -m venv $site "$moto_venv" ||
+    ! "$moto_venv/bin/python3" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" ||
+    ! "$moto_venv/bin/python3" -m moto.server --help >/dev/null; then
+    echo "setup: cannot install moto[server]==$MOTO_VERSION (for the S3 tests) into $moto_venv: no python3 with it and no PyPI" >&2
+    exit 1
+  fi
+  echo "$MOTO_VERSION" >"$moto_venv/.moto-version"
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -newer node_modules/.package-lock.json)" ]; then
