@@ -387,6 +387,8 @@ _ncc_mode_start() {
     _ncc_compression=none
   fi
   _ncc_what="binary cache $_ncc_cache"
+  _ncc_upstreams=
+  _ncc_probing=
   # The job's mark and the names in the store now, for save.sh to find what appeared
   # during the job (also substituted paths, which the hook never sees). The mark is
   # one Nix command, the names a listing of the store directory (0.1-0.25 s at 50,000
@@ -505,7 +507,9 @@ _ncc_mode_unset() {
   unset _ncc_id _ncc_b _ncc_linkdir _ncc_link _ncc_ping _ncc_ping_failed _ncc_dconf_dir \
     _ncc_label _ncc_restart _ncc_user _ncc_sudo _ncc_had _ncc_orig _ncc_up _ncc_i _ncc_os \
     _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted \
-    _ncc_job _ncc_mark _ncc_mark_pid _ncc_rc_list
+    _ncc_job _ncc_mark _ncc_mark_pid _ncc_rc_list _ncc_upstreams _ncc_probing _ncc_probe_dir \
+    _ncc_probe_pids _ncc_p _ncc_n _ncc_u
+  unset -f _ncc_probe_upstreams _ncc_upstream_ping _ncc_ssh_options _ncc_upstreams_begin _ncc_upstreams_end 2>/dev/null
 }
 
 _ncc_main() {

@@ -212,10 +212,21 @@ out_links() {
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
 log_save() {
+  [ -z "${telling:-}" ] || wait "$telling"
+  telling=
+  from='- - - -'
+  [ ! -s "$tmp/sources" ] || read -r from <"$tmp/sources"
+  # shellcheck disable=SC2086 # four words
+  set -- $from
+  from_cache=$1
+  from_upstream=$2
+  from_elsewhere=$3
+  built=$4
   {
     tail -n 99 "$meta/saves" 2>/dev/null
-    printf 'time=%s mode=chroot capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}"
+    printf 'time=%s mode=chroot capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s from_cache=%s from_upstream=%s from_elsewhere=%s built=%s pushed=%s push_failed=%s\n' \
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}" \
+      "$from_cache" "$from_upstream" "$from_elsewhere" "$built" "${pushed:--}" "${push_failed:--}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -232,6 +243,15 @@ summary() {
   pct=0
   [ "$budget" -le 0 ] || pct=$((100 * size / budget))
   say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
+  if [ "$from_cache" != - ]; then
+    say "the job's new paths: $from_cache from the cache directory, $from_upstream from upstream caches, $from_elsewhere from other substituters, $built built here"
+  fi
+  [ ! -f "$tmp/pushes" ] || while read -r u count sent; do
+    case $sent in
+      skipped | failed) ;;
+      *) say "pushed $sent of $count paths to $u (it had the other $((count - sent)))" ;;
+    esac
+  done <"$tmp/pushes"
   if [ "$size" -gt "$budget" ]; then
     say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
   fi
@@ -243,6 +263,18 @@ summary() {
     printf '|---|---|---|---|---|---|---|\n'
     printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' "$added" "$(human "$added_bytes")" \
       "$pruned" "$(human "$pruned_bytes")" "$repaired" "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
+    if [ "$from_cache" != - ]; then
+      printf '| new paths from the cache directory | from upstream caches | from other substituters | built here |\n'
+      printf '|---|---|---|---|\n'
+      printf '| %s | %s | %s | %s |\n\n' "$from_cache" "$from_upstream" "$from_elsewhere" "$built"
+    fi
+    if [ -s "$tmp/pushes" ]; then
+      printf '| upstream cache | paths this job gained | pushed |\n|---|---|---|\n'
+      while read -r u count sent; do
+        printf '| %s | %s | %s |\n' "$u" "$count" "$sent"
+      done <"$tmp/pushes"
+      printf '\n'
+    fi
   } >>"$md" 2>/dev/null; then
     say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
   fi

@@ -212,10 +212,21 @@ out_links() {
 # Appends one line to the save log (newest last; the last 100 are kept), written
 # through a temporary file and a rename so that a killed save leaves the old one.
 log_save() {
+  [ -z "${telling:-}" ] || wait "$telling"
+  telling=
+  from='- - - -'
+  [ ! -s "$tmp/sources" ] || read -r from <"$tmp/sources"
+  # shellcheck disable=SC2086 # four words
+  set -- $from
+  from_cache=$1
+  from_upstream=$2
+  from_elsewhere=$3
+  built=$4
   {
     tail -n 99 "$meta/saves" 2>/dev/null
-    printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s\n' \
-      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}"
+    printf 'time=%s mode=file capture=%s added=%s added_bytes=%s pruned=%s pruned_bytes=%s repaired=%s size=%s budget=%s paths=%s roots=%s seconds=%s head_start=%s from_cache=%s from_upstream=%s from_elsewhere=%s built=%s pushed=%s push_failed=%s\n' \
+      "$start" "$capture" "$added" "$added_bytes" "$pruned" "$pruned_bytes" "$repaired" "$size" "$budget" "$paths" "$roots" "$secs" "${head_start:-none}" \
+      "$from_cache" "$from_upstream" "$from_elsewhere" "$built" "${pushed:--}" "${push_failed:--}"
   } >"$meta/saves.tmp.$$" && mv "$meta/saves.tmp.$$" "$meta/saves"
 }
 
@@ -232,6 +243,15 @@ summary() {
   pct=0
   [ "$budget" -le 0 ] || pct=$((100 * size / budget))
   say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
+  if [ "$from_cache" != - ]; then
+    say "the job's new paths: $from_cache from the cache directory, $from_upstream from upstream caches, $from_elsewhere from other substituters, $built built here"
+  fi
+  [ ! -f "$tmp/pushes" ] || while read -r u count sent; do
+    case $sent in
+      skipped | failed) ;;
+      *) say "pushed $sent of $count paths to $u (it had the other $((count - sent)))" ;;
+    esac
+  done <"$tmp/pushes"
   if [ "$size" -gt "$budget" ]; then
     say "warning: the cache is over its budget: what this job used alone is bigger. Raise maxSize in .nix-ci-cache/config.yaml or exclude paths"
   fi
@@ -243,6 +263,18 @@ summary() {
     printf '|---|---|---|---|---|---|---|\n'
     printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' "$added" "$(human "$added_bytes")" \
       "$pruned" "$(human "$pruned_bytes")" "$repaired" "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
+    if [ "$from_cache" != - ]; then
+      printf '| new paths from the cache directory | from upstream caches | from other substituters | built here |\n'
+      printf '|---|---|---|---|\n'
+      printf '| %s | %s | %s | %s |\n\n' "$from_cache" "$from_upstream" "$from_elsewhere" "$built"
+    fi
+    if [ -s "$tmp/pushes" ]; then
+      printf '| upstream cache | paths this job gained | pushed |\n|---|---|---|\n'
+      while read -r u count sent; do
+        printf '| %s | %s | %s |\n' "$u" "$count" "$sent"
+      done <"$tmp/pushes"
+      printf '\n'
+    fi
   } >>"$md" 2>/dev/null; then
     say "warning: cannot write to \$GITHUB_STEP_SUMMARY ($md)"
   fi
@@ -540,6 +572,8 @@ save_unchanged() {
   size=$size_before
   paths=$paths_before
   roots=$(($(wc -l <"$tmp/roots")))
+  # All the job added was in the cache directory.
+  echo "$(($(wc -l <"$tmp/new-paths"))) 0 0 0" >"$tmp/sources"
   wait "$marking"
   job=
   secs=$(($(date +%s) - start))
@@ -561,6 +595,8 @@ repair() {
   wait "$checking" || fail "cannot read the cache '$cache'"
   checking=
   read -r repaired <"$tmp/removed"
+  # What the cache had when the job started, for the report and the push.
+  cp "$tmp/listed" "$tmp/listed.before"
   # An unchanged cache has no NAR that no entry names: the last save swept them.
   if [ -f "$tmp/unchanged" ]; then sweep tmp; else sweep all; fi
   paths_before=$(($(wc -l <"$tmp/index")))
@@ -655,6 +691,35 @@ if [ "$capture" = build-closure ] && [ -s "$tmp/new-paths" ]; then
     head_start_pid=$!
   fi
 fi
+
+# Where the paths the job added came from, for the report: "<from the cache directory>
+# <from upstream> <from elsewhere> <built>". From the cache directory: its entries when
+# the job started. Downloads keep their signatures: by an upstream cache's key, from
+# upstream; else from another substituter (cache.nixos.org). Built: the rest, which
+# Nix marks "ultimate" (built or added here; sources added by an evaluation on newer
+# Nix have only a "ca:" field). "- - - -" when what the job added is not known
+# (capture built, other jobs' paths in the store).
+sources() {
+  if [ -z "$finding" ] || [ "$others" -ne 0 ]; then
+    echo '- - - -'
+    return 0
+  fi
+  with_hashes "$tmp/new-paths" | without_keys 1 "$tmp/listed.before" | cut -d ' ' -f 1 >"$tmp/fetched"
+  here=$(($(wc -l <"$tmp/new-paths") - $(wc -l <"$tmp/fetched")))
+  : >"$tmp/fetched.sigs"
+  # shellcheck disable=SC2086 # $flags is a list of words
+  if [ -s "$tmp/fetched" ] && ! xargs nix $flags path-info --sigs <"$tmp/fetched" >"$tmp/fetched.info" 2>/dev/null; then
+    echo "$here - - -"
+    return 0
+  fi
+  [ ! -s "$tmp/fetched" ] || tr '\t' ' ' <"$tmp/fetched.info" >"$tmp/fetched.sigs"
+  # Downloads: not ultimate, and signed (a key's name, then 88 characters of base64;
+  # a "ca:" field of a source added here has none).
+  grep -v ' ultimate' "$tmp/fetched.sigs" | grep -e ' [^ :]*:[A-Za-z0-9+/]\{86\}==\( \|$\)' >"$tmp/downloaded"
+  upstream=0
+  downloaded=$(($(wc -l <"$tmp/downloaded")))
+  echo "$here $upstream $((downloaded - upstream)) $(($(wc -l <"$tmp/fetched") - downloaded))"
+}
 
 # 2. Capture. Every Nix call costs tens of milliseconds, so each policy makes as
 # few as it can, and filters for validity only when a call fails (a path collected
@@ -771,6 +836,8 @@ used() {
   cat "$tmp/closure" "$tmp/closure-outs" | hashes | sort -u >"$tmp/used"
 }
 repair
+sources >"$tmp/sources" &
+telling=$!
 [ -z "$head_start_pid" ] || used
 if [ -n "$head_start_pid" ]; then
   if wait "$head_start_pid"; then head_start=ok; else head_start=failed; fi
