@@ -11,7 +11,7 @@ import { cleanEnv, countBuilt, deleteGraph, run, writeRuntime } from "./support/
 import { runtimeContext } from "./support/render-runtime.js";
 import { CACHE, job, lastSave, withGraphProject } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
-import { closedPort, type HttpCache, startHangingServer, startHttpCache } from "./support/servers.js";
+import { closedPort, type HttpCache, startHangingServer, startHttpCache, startS3, startSshStore } from "./support/servers.js";
 import { rootNixVersion, rootSite, suites, withNewStore } from "./support/sites.js";
 
 const pair = generateKeyPair("ci-upstream-1");
@@ -27,8 +27,11 @@ function narGets(http: HttpCache): number {
 }
 
 /** The project's runtime again, with `upstream` (and the signing key) as given. */
-function configure(dir: string, upstream: UpstreamConfig[], timeout = 5): void {
-  writeRuntime(dir, runtimeContext("file", CACHE, "zstd", { publicKey: pair.public, upstream, upstreamTimeout: timeout }));
+function configure(dir: string, upstream: UpstreamConfig[], timeout = 5, exclude: string[] = []): void {
+  writeRuntime(
+    dir,
+    runtimeContext("file", CACHE, "zstd", { publicKey: pair.public, upstream, upstreamTimeout: timeout, exclude }),
+  );
 }
 
 /** A copy of the project without its cache directory and state: another runner's checkout. */
@@ -245,6 +248,71 @@ describe("upstream: a shared binary cache behind the cache directory (real Nix, 
       });
     } finally {
       await http.stop();
+    }
+  });
+
+  it("ssh-ng://: runner B builds none of what runner A pushed through OpenSSH on loopback to another store (this machine's Nix 2.8.0; the key from NIX_CI_CACHE_SSH_KEY)", async () => {
+    const ssh = await startSshStore(scratchDir("ncc-sshd-"), { trustedPublicKeys: [pair.public] });
+    try {
+      await withGraphProject("upstream-ssh", {}, 4, ({ dir, tag, build }) => {
+        configure(dir, [{ url: ssh.url }]);
+        // The port through NIX_SSHOPTS (Nix 2.8 takes none in the URL), as a user would set it.
+        const env = withKey({ NIX_SSHOPTS: ssh.sshOpts, NIX_CI_CACHE_SSH_KEY: ssh.privateKey, HOME: scratchDir("ncc-home-") });
+        const a = job(dir, build, env);
+        expect(a.status, a.stderr).toBe(0);
+        expect(countBuilt(a.stderr)).toBe(5);
+        const saveA = lastSave(join(dir, CACHE));
+        expect(saveA).toMatchObject({ pushed: saveA.added, push_failed: "0" });
+        const remote = run(`ls "$S/nix/store" | grep -c -- "-${tag}$"`, { env: cleanEnv({ S: ssh.storeRoot }) });
+        expect(Number(remote.stdout.trim())).toBe(Number(saveA.added));
+
+        deleteGraph(tag);
+        const dirB = checkout(dir);
+        const b = job(dirB, build, env);
+        expect(b.status, b.stderr).toBe(0);
+        expect(countBuilt(b.stderr)).toBe(0);
+        expect(b.stderr).toContain(`from '${ssh.url.split("?")[0]}`);
+        expect(lastSave(join(dirB, CACHE))).toMatchObject({ from_upstream: "4", built: "1", pushed: "0" });
+
+        // Without the key (a fork's pull request): the store does not answer it, so the job
+        // leaves it out at once and builds.
+        deleteGraph(tag);
+        const c = job(checkout(dir), build, cleanEnv({ NIX_SSHOPTS: ssh.sshOpts, HOME: scratchDir("ncc-home-") }));
+        expect(c.status, c.stderr).toBe(0);
+        expect(c.stderr).toContain(`the shared cache ${ssh.url} did not answer`);
+        expect(countBuilt(c.stderr)).toBe(5);
+      });
+    } finally {
+      await ssh.stop();
+    }
+  });
+
+  it("s3:// (moto on loopback): runner B builds none of what runner A pushed, both on Debian's newest Nix in stores of their own", async () => {
+    const s3 = await startS3(scratchDir("ncc-moto-"));
+    try {
+      // The graph's toolchain and its source have the same contents, so one NAR: Nix
+      // uploads it for both at once, and moto refuses the second unsigned PUT (HTTP 403;
+      // Debian's Nix 2.34.8 has no AWS SDK and signs no request). The source stays out.
+      await withGraphProject("upstream-s3", {}, 4, ({ dir, build }) => {
+        configure(dir, [{ url: s3.url }], 5, ["busybox-src-*"]);
+        const suite = suites()[2] as string;
+        // Nix remembers binary caches in ~/.cache: a HOME of the test's own, not the root's.
+        const env = withKey({ ...s3.env, HOME: scratchDir("ncc-home-") });
+        const a = run(JOB(build), { cwd: dir, env, site: withNewStore(rootSite(suite), scratchDir("ncc-nix-")) });
+        expect(a.status, a.stderr).toBe(0);
+        expect(countBuilt(a.stderr)).toBe(5);
+        const saveA = lastSave(join(dir, CACHE));
+        expect(saveA, a.stderr).toMatchObject({ pushed: saveA.added, push_failed: "0" });
+
+        const dirB = checkout(dir);
+        const b = run(JOB(build), { cwd: dirB, env, site: withNewStore(rootSite(suite), scratchDir("ncc-nix-")) });
+        expect(b.status, b.stderr).toBe(0);
+        expect(countBuilt(b.stderr)).toBe(0);
+        expect(lastSave(join(dirB, CACHE))).toMatchObject({ from_upstream: "4", built: "1", pushed: "0" });
+      });
+      expect((await s3.keys()).filter((k) => k.endsWith(".narinfo")).length).toBeGreaterThan(0);
+    } finally {
+      await s3.stop();
     }
   });
 });
