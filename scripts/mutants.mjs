@@ -39,6 +39,9 @@ const VERSIONS_TESTS = "test/runtime-versions.test.ts";
 const DAEMON_TESTS = "test/runtime-daemon.test.ts";
 const APPARMOR_TESTS = "test/runtime-apparmor.test.ts";
 const NEWCOMER_TESTS = "test/init-newcomer.test.ts";
+const ENV_UPSTREAM = "templates/partials/runtime/env-upstream.hbs";
+const SAVE_PUSH = "templates/partials/runtime/save-push.hbs";
+const UPSTREAM_TESTS = "test/upstream.test.ts";
 const TERMINAL_TESTS = "test/init-terminal.test.ts";
 
 /**
@@ -566,6 +569,46 @@ const MUTANTS = [
     to: '.map((name) => hb.compile(`{{> ${name}}}`, { noEscape: true, strict: true })(context))\n      .join("")',
     tests: [TERMINAL_TESTS],
     only: "precompiled",
+  },
+  {
+    name: "upstream: a remote that did not answer stays a substituter for the whole job",
+    file: ENV_UPSTREAM,
+    from: '    if [ -f "$_ncc_probe_dir/$_ncc_n" ]; then',
+    to: '    if true; then',
+    tests: [UPSTREAM_TESTS],
+    only: "never answers",
+  },
+  {
+    name: "upstream: a job without the push's secrets pushes",
+    file: SAVE_PUSH,
+    from: '  if [ -n "$missing" ]; then',
+    to: "  if false; then",
+    tests: [UPSTREAM_TESTS],
+    only: "untrusted job",
+  },
+  {
+    name: "upstream: the push sends nothing the directory gained",
+    file: SAVE_PUSH,
+    from: '  with_hashes "$tmp/closure" | without_keys 1 "$tmp/listed.before" | cut -d \' \' -f 1 >"$tmp/gained"',
+    to: '  : >"$tmp/gained"',
+    tests: [UPSTREAM_TESTS],
+    only: "N - M uploads",
+  },
+  {
+    name: "upstream: a failed push is forgotten",
+    file: SAVE_PUSH,
+    from: '    if ! { cp "$tmp/push.$n" "$pending.tmp.$$" && mv "$pending.tmp.$$" "$pending"; }; then',
+    to: "    if false; then",
+    tests: [UPSTREAM_TESTS],
+    only: "made by the next job",
+  },
+  {
+    name: "upstream: downloads from upstream counted as from other substituters",
+    file: SAVE_CAPTURE,
+    from: '  downloaded=$(($(wc -l <"$tmp/downloaded")))',
+    to: '  downloaded=$(($(wc -l <"$tmp/downloaded")))\n  upstream=0',
+    tests: [UPSTREAM_TESTS],
+    only: "runner B, sharing only an nginx",
   },
 ];
 

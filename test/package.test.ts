@@ -72,6 +72,7 @@ describe("the npm package as users get it", () => {
       "docs/runtime.md",
       "docs/signing.md",
       "docs/providers.md",
+      "docs/upstream.md",
     ]) {
       expect(files, file).toContain(file);
     }
