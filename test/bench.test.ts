@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Row, StoreRow } from "../bench/scale.js";
+import type { ProbeRow, UpstreamRow } from "../bench/upstream.js";
 import { cleanEnv, requireNix, runAsync } from "./support/nix.js";
 
 describe("npm run bench (tiny graph)", () => {
@@ -111,6 +112,44 @@ describe("npm run bench (tiny graph)", () => {
       const svg = readFileSync(join(out, "scale.svg"), "utf8");
       expect(svg.match(/<polyline /g)).toHaveLength(6);
       expect(svg).not.toMatch(/NaN|Infinity/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("the upstream benchmark (tiny graph, nginx on loopback): the push uploads the closure, a second push to the full remote none, a new runner gets it all from the remote", async () => {
+    requireNix();
+    const out = mkdtempSync(join(tmpdir(), "ncc-upstream-test-"));
+    try {
+      const r = await runAsync("npx vite-node bench/upstream.ts", {
+        env: { ...cleanEnv(), BENCH_SCALE_TINY: "1", BENCH_SCALE_OUT: out },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const data = JSON.parse(readFileSync(join(out, "upstream.json"), "utf8")) as { rows: UpstreamRow[]; probe: ProbeRow };
+      expect(data.rows).toHaveLength(1);
+      const row = data.rows[0] as UpstreamRow;
+      // 6 paths and top, all uploaded once; the second push asks and sends nothing.
+      expect(row).toMatchObject({ paths: 7, puts: 7, putsHad: 0 });
+      for (const k of [
+        "save",
+        "saveAndPush",
+        "saveAndPushHad",
+        "nixCopy",
+        "tarZstdPut",
+        "warmRemote",
+        "warmLocal",
+        "getUnpack",
+      ] as const) {
+        expect(row[k], k).toBeGreaterThan(0);
+      }
+      // One that never answers costs its timeout (2 s) once, not Nix's five attempts.
+      expect(data.probe.hanging).toBeGreaterThan(1.9);
+      expect(data.probe.hanging).toBeLessThan(5);
+      for (const table of r.stdout.split("\n\n").filter((t) => t.startsWith("| "))) {
+        const [head, , ...body] = table.trim().split("\n");
+        const cells = (l: string) => l.replace(/\\\|/g, "").split("|").length;
+        for (const l of body) expect(cells(l), l).toBe(cells(head as string));
+      }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
