@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../src/keygen.js";
 import type { UpstreamConfig } from "../src/model.js";
 import { cacheStats, formatStats } from "../src/stats.js";
-import { cleanEnv, countBuilt, deleteGraph, run, writeRuntime } from "./support/nix.js";
+import { startDaemon } from "./support/daemon.js";
+import { cleanEnv, countBuilt, deleteGraph, readText, run, writeRuntime } from "./support/nix.js";
 import { runtimeContext } from "./support/render-runtime.js";
 import { CACHE, job, lastSave, withGraphProject } from "./support/save.js";
 import { scratchDir } from "./support/scratch.js";
@@ -15,7 +16,8 @@ import { closedPort, type HttpCache, startHangingServer, startHttpCache, startS3
 import { rootNixVersion, rootSite, suites, withNewStore } from "./support/sites.js";
 
 const pair = generateKeyPair("ci-upstream-1");
-const withKey = (more: Record<string, string> = {}) => cleanEnv({ NIX_CI_CACHE_SIGNING_KEY: pair.secret, ...more });
+const KEY_ENV = { NIX_CI_CACHE_SIGNING_KEY: pair.secret };
+const withKey = (more: Record<string, string> = {}) => cleanEnv({ ...KEY_ENV, ...more });
 
 /** The narinfos the cache was given (PUT) so far. */
 function narinfoPuts(http: HttpCache): number {
@@ -313,6 +315,35 @@ describe("upstream: a shared binary cache behind the cache directory (real Nix, 
       expect((await s3.keys()).filter((k) => k.endsWith(".narinfo")).length).toBeGreaterThan(0);
     } finally {
       await s3.stop();
+    }
+  });
+
+  it("under a Nix daemon that does not trust the job's user (root here), env.sh writes the remote and its key into the daemon's nix.conf, and a new runner substitutes from it through the daemon", async () => {
+    const http = await startHttpCache(scratchDir("ncc-http-"));
+    const d = startDaemon({ trustedUsers: "" });
+    try {
+      await withGraphProject("upstream-daemon", {}, 3, ({ dir, tag, build }) => {
+        configure(dir, [{ url: http.url }]);
+        const env = d.clientEnv(undefined, { NIX_CI_CACHE_DAEMON_RESTART: d.restartCommand, ...KEY_ENV });
+        const a = run(JOB(build), { cwd: dir, env });
+        expect(a.status, a.stderr).toBe(0);
+        expect(a.stderr).toContain(`wrote the cache settings to ${d.conf}`);
+        const conf = readText(d.conf);
+        expect(conf).toContain(`extra-substituters = ${http.url}\n`);
+        expect(conf).toContain("connect-timeout = 5\n");
+        expect(conf).toContain(`extra-trusted-public-keys = ${pair.public}\n`);
+        const save = lastSave(join(dir, CACHE));
+        expect(narinfoPuts(http)).toBe(Number(save.added));
+
+        deleteGraph(tag);
+        const b = run(JOB(build), { cwd: checkout(dir), env });
+        expect(b.status, b.stderr).toBe(0);
+        expect(countBuilt(b.stderr)).toBe(0);
+        expect(b.stderr).toContain(`from '${http.url}'`);
+      });
+    } finally {
+      d.stop();
+      await http.stop();
     }
   });
 });
