@@ -38,6 +38,20 @@ function projectWithRuntime(label: string, mode: Mode = "file"): string {
   return dir;
 }
 
+const UPSTREAM_KEY = `ci-1:${"A".repeat(43)}=`;
+const UPSTREAMS = [
+  { url: "http://127.0.0.1:9" },
+  { url: "s3://bucket?endpoint=http://127.0.0.1:9&region=us-east-1" },
+  { url: "ssh-ng://nix@127.0.0.1?remote-store=local%3Froot%3D/x" },
+  {
+    url: "https://c.example.org",
+    publicKey: `c-1:${"B".repeat(43)}=`,
+    pushCommand: "cachix push c",
+    secrets: ["CACHIX_AUTH_TOKEN"],
+  },
+  { url: "https://r.example.org", publicKey: `r-1:${"C".repeat(43)}=`, push: false },
+];
+
 const scenarios = [
   runtimeContext("file"),
   runtimeContext("chroot"),
@@ -49,6 +63,8 @@ const scenarios = [
     capture: "built",
     exclude: ["*-source", "foo-?"],
   }),
+  // Shared caches behind the directory: every kind, a push command, a read-only one.
+  runtimeContext("file", undefined, "zstd", { publicKey: UPSTREAM_KEY, upstream: UPSTREAMS }),
 ];
 
 describe("rendered shell files", () => {
@@ -103,6 +119,31 @@ describe("rendered shell files", () => {
         expect(r.stderr).toMatch(new RegExp(`nix-ci-cache: ${mode} mode, Nix`));
       });
     }
+  }
+
+  // The shared caches are asked beside the job's start, one after the other in an
+  // interactive shell; none answers here (ports with nothing on them).
+  for (const [name, source] of [
+    ["dash under set -eu", "/bin/dash -c 'set -eu; . ./.nix-ci-cache/env.sh; echo sourced; set | grep -c \"^_ncc_\" || true'"],
+    ["zsh under set -eu", "/usr/bin/zsh -c 'set -eu; . ./.nix-ci-cache/env.sh; echo sourced; set | grep -c \"^_ncc_\" || true'"],
+    ["interactive bash", "script -qec \"bash --norc -i -c '. ./.nix-ci-cache/env.sh && echo sourced'\" /dev/null"],
+  ] as const) {
+    it(`file: env.sh with upstream caches sourced by ${name} leaves out those that do not answer, and leaves nothing behind`, () => {
+      requireNix();
+      const dir = makeProjectDir("upstream-shell");
+      dirs.push(dir);
+      writeRuntime(
+        dir,
+        runtimeContext("file", undefined, "zstd", { publicKey: UPSTREAM_KEY, upstream: UPSTREAMS, upstreamTimeout: 2 }),
+      );
+      const r = run(source, { cwd: dir, env: cleanEnv() });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/sourced/);
+      expect(`${r.stdout}${r.stderr}`).not.toMatch(/\[1\]|Done/);
+      expect(`${r.stdout}${r.stderr}`.match(/did not answer within 2 s/g)).toHaveLength(UPSTREAMS.length);
+      if (!name.startsWith("interactive")) expect(r.stdout.trim().split("\n").at(-1)).toBe("0");
+      expect(readFileSync(join(dir, ".nix-ci-cache", "state", "upstreams"), "utf8")).toBe("");
+    });
   }
 
   // The listing runs beside the trust probe; with job control on (an interactive

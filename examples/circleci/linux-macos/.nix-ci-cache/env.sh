@@ -509,7 +509,6 @@ _ncc_mode_unset() {
     _ncc_cache_url_path _ncc_compression _ncc_listing _ncc_store _ncc_trusted \
     _ncc_job _ncc_mark _ncc_mark_pid _ncc_rc_list _ncc_upstreams _ncc_probing _ncc_probe_dir \
     _ncc_probe_pids _ncc_p _ncc_n _ncc_u
-  unset -f _ncc_probe_upstreams _ncc_upstream_ping _ncc_ssh_options _ncc_upstreams_begin _ncc_upstreams_end 2>/dev/null
 }
 
 _ncc_main() {
