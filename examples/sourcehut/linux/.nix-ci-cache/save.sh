@@ -242,10 +242,10 @@ summary() {
   step_output "$added"
   pct=0
   [ "$budget" -le 0 ] || pct=$((100 * size / budget))
-  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
   if [ "$from_cache" != - ]; then
     say "the job's new paths: $from_cache from the cache directory, $from_upstream from upstream caches, $from_elsewhere from other substituters, $built built here"
   fi
+  say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
   [ ! -f "$tmp/pushes" ] || while read -r u count sent; do
     case $sent in
       skipped | failed) ;;
