@@ -25,6 +25,10 @@ need zsh zsh
 need sudo sudo
 # init's interactive test types into a pseudo-terminal through Python's pty module.
 need python3 python3
+# The benchmarks' test runs the archivers of GitLab (zip) and the upload's limit (curl).
+need zip zip
+need unzip unzip
+need curl curl
 # The remote-cache tests start servers of their own on loopback (test/support/servers.ts):
 # nginx-light (its dav module takes Nix's uploads) as an HTTP binary cache, and sshd in
 # front of a second Nix store (ssh-ng://). Never as services: the suite starts them.
