@@ -168,7 +168,9 @@ function formatSave(s: SaveRecord, now: number): string {
  */
 function formatSources(s: SaveRecord): string {
   if (s.from_cache === undefined || s.from_cache === "-") return "";
-  return `; new paths: ${s.from_cache} from the cache directory, ${s.from_upstream} from upstream, ${s.from_elsewhere} from other substituters, ${s.built} built`;
+  // "-" from upstream: the config named no shared cache then.
+  const upstream = s.from_upstream === "-" ? "" : ` ${s.from_upstream} from upstream,`;
+  return `; new paths: ${s.from_cache} from the cache directory,${upstream} ${s.from_elsewhere} from other substituters, ${s.built} built`;
 }
 
 function formatPush(s: SaveRecord): string {

@@ -357,6 +357,12 @@ describe("save.sh under real conditions (real Nix)", () => {
       /^### nix-ci-cache \(file mode, capture build-closure\)\n\n\| added \| pruned \| repaired \| cache size \| budget \| paths \| time \|\n\|---/,
     );
     expect(md).toMatch(/\| 0 paths, 0 B \| 0 paths, 0 B \| 0 \| 0 B \(0%\) \| 4\.0 GiB \| 0 \| \d+s \|/);
+    // No shared cache in this config: where the new paths came from, without upstream.
+    expect(r.stderr).toMatch(
+      /^nix-ci-cache: the job's new paths: \d+ from the cache directory, \d+ from other substituters, \d+ built here$/m,
+    );
+    expect(md).toContain("| new paths from the cache directory | from other substituters | built here |\n|---|---|---|\n");
+    expect(readFileSync(join(dir, CACHE, "nix-ci-cache", "saves"), "utf8")).toMatch(/ from_upstream=- /);
   });
 
   it("a lock without an owner line (its owner killed before writing it) is stale after an hour by the directory's age", () => {

@@ -66,6 +66,21 @@ describe("stats", () => {
     );
   });
 
+  it("shows where a save's new paths came from, and upstream only where the config named a shared cache", () => {
+    const cache = fakeCache(tempProject());
+    const base = "mode=file capture=build-closure added=1 added_bytes=1024 pruned=0 pruned_bytes=0 repaired=0 seconds=1";
+    writeFileSync(
+      join(cache, "nix-ci-cache", "saves"),
+      `time=1000000 ${base} from_cache=3 from_upstream=- from_elsewhere=1 built=2 pushed=- push_failed=-\n` +
+        `time=1003600 ${base} from_cache=0 from_upstream=4 from_elsewhere=0 built=1 pushed=1 push_failed=1\n`,
+    );
+    const lines = formatStats(cache, cacheStats(cache), 1003600 + 60);
+    expect(lines.at(-2)).toMatch(/, 1 s; new paths: 3 from the cache directory, 1 from other substituters, 2 built$/);
+    expect(lines.at(-1)).toMatch(
+      /, 1 s; new paths: 0 from the cache directory, 4 from upstream, 0 from other substituters, 1 built; pushed 1, 1 upstream push\(es\) failed$/,
+    );
+  });
+
   it("gives the cache's size as save.sh counts it: each NAR file once, with the narinfos", () => {
     // Two store paths with the same contents share one NAR file; the provider archives it
     // once, and save.sh's budget and its recorded size count it once.

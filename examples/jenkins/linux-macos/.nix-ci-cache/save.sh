@@ -219,7 +219,8 @@ log_save() {
   # shellcheck disable=SC2086 # four words
   set -- $from
   from_cache=$1
-  from_upstream=$2
+  # No shared cache in the config: nothing to count ("-", so that nobody reads 0 hits).
+  from_upstream=-
   from_elsewhere=$3
   built=$4
   {
@@ -243,7 +244,7 @@ summary() {
   pct=0
   [ "$budget" -le 0 ] || pct=$((100 * size / budget))
   if [ "$from_cache" != - ]; then
-    say "the job's new paths: $from_cache from the cache directory, $from_upstream from upstream caches, $from_elsewhere from other substituters, $built built here"
+    say "the job's new paths: $from_cache from the cache directory, $from_elsewhere from other substituters, $built built here"
   fi
   say "saved $added new paths ($((added_bytes / 1024)) KiB) to $cache; pruned $pruned paths ($((pruned_bytes / 1024)) KiB); repaired $repaired; cache $(human "$size") of $(human "$budget") budget ($pct%), $paths paths; ${secs}s"
   [ ! -f "$tmp/pushes" ] || while read -r u count sent; do
@@ -264,9 +265,9 @@ summary() {
     printf '| %s paths, %s | %s paths, %s | %s | %s (%s%%) | %s | %s | %ss |\n\n' "$added" "$(human "$added_bytes")" \
       "$pruned" "$(human "$pruned_bytes")" "$repaired" "$(human "$size")" "$pct" "$(human "$budget")" "$paths" "$secs"
     if [ "$from_cache" != - ]; then
-      printf '| new paths from the cache directory | from upstream caches | from other substituters | built here |\n'
-      printf '|---|---|---|---|\n'
-      printf '| %s | %s | %s | %s |\n\n' "$from_cache" "$from_upstream" "$from_elsewhere" "$built"
+      printf '| new paths from the cache directory | from other substituters | built here |\n'
+      printf '|---|---|---|\n'
+      printf '| %s | %s | %s |\n\n' "$from_cache" "$from_elsewhere" "$built"
     fi
     if [ -s "$tmp/pushes" ]; then
       printf '| upstream cache | paths this job gained | pushed |\n|---|---|---|\n'
