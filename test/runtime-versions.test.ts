@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../src/keygen.js";
-import type { Mode } from "../src/model.js";
+import type { Config, Mode } from "../src/model.js";
 import { CI_USER, chownTree, ensureUser, runAs } from "./support/daemon.js";
 import { type FakeBin, fakeBin, realCommand } from "./support/fakes.js";
 import {
@@ -107,7 +107,7 @@ interface Checkout {
 }
 
 /** A project with the runtime of `mode` (and `publicKey`) and the fake Nix of `e`. */
-function checkout(e: Emulated, mode: Mode, label: string, more: { publicKey?: string } = {}): Checkout {
+function checkout(e: Emulated, mode: Mode, label: string, more: Partial<Config> = {}): Checkout {
   const dir = makeProjectDir(label);
   writeRuntime(dir, runtimeContext(mode, CACHE, "zstd", more));
   const bin = fakeBin(dirname(dir));
@@ -295,6 +295,29 @@ describe("versions env.sh and save.sh cannot work with (emulated)", () => {
     );
     expect(readText(join(c.config, "nix", "nix.conf"))).toBe("substituters =\n");
     expect(existsSync(join(c.dir, ".nix-ci-cache/state/started"))).toBe(false);
+  });
+
+  it("emulated Nix 2.3 with a shared cache of upstream: env.sh says 2.3 cannot use it, asks it nothing, and the job builds, saves and pushes nothing", () => {
+    requireNix();
+    const pair = generateKeyPair("remote-1");
+    // A port nobody listens on: asked, it would answer with a warning of its own.
+    const url = "http://127.0.0.1:9";
+    const c = checkout(EMULATED[0] as Emulated, "file", "upstream23", {
+      upstream: [{ url, publicKey: pair.public, pushCommand: "touch ../pushed; cat >/dev/null", secrets: ["PUSH_TOKEN"] }],
+    });
+    c.env.PUSH_TOKEN = "t";
+    const g = writeGraph(c.dir, uniqueTag(), 2);
+    const j = job(c, g);
+    expect(j.build.status, j.build.stderr).toBe(0);
+    expect(j.build.stderr).toContain(
+      "nix-ci-cache: note: Nix 2.3.16 cannot add a trusted key (extra-trusted-public-keys came with Nix 2.4), so the shared caches of upstream are not used",
+    );
+    expect(j.build.stderr).not.toContain("did not answer");
+    expect([...j.buildCalls, ...j.saveCalls].filter((call) => call.includes(url))).toEqual([]);
+    expect(readText(join(c.config, "nix", "nix.conf"))).not.toContain(url);
+    expect(j.save.status, j.save.stderr).toBe(0);
+    expect(j.save.stderr).toMatch(/saved \d+ new paths/);
+    expect(existsSync(join(dirname(c.dir), "pushed"))).toBe(false);
   });
 });
 
