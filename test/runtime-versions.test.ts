@@ -106,7 +106,7 @@ interface Checkout {
   env: Record<string, string>;
 }
 
-/** A project with the runtime of `mode` (and `publicKey`) and the fake Nix of `e`. */
+/** A project with the runtime of `mode` (and the config keys in `more`) and the fake Nix of `e`. */
 function checkout(e: Emulated, mode: Mode, label: string, more: Partial<Config> = {}): Checkout {
   const dir = makeProjectDir(label);
   writeRuntime(dir, runtimeContext(mode, CACHE, "zstd", more));
